@@ -1,0 +1,198 @@
+package paygate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Channel kinds.
+const (
+	KindWeChat   = "wechat"
+	KindAlipay   = "alipay"
+	KindUnionPay = "unionpay"
+	KindECNY     = "ecny"
+	KindAcquirer = "acquirer"
+)
+
+// WalletKinds are the channels a customer pays with a wallet app.
+var WalletKinds = []string{KindWeChat, KindAlipay, KindUnionPay, KindECNY}
+
+// Outcome classifies what a channel said about a payment or refund.
+// A call whose outcome is unknown (timeout, 5xx, malformed or unverifiable
+// answer) returns a *ChannelError instead: unknown is never a failure.
+type Outcome string
+
+const (
+	OutcomeSuccess    Outcome = "success"    // paid (or refunded)
+	OutcomeAuthorized Outcome = "authorized" // card pre-authorisation held
+	OutcomeDeclined   Outcome = "declined"   // final refusal; Failure says why
+	OutcomePending    Outcome = "pending"    // awaiting the customer (USERPAYING, QR not yet scanned)
+	OutcomeClosed     Outcome = "closed"     // closed or reversed at the channel; nothing paid
+	OutcomeNotFound   Outcome = "not_found"  // the channel has no such trade
+)
+
+// Result is a channel's classified answer about a payment.
+type Result struct {
+	Outcome        Outcome
+	ChannelTradeNo string
+	Amount         int64 // what the channel says was paid, fen (0 if it did not say)
+	PaidAt         *time.Time
+	PayerID        string
+	QRCode         string          // C-scan-B code URL
+	Credential     json.RawMessage // what a page or app needs to invoke the wallet
+	Failure        *Failure
+}
+
+// RefundResult is a channel's classified answer about a refund.
+type RefundResult struct {
+	Outcome         Outcome // success, pending, declined or not_found
+	ChannelRefundNo string
+	Amount          int64
+	At              *time.Time
+	Failure         *Failure
+}
+
+// ChannelError reports a channel call whose outcome is unknown: it timed out,
+// the channel answered 5xx, or the answer was malformed or failed signature
+// verification. The payment may or may not have happened; the caller resolves
+// it by querying (or reversing) and never reports it as failed.
+type ChannelError struct {
+	Provider string
+	Op       string // "pay", "query", "refund", ...
+	Timeout  bool   // no answer at all
+	Code     string // the channel's own code, if it gave one
+	Message  string
+	Err      error
+}
+
+func (e *ChannelError) Error() string {
+	s := fmt.Sprintf("channel %s %s: ", e.Provider, e.Op)
+	if e.Timeout {
+		s += "timeout: "
+	}
+	if e.Code != "" {
+		s += e.Code + ": "
+	}
+	s += e.Message
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *ChannelError) Unwrap() error { return e.Err }
+
+// PaymentRequest is what a channel needs to take a payment.
+type PaymentRequest struct {
+	OrderID    string // our order id; the channel's out_trade_no
+	Amount     int64
+	Subject    string
+	Method     Method
+	AuthCode   string    // B-scan-C payment code; never stored or logged in full
+	Card       *CardData // card present; never stored or logged
+	CardInfo   *CardInfo
+	Capture    string
+	Merchant   *Merchant // registered data, passed to the channel unaltered
+	TerminalID string
+	PayerID    string // openid / buyer_id for in-wallet flows
+	ClientIP   string
+	ExpiresAt  time.Time
+	NotifyURL  string // where the channel sends its callback (our /callbacks/{kind})
+}
+
+// RefundRequest is what a channel needs to refund.
+type RefundRequest struct {
+	RefundID       string // our refund id; the channel's out_refund_no
+	OrderID        string
+	ChannelTradeNo string
+	Amount         int64
+	OrderAmount    int64
+	Reason         string
+	Merchant       *Merchant
+	NotifyURL      string
+}
+
+// Channel is a payment provider instance speaking one channel's protocol.
+// Methods return a classified *Result for every answer the channel gave,
+// declines included, and a *ChannelError when the outcome is unknown.
+type Channel interface {
+	// ID is the configured provider id; Kind is the channel kind.
+	ID() string
+	Kind() string
+
+	// Pay starts a payment. For B-scan-C it returns pending while the
+	// customer confirms; for QR and in-wallet methods it returns pending with
+	// QRCode or Credential set.
+	Pay(ctx context.Context, req *PaymentRequest) (*Result, error)
+
+	// Query asks the channel for the state of an order's payment.
+	Query(ctx context.Context, o *Order) (*Result, error)
+
+	// Refund asks the channel to refund; QueryRefund asks for its state.
+	Refund(ctx context.Context, req *RefundRequest) (*RefundResult, error)
+	QueryRefund(ctx context.Context, r *Refund, o *Order) (*RefundResult, error)
+}
+
+// OrderCloser is a channel that can close an unpaid order (QR, in-wallet).
+type OrderCloser interface {
+	CloseOrder(ctx context.Context, o *Order) error
+}
+
+// Reverser is a channel that can reverse (cancel) a payment, paid or not:
+// WeChat reverse, Alipay cancel, UnionPay undo, ISO 8583 0400.
+// A successful reversal returns OutcomeClosed.
+type Reverser interface {
+	Reverse(ctx context.Context, o *Order) (*Result, error)
+}
+
+// PreAuthorizer is a channel that can capture or release a pre-authorisation.
+type PreAuthorizer interface {
+	Capture(ctx context.Context, o *Order, amount int64) (*Result, error)
+	VoidAuthorization(ctx context.Context, o *Order) (*Result, error)
+}
+
+// BillDownloader is a channel that serves a daily bill file in its format.
+type BillDownloader interface {
+	DownloadBill(ctx context.Context, day time.Time) ([]byte, error)
+}
+
+// Notification is a verified channel callback.
+type Notification struct {
+	// ID is the channel's identity of the notification (WeChat's id,
+	// Alipay's notify_id, ...): the deduplication key.
+	ID       string
+	Provider string
+	OrderID  string        // our order id (out_trade_no), for payment notifications
+	RefundID string        // our refund id, for refund notifications
+	Result   *Result       // payment outcome, when OrderID is set
+	Refund   *RefundResult // refund outcome, when RefundID is set
+}
+
+// CallbackParser is a channel that receives callbacks. ParseCallback verifies
+// the signature (and decrypts) and returns EINVALIDSIG for a forged or
+// tampered callback, EINVALID for a malformed one; nothing is applied then.
+// CallbackReply is what the channel expects as the answer.
+type CallbackParser interface {
+	ParseCallback(ctx context.Context, header http.Header, body []byte) (*Notification, error)
+	CallbackReply(err error) (status int, contentType string, body []byte)
+}
+
+// ProviderSpec is a configured provider: a channel instance with its
+// credentials, endpoint and fee schedule.
+type ProviderSpec struct {
+	ID          string            `yaml:"id"`
+	Kind        string            `yaml:"kind"`
+	BaseURL     string            `yaml:"base_url"` // the channel's API endpoint (the sandbox's in test mode)
+	Credentials map[string]string `yaml:"credentials"`
+	Fees        []FeeRule         `yaml:"fees"`
+	Priority    int               `yaml:"priority"` // lower wins a tie
+	Disabled    bool              `yaml:"disabled"`
+	Timeout     time.Duration     `yaml:"timeout"`    // per channel call; default 10s
+	MinAmount   int64             `yaml:"min_amount"` // fen
+	MaxAmount   int64             `yaml:"max_amount"` // fen, 0 = MaxAmount
+	Methods     []Method          `yaml:"methods"`    // empty = every method the kind supports
+	Networks    []string          `yaml:"networks"`   // card networks accepted (acquirers, unionpay)
+}

@@ -1,0 +1,67 @@
+package paygate
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Event types. Each order or refund state change produces exactly one.
+const (
+	EventOrderSucceeded         = "order.succeeded"
+	EventOrderFailed            = "order.failed"
+	EventOrderClosed            = "order.closed"
+	EventOrderReversed          = "order.reversed"
+	EventOrderAuthorized        = "order.authorized"
+	EventOrderPartiallyRefunded = "order.partially_refunded"
+	EventOrderRefunded          = "order.refunded"
+	EventRefundSucceeded        = "refund.succeeded"
+	EventRefundFailed           = "refund.failed"
+)
+
+// OrderEventType returns the event type for an order entering status s.
+func OrderEventType(s OrderStatus) string {
+	return "order." + string(s)
+}
+
+// Event is a merchant webhook event, written to the outbox in the same
+// transaction as the state change it reports.
+type Event struct {
+	ID         string    `json:"id"`
+	MerchantID string    `json:"-"`
+	Type       string    `json:"type"`
+	OrderID    string    `json:"-"`
+	RefundID   string    `json:"-"`
+	NotifyURL  string    `json:"-"` // the order's notify_url, overriding the merchant's default
+	CreatedAt  time.Time `json:"created_at"`
+	// Data is {"object": <the order or refund as it was after the change>}.
+	Data json.RawMessage `json:"data"`
+}
+
+// MarshalJSON adds "object": "event".
+func (e *Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		Object string `json:"object"`
+		*plain
+	}{"event", (*plain)(e)})
+}
+
+// EventFilter selects a merchant's events.
+type EventFilter struct {
+	MerchantID string
+	OrderID    string
+	Type       string
+	Cursor     string
+	Limit      int
+}
+
+// EventStore reads the outbox.
+type EventStore interface {
+	// Event returns an event by id, scoped to merchantID ("" = any).
+	// Returns ENOTFOUND if it does not exist.
+	Event(ctx context.Context, merchantID, id string) (*Event, error)
+
+	// Events lists events newest first with the next page's cursor.
+	Events(ctx context.Context, f EventFilter) ([]*Event, string, error)
+}

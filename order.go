@@ -1,0 +1,235 @@
+package paygate
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// OrderStatus is the state of an order. See DESIGN §3 and CanTransition.
+type OrderStatus string
+
+const (
+	OrderPending           OrderStatus = "pending"
+	OrderAuthorized        OrderStatus = "authorized" // card pre-auth held, awaiting capture
+	OrderSucceeded         OrderStatus = "succeeded"
+	OrderFailed            OrderStatus = "failed"
+	OrderClosed            OrderStatus = "closed"   // expired or closed unpaid
+	OrderReversed          OrderStatus = "reversed" // cancelled / voided (撤销/冲正)
+	OrderPartiallyRefunded OrderStatus = "partially_refunded"
+	OrderRefunded          OrderStatus = "refunded"
+)
+
+// Valid reports whether s is a known status.
+func (s OrderStatus) Valid() bool {
+	_, ok := orderTransitions[s]
+	return ok
+}
+
+// Final reports whether no payment outcome can change s any more
+// (refunds still can move a paid order).
+func (s OrderStatus) Final() bool {
+	return s != OrderPending && s != OrderAuthorized
+}
+
+// Paid reports whether money was taken for an order in status s.
+func (s OrderStatus) Paid() bool {
+	return s == OrderSucceeded || s == OrderPartiallyRefunded || s == OrderRefunded
+}
+
+// orderTransitions lists, for each status, the statuses it may move to.
+//
+// A channel success is the truth about money: it moves a closed or failed
+// order to succeeded (a late success is recorded, never dropped). A reversed
+// order stays reversed: the reversal returned the money.
+var orderTransitions = map[OrderStatus][]OrderStatus{
+	OrderPending:           {OrderSucceeded, OrderFailed, OrderClosed, OrderReversed, OrderAuthorized},
+	OrderAuthorized:        {OrderSucceeded, OrderReversed, OrderClosed},
+	OrderSucceeded:         {OrderPartiallyRefunded, OrderRefunded, OrderReversed},
+	OrderPartiallyRefunded: {OrderPartiallyRefunded, OrderRefunded},
+	OrderFailed:            {OrderSucceeded},
+	OrderClosed:            {OrderSucceeded},
+	OrderReversed:          {},
+	OrderRefunded:          {},
+}
+
+// CanTransition reports whether an order may move from one status to another.
+func CanTransition(from, to OrderStatus) bool {
+	for _, s := range orderTransitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// SourcesOf returns every status from which an order may move to `to`;
+// stores use it as the expected-state set of a compare-and-set.
+func SourcesOf(to OrderStatus) []OrderStatus {
+	var from []OrderStatus
+	for _, s := range []OrderStatus{OrderPending, OrderAuthorized, OrderSucceeded,
+		OrderPartiallyRefunded, OrderFailed, OrderClosed, OrderReversed, OrderRefunded} {
+		if CanTransition(s, to) {
+			from = append(from, s)
+		}
+	}
+	return from
+}
+
+// Method is how the customer pays.
+type Method string
+
+const (
+	MethodAuthCode Method = "auth_code" // B-scan-C: the POS scanned the customer's payment code
+	MethodQR       Method = "qr"        // C-scan-B: the customer scans a dynamic QR
+	MethodCard     Method = "card"      // card present: tap, chip or swipe
+	MethodJSAPI    Method = "jsapi"     // in-wallet web page (WeChat JSAPI, Alipay JSAPI)
+	MethodH5       Method = "h5"        // mobile browser page
+	MethodApp      Method = "app"       // merchant app
+	MethodWeb      Method = "web"       // desktop web page
+)
+
+// Valid reports whether m is a known method.
+func (m Method) Valid() bool {
+	switch m {
+	case MethodAuthCode, MethodQR, MethodCard, MethodJSAPI, MethodH5, MethodApp, MethodWeb:
+		return true
+	}
+	return false
+}
+
+// Capture modes for card orders.
+const (
+	CaptureAutomatic = "automatic"
+	CaptureManual    = "manual"
+)
+
+// Order is one payment attempt of a merchant. Its JSON form is the API's
+// order object.
+type Order struct {
+	ID               string            `json:"id"`
+	MerchantID       string            `json:"merchant_id"`
+	MerchantOrderNo  string            `json:"merchant_order_no"`
+	Status           OrderStatus       `json:"status"`
+	Amount           int64             `json:"amount"`
+	Currency         string            `json:"currency"`
+	Subject          string            `json:"subject"`
+	Method           Method            `json:"method"`
+	Channel          string            `json:"channel"`  // channel kind: wechat, alipay, unionpay, ecny, acquirer
+	Provider         string            `json:"provider"` // configured provider id
+	ChannelTradeNo   string            `json:"channel_trade_no"`
+	Fee              int64             `json:"fee"`
+	NetAmount        int64             `json:"net_amount"`
+	Route            *Route            `json:"route"`
+	QRCode           *string           `json:"qr_code"`
+	Credential       json.RawMessage   `json:"credential"`
+	Card             *CardInfo         `json:"card,omitempty"`
+	TerminalID       string            `json:"terminal_id,omitempty"`
+	Location         *Location         `json:"location,omitempty"`
+	Capture          string            `json:"capture,omitempty"`
+	AuthorizedAmount int64             `json:"authorized_amount,omitempty"`
+	RefundedAmount   int64             `json:"refunded_amount"`
+	Failure          *Failure          `json:"failure"`
+	NotifyURL        string            `json:"notify_url,omitempty"`
+	PayerID          string            `json:"payer_id,omitempty"`
+	CreatedAt        time.Time         `json:"created_at"`
+	UpdatedAt        time.Time         `json:"updated_at"`
+	PaidAt           *time.Time        `json:"paid_at"`
+	ExpiresAt        time.Time         `json:"expires_at"`
+	Metadata         map[string]string `json:"metadata"`
+
+	// RefundReserved is the sum of pending and succeeded refunds; a new
+	// refund is accepted only while RefundReserved+amount <= Amount.
+	RefundReserved int64 `json:"-"`
+	// AuthCodeMasked keeps the scanned payment code masked (first 4, last 4)
+	// for support; the full code is single-use and never stored.
+	AuthCodeMasked string `json:"-"`
+}
+
+// MarshalJSON adds "object": "order".
+func (o *Order) MarshalJSON() ([]byte, error) {
+	type plain Order
+	return json.Marshal(struct {
+		Object string `json:"object"`
+		*plain
+	}{"order", (*plain)(o)})
+}
+
+// Failure explains why an order or refund failed.
+type Failure struct {
+	Code    string `json:"code"`    // paygate's code, e.g. "insufficient_balance", "declined"
+	Message string `json:"message"` // human-readable, from the channel where it gave one
+	// ChannelCode is the channel's own code (WeChat err_code, ISO 8583 field 39, ...).
+	ChannelCode string `json:"channel_code,omitempty"`
+}
+
+// Location is where the POS reports the payment was taken.
+type Location struct {
+	RegionCode string `json:"region_code"` // GB/T 2260 administrative division code, 6 digits
+}
+
+// OrderUpdate is a compare-and-set on an order: it applies only if the order
+// is currently in one of From. Nil fields are left unchanged.
+type OrderUpdate struct {
+	OrderID string
+	From    []OrderStatus // expected current statuses; empty means SourcesOf(To)
+	To      OrderStatus
+
+	ChannelTradeNo *string
+	PaidAt         *time.Time
+	Failure        *Failure
+	QRCode         *string
+	Credential     json.RawMessage
+	PayerID        *string
+	Amount         *int64 // capture of a pre-authorisation for less than authorised
+	Fee            *int64
+	NetAmount      *int64
+
+	// Event, when set, is written to the outbox in the same transaction as
+	// the update, and only if the update applied.
+	Event *Event
+}
+
+// OrderFilter selects orders of one merchant for listing.
+type OrderFilter struct {
+	MerchantID      string
+	TerminalID      string // set for terminal keys: only that terminal's orders
+	MerchantOrderNo string
+	Status          OrderStatus
+	CreatedFrom     *time.Time
+	CreatedTo       *time.Time
+	Cursor          string // opaque, from a previous page's next cursor
+	Limit           int    // 1..100
+}
+
+// OrderStore persists orders. Every method is scoped by merchant where it
+// reads, so one merchant can never see another's orders.
+type OrderStore interface {
+	// CreateOrder inserts a new order.
+	// Returns EDUPORDERNO if the merchant already used o.MerchantOrderNo.
+	CreateOrder(ctx context.Context, o *Order) error
+
+	// Order returns an order by id, scoped to merchantID ("" = any merchant,
+	// for internal use by callbacks and background jobs).
+	// Returns ENOTFOUND if it does not exist (or belongs to another merchant).
+	Order(ctx context.Context, merchantID, id string) (*Order, error)
+
+	// OrderByMerchantNo returns the order with the merchant's own number.
+	// Returns ENOTFOUND if there is none.
+	OrderByMerchantNo(ctx context.Context, merchantID, merchantOrderNo string) (*Order, error)
+
+	// Orders lists orders newest first and returns the cursor of the next
+	// page ("" when there is none). Returns EPARAMINVALID for a bad cursor.
+	Orders(ctx context.Context, f OrderFilter) ([]*Order, string, error)
+
+	// UpdateOrder applies u as a compare-and-set and returns the order as it
+	// is afterwards and whether the update applied. When the order is not in
+	// one of u.From it returns the current order and applied=false, nil error.
+	// Returns ENOTFOUND if the order does not exist.
+	UpdateOrder(ctx context.Context, u OrderUpdate) (o *Order, applied bool, err error)
+
+	// PendingOrders returns up to limit orders in status pending or
+	// authorized created before `before`, oldest first, for background
+	// resolution.
+	PendingOrders(ctx context.Context, before time.Time, limit int) ([]*Order, error)
+}

@@ -1,0 +1,85 @@
+package paygate
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// RefundStatus is the state of a refund.
+type RefundStatus string
+
+const (
+	RefundPending   RefundStatus = "pending"
+	RefundSucceeded RefundStatus = "succeeded"
+	RefundFailed    RefundStatus = "failed"
+)
+
+// Refund returns part or all of a paid order's amount to the payer.
+type Refund struct {
+	ID               string       `json:"id"`
+	MerchantID       string       `json:"merchant_id"`
+	OrderID          string       `json:"order_id"`
+	MerchantRefundNo string       `json:"merchant_refund_no"`
+	Status           RefundStatus `json:"status"`
+	Amount           int64        `json:"amount"`
+	Currency         string       `json:"currency"`
+	Reason           string       `json:"reason"`
+	Provider         string       `json:"provider"`
+	ChannelRefundNo  string       `json:"channel_refund_no"`
+	Failure          *Failure     `json:"failure"`
+	CreatedAt        time.Time    `json:"created_at"`
+	UpdatedAt        time.Time    `json:"updated_at"`
+	SucceededAt      *time.Time   `json:"succeeded_at"`
+}
+
+// MarshalJSON adds "object": "refund".
+func (r *Refund) MarshalJSON() ([]byte, error) {
+	type plain Refund
+	return json.Marshal(struct {
+		Object string `json:"object"`
+		*plain
+	}{"refund", (*plain)(r)})
+}
+
+// RefundUpdate is a compare-and-set moving a pending refund to a final
+// status. On success the order's refunded amount and status follow in the
+// same transaction; on failure the amount reserved on the order is released.
+type RefundUpdate struct {
+	RefundID        string
+	To              RefundStatus // RefundSucceeded or RefundFailed
+	ChannelRefundNo *string
+	Failure         *Failure
+	At              time.Time
+	// Events are written to the outbox only if the update applied. The store
+	// fills Data for events whose Data is nil: the refund, or (type order.*)
+	// the order as it is after the update.
+	Events []*Event
+}
+
+// RefundStore persists refunds.
+type RefundStore interface {
+	// CreateRefund inserts a pending refund and reserves its amount on the
+	// order, atomically: concurrent refunds can never reserve more than the
+	// order's amount.
+	// Returns ENOTFOUND if the order does not exist for r.MerchantID,
+	// EINVALIDSTATE if the order is not paid, EREFUNDEXCEEDS if the amount
+	// would exceed what remains, EDUPREFUNDNO if r.MerchantRefundNo was used.
+	CreateRefund(ctx context.Context, r *Refund) error
+
+	// Refund returns a refund by id, scoped to merchantID ("" = any).
+	// Returns ENOTFOUND if it does not exist.
+	Refund(ctx context.Context, merchantID, id string) (*Refund, error)
+
+	// RefundsOfOrder returns an order's refunds, oldest first.
+	RefundsOfOrder(ctx context.Context, orderID string) ([]*Refund, error)
+
+	// UpdateRefund applies u if the refund is still pending and returns the
+	// refund afterwards and whether the update applied.
+	// Returns ENOTFOUND if the refund does not exist.
+	UpdateRefund(ctx context.Context, u RefundUpdate) (r *Refund, applied bool, err error)
+
+	// PendingRefunds returns up to limit pending refunds created before
+	// `before`, oldest first.
+	PendingRefunds(ctx context.Context, before time.Time, limit int) ([]*Refund, error)
+}
