@@ -29,6 +29,8 @@ type Merchant struct {
 	Providers []string
 	// Contracts overrides fee rules per provider id (the merchant's contract).
 	Contracts map[string][]FeeRule
+	// Risk are the merchant's risk controls; nil = routing defaults.
+	Risk *RiskRules
 	// MaxAmount is the merchant's single-payment limit in fen (0 = MaxAmount).
 	MaxAmount int64
 }

@@ -1,0 +1,113 @@
+package sandbox
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// WeChatSchedule is the WeChat Pay v3 notify retry schedule (DESIGN §10);
+// the simulators use it for every channel unless told otherwise.
+var WeChatSchedule = []time.Duration{
+	15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute,
+	10 * time.Minute, 20 * time.Minute, 30 * time.Minute, 30 * time.Minute,
+	30 * time.Minute, 60 * time.Minute, 3 * time.Hour, 3 * time.Hour,
+	3 * time.Hour, 6 * time.Hour, 6 * time.Hour,
+}
+
+// Notifier delivers a simulated channel's callbacks in the background:
+// copies at once, then retries on Schedule until the receiver accepts.
+type Notifier struct {
+	Client   *http.Client
+	Schedule []time.Duration
+	// Scale multiplies every delay of Schedule (tests use a small one).
+	Scale float64
+
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewNotifier returns a notifier with WeChat's schedule.
+func NewNotifier() *Notifier {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Notifier{
+		Client:   &http.Client{Timeout: 10 * time.Second},
+		Schedule: WeChatSchedule,
+		Scale:    1,
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+}
+
+// Delivery is one callback to deliver.
+type Delivery struct {
+	// Build makes the request anew for each attempt (channels re-sign or
+	// re-stamp retries).
+	Build func(ctx context.Context) (*http.Request, error)
+	// Accepted says whether the receiver acknowledged the callback the way
+	// the channel expects (WeChat 200/204, Alipay the body "success", ...).
+	Accepted func(status int, body []byte) bool
+	// Copies sent concurrently on the first attempt (1, or 3 for 6666).
+	Copies int
+}
+
+// Send starts delivering d in the background and returns at once.
+func (n *Notifier) Send(d Delivery) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		copies := max(d.Copies, 1)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted := false
+		for range copies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if n.attempt(d) {
+					mu.Lock()
+					accepted = true
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		for _, delay := range n.Schedule {
+			if accepted {
+				return
+			}
+			t := time.NewTimer(time.Duration(float64(delay) * n.Scale))
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			accepted = n.attempt(d)
+		}
+	}()
+}
+
+func (n *Notifier) attempt(d Delivery) bool {
+	req, err := d.Build(n.ctx)
+	if err != nil {
+		return false
+	}
+	resp, err := n.Client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return d.Accepted(resp.StatusCode, body)
+}
+
+// Close stops pending retries and waits for deliveries in flight.
+func (n *Notifier) Close() {
+	n.cancel()
+	n.wg.Wait()
+}
