@@ -1,0 +1,121 @@
+// Package callbacks turns what channels say into order and refund state:
+// inbound channel notifications (verify, deduplicate in Redis, apply with a
+// compare-and-set) and the background resolution of orders whose outcome is
+// still unknown. Every path applies results through one Applier, so a
+// callback, a synchronous answer and a query can race and the database still
+// records each transition once.
+package callbacks
+
+import (
+	"context"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+)
+
+// Applier applies classified channel results to orders and refunds.
+type Applier struct {
+	Orders  paygate.OrderStore
+	Refunds paygate.RefundStore
+	Now     paygate.Clock
+}
+
+// ApplyResult moves o according to r. closedAs is the status an
+// OutcomeClosed answer means for this call: OrderReversed after a reversal,
+// OrderClosed otherwise. Pending and not-found outcomes change nothing.
+//
+// A success moves the order to succeeded from pending, authorized, closed or
+// failed: a success is the truth about money and is never dropped. A success
+// reporting an amount other than the order's is refused with EINVALID and
+// changes nothing.
+//
+// It returns the order as it is afterwards and whether this call changed it.
+func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, bool, error) {
+	u := paygate.OrderUpdate{OrderID: o.ID}
+	switch r.Outcome {
+	case paygate.OutcomeSuccess:
+		if r.Amount != 0 && r.Amount != o.Amount {
+			return o, false, paygate.Errorf(paygate.EINVALID,
+				"channel reports amount %d for order %s of amount %d", r.Amount, o.ID, o.Amount)
+		}
+		u.To = paygate.OrderSucceeded
+		paid := a.Now().UTC()
+		if r.PaidAt != nil {
+			paid = r.PaidAt.UTC()
+		}
+		u.PaidAt = &paid
+	case paygate.OutcomeAuthorized:
+		u.To = paygate.OrderAuthorized
+		u.From = []paygate.OrderStatus{paygate.OrderPending}
+	case paygate.OutcomeDeclined:
+		u.To = paygate.OrderFailed
+		u.From = []paygate.OrderStatus{paygate.OrderPending}
+		u.Failure = r.Failure
+		if u.Failure == nil {
+			u.Failure = &paygate.Failure{Code: "declined", Message: "declined by the channel"}
+		}
+	case paygate.OutcomeClosed:
+		u.To = closedAs
+		if closedAs == paygate.OrderClosed {
+			u.From = []paygate.OrderStatus{paygate.OrderPending, paygate.OrderAuthorized}
+		}
+	default:
+		return o, false, nil
+	}
+	if r.ChannelTradeNo != "" {
+		u.ChannelTradeNo = &r.ChannelTradeNo
+	}
+	if r.PayerID != "" {
+		u.PayerID = &r.PayerID
+	}
+	u.Event = &paygate.Event{Type: paygate.OrderEventType(u.To), NotifyURL: o.NotifyURL}
+	return a.Orders.UpdateOrder(ctx, u)
+}
+
+// ApplyRefundResult finishes a pending refund according to r.
+func (a *Applier) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *paygate.Refund, r *paygate.RefundResult) (*paygate.Refund, bool, error) {
+	u := paygate.RefundUpdate{RefundID: ref.ID, At: a.Now().UTC()}
+	if r.At != nil {
+		u.At = r.At.UTC()
+	}
+	if r.ChannelRefundNo != "" {
+		u.ChannelRefundNo = &r.ChannelRefundNo
+	}
+	switch r.Outcome {
+	case paygate.OutcomeSuccess:
+		if r.Amount != 0 && r.Amount != ref.Amount {
+			return ref, false, paygate.Errorf(paygate.EINVALID,
+				"channel reports refund amount %d for refund %s of amount %d", r.Amount, ref.ID, ref.Amount)
+		}
+		u.To = paygate.RefundSucceeded
+		orderType := paygate.EventOrderPartiallyRefunded
+		if o.RefundedAmount+ref.Amount == o.Amount {
+			orderType = paygate.EventOrderRefunded
+		}
+		u.Events = []*paygate.Event{
+			{Type: paygate.EventRefundSucceeded, NotifyURL: o.NotifyURL},
+			{Type: orderType, NotifyURL: o.NotifyURL},
+		}
+	case paygate.OutcomeDeclined:
+		u.To = paygate.RefundFailed
+		u.Failure = r.Failure
+		if u.Failure == nil {
+			u.Failure = &paygate.Failure{Code: "declined", Message: "refund declined by the channel"}
+		}
+		u.Events = []*paygate.Event{{Type: paygate.EventRefundFailed, NotifyURL: o.NotifyURL}}
+	default:
+		return ref, false, nil
+	}
+	for _, e := range u.Events {
+		e.MerchantID, e.OrderID, e.RefundID = ref.MerchantID, ref.OrderID, ref.ID
+	}
+	return a.Refunds.UpdateRefund(ctx, u)
+}
+
+// now is a helper for optional clocks.
+func now(c paygate.Clock) time.Time {
+	if c == nil {
+		return time.Now()
+	}
+	return c()
+}

@@ -1,0 +1,171 @@
+package callbacks
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+	"github.com/redis/go-redis/v9"
+)
+
+// Parser is a provider that receives callbacks.
+type Parser interface {
+	paygate.Channel
+	paygate.CallbackParser
+}
+
+// Inbound processes channel notifications: verify (and decrypt), deduplicate
+// in Redis, apply with a compare-and-set.
+//
+// Redis is a fast path, not the guard: a notification whose id Redis marks
+// done is acknowledged without touching the database; anything else goes to
+// the database, whose compare-and-set applies each transition once whether
+// Redis answered or not.
+type Inbound struct {
+	// Parsers returns the providers of a channel kind that receive callbacks.
+	Parsers func(kind string) []Parser
+	Applier *Applier
+	Redis   redis.UniversalClient // nil: database only
+	Prefix  string                // Redis key prefix
+	// DoneTTL is how long a processed notification id is remembered.
+	DoneTTL time.Duration
+	Logger  *slog.Logger
+	// Observe, when set, is told the outcome of each callback
+	// ("applied", "duplicate", "unchanged", "rejected_signature", ...).
+	Observe func(kind, outcome string)
+}
+
+// Result of processing one callback.
+type Result struct {
+	Status      int
+	ContentType string
+	Body        []byte
+	Outcome     string
+	Err         error
+}
+
+// Handle processes one callback for kind and returns what to answer.
+func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]string, body []byte) Result {
+	parsers := in.Parsers(kind)
+	if len(parsers) == 0 {
+		return in.finish(kind, nil, "unknown_channel", paygate.Errorf(paygate.ENOTFOUND, "no provider of kind %q receives callbacks", kind))
+	}
+	var n *paygate.Notification
+	var p Parser
+	var err error
+	for _, p = range parsers {
+		if n, err = p.ParseCallback(ctx, header, body); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		outcome := "rejected_malformed"
+		if paygate.ErrorCode(err) == paygate.EINVALIDSIG {
+			outcome = "rejected_signature"
+		}
+		return in.finish(kind, parsers[0], outcome, err)
+	}
+	n.Provider = p.ID()
+
+	key := in.Prefix + "cb:" + n.Provider + ":" + n.ID
+	if in.Redis != nil {
+		// SET NX claims the notification for a short while; a "done" value
+		// is the fast path for duplicates of a notification already applied.
+		claimed, rerr := in.Redis.SetNX(ctx, key, "processing", 30*time.Second).Result()
+		if rerr == nil && !claimed {
+			if v, _ := in.Redis.Get(ctx, key).Result(); v == "done" {
+				return in.finish(kind, p, "duplicate", nil)
+			}
+			// Another delivery is being processed right now: fall through
+			// to the database, whose compare-and-set decides.
+		} else if rerr != nil {
+			in.log().Warn("callback dedup: redis unavailable, database only", "err", rerr)
+		}
+	}
+
+	outcome, err := in.apply(ctx, p, n)
+	if err != nil {
+		if in.Redis != nil {
+			in.Redis.Del(context.WithoutCancel(ctx), key)
+		}
+		return in.finish(kind, p, outcome, err)
+	}
+	if in.Redis != nil {
+		ttl := in.DoneTTL
+		if ttl == 0 {
+			ttl = 72 * time.Hour
+		}
+		in.Redis.Set(context.WithoutCancel(ctx), key, "done", ttl)
+	}
+	return in.finish(kind, p, outcome, nil)
+}
+
+func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification) (string, error) {
+	a := in.Applier
+	switch {
+	case n.OrderID != "" && n.Result != nil:
+		o, err := a.Orders.Order(ctx, "", n.OrderID)
+		if err != nil {
+			return "unknown_order", err
+		}
+		if o.Provider != n.Provider {
+			return "rejected_provider", paygate.Errorf(paygate.EINVALID,
+				"notification from provider %s for an order of provider %s", n.Provider, o.Provider)
+		}
+		_, applied, err := a.ApplyResult(ctx, o, n.Result, paygate.OrderClosed)
+		if err != nil {
+			return "rejected_amount", err
+		}
+		if applied {
+			return "applied", nil
+		}
+		return "unchanged", nil
+	case n.RefundID != "" && n.Refund != nil:
+		ref, err := a.Refunds.Refund(ctx, "", n.RefundID)
+		if err != nil {
+			return "unknown_refund", err
+		}
+		o, err := a.Orders.Order(ctx, "", ref.OrderID)
+		if err != nil {
+			return "unknown_order", err
+		}
+		if o.Provider != n.Provider {
+			return "rejected_provider", paygate.Errorf(paygate.EINVALID, "refund notification from another provider")
+		}
+		_, applied, err := a.ApplyRefundResult(ctx, o, ref, n.Refund)
+		if err != nil {
+			return "rejected_amount", err
+		}
+		if applied {
+			return "applied", nil
+		}
+		return "unchanged", nil
+	}
+	return "ignored", nil
+}
+
+func (in *Inbound) finish(kind string, p Parser, outcome string, err error) Result {
+	if in.Observe != nil {
+		in.Observe(kind, outcome)
+	}
+	r := Result{Outcome: outcome, Err: err, Status: 404, ContentType: "text/plain"}
+	if p != nil {
+		r.Status, r.ContentType, r.Body = p.CallbackReply(err)
+	}
+	var pe *paygate.Error
+	if err != nil && !errors.As(err, &pe) {
+		in.log().Error("callback processing failed", "kind", kind, "outcome", outcome, "err", err)
+	} else if err != nil {
+		in.log().Warn("callback rejected", "kind", kind, "outcome", outcome, "code", pe.Code, "message", pe.Message)
+	}
+	return r
+}
+
+func (in *Inbound) log() *slog.Logger {
+	if in.Logger == nil {
+		return slog.Default()
+	}
+	return in.Logger
+}

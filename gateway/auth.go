@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+)
+
+// AuthScheme is the Authorization scheme of signed API requests (DESIGN §3).
+const AuthScheme = "PAYGATE-HMAC-SHA256"
+
+const (
+	maxClockSkew = 300 * time.Second
+	nonceTTL     = 10 * time.Minute
+)
+
+// SignRequest returns the signature of a request as DESIGN §3 defines it:
+// hex(HMAC-SHA256(secret, METHOD\nPATH_AND_QUERY\ntimestamp\nnonce\nhex(SHA256(body)))).
+// The CLI, the SDKs' test vectors and the server all use this definition.
+func SignRequest(secret, method, pathAndQuery, timestamp, nonce string, body []byte) string {
+	sum := sha256.Sum256(body)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(method + "\n" + pathAndQuery + "\n" + timestamp + "\n" + nonce + "\n" + hex.EncodeToString(sum[:])))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// AuthorizationHeader returns the full Authorization header value.
+func AuthorizationHeader(keyID, secret, method, pathAndQuery string, ts time.Time, nonce string, body []byte) string {
+	t := strconv.FormatInt(ts.Unix(), 10)
+	return AuthScheme + " key_id=" + keyID + ",timestamp=" + t + ",nonce=" + nonce +
+		",signature=" + SignRequest(secret, method, pathAndQuery, t, nonce, body)
+}
+
+type authParams struct {
+	keyID, timestamp, nonce, signature string
+}
+
+func parseAuthorization(h string) (authParams, error) {
+	var p authParams
+	scheme, rest, ok := strings.Cut(h, " ")
+	if h == "" {
+		return p, paygate.Errorf(paygate.EAUTHMISSING, "the Authorization header is required")
+	}
+	if !ok || scheme != AuthScheme {
+		return p, paygate.Errorf(paygate.EAUTHMISSING, "the Authorization scheme must be %s", AuthScheme)
+	}
+	for _, part := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "key_id":
+			p.keyID = v
+		case "timestamp":
+			p.timestamp = v
+		case "nonce":
+			p.nonce = v
+		case "signature":
+			p.signature = v
+		}
+	}
+	switch {
+	case p.keyID == "":
+		return p, paygate.Errorf(paygate.EAUTHMISSING, "Authorization lacks key_id")
+	case p.timestamp == "":
+		return p, paygate.Errorf(paygate.EAUTHMISSING, "Authorization lacks timestamp")
+	case len(p.nonce) < 16 || len(p.nonce) > 64:
+		return p, paygate.Errorf(paygate.EAUTHMISSING, "Authorization nonce must be 16-64 characters")
+	case len(p.signature) != 64:
+		return p, paygate.Errorf(paygate.EINVALIDSIG, "signature must be 64 hex characters")
+	}
+	return p, nil
+}
+
+// authenticate verifies the request's signature and puts the key into the
+// request context. The nonce is recorded only after the signature verified,
+// so forged requests cannot use up a caller's nonces.
+func (s *Server) authenticate(c *gin.Context) {
+	p, err := parseAuthorization(c.GetHeader("Authorization"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	key, err := s.deps.Directory.APIKey(ctx, p.keyID)
+	if err != nil {
+		s.writeError(c, paygate.Errorf(paygate.EINVALIDKEY, "unknown API key %q", p.keyID))
+		return
+	}
+	ts, err := strconv.ParseInt(p.timestamp, 10, 64)
+	if err != nil {
+		s.writeError(c, paygate.Errorf(paygate.ESTALETIMESTAMP, "timestamp must be unix seconds"))
+		return
+	}
+	if skew := s.now().Sub(time.Unix(ts, 0)); skew > maxClockSkew || skew < -maxClockSkew {
+		s.writeError(c, paygate.Errorf(paygate.ESTALETIMESTAMP, "timestamp is %s off the server clock (limit 300s)", skew.Round(time.Second)))
+		return
+	}
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	want := SignRequest(key.Secret, c.Request.Method, c.Request.URL.RequestURI(), p.timestamp, p.nonce, body)
+	if !hmac.Equal([]byte(want), []byte(strings.ToLower(p.signature))) {
+		s.writeError(c, paygate.Errorf(paygate.EINVALIDSIG, "signature does not match the request"))
+		return
+	}
+	if err := s.useNonce(ctx, key.ID, p.nonce); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Request = c.Request.WithContext(paygate.NewContextWithKey(ctx, key))
+	c.Next()
+}
+
+// useNonce records a nonce for 10 minutes with SET NX.
+func (s *Server) useNonce(ctx context.Context, keyID, nonce string) error {
+	ok, err := s.deps.Redis.SetNX(ctx, s.deps.RedisPrefix+"nonce:"+keyID+":"+nonce, 1, nonceTTL).Result()
+	if err != nil {
+		return paygate.Errorf(paygate.EUNAVAILABLE, "replay protection is unavailable; retry shortly")
+	}
+	if !ok {
+		return paygate.Errorf(paygate.EREPLAYEDNONCE, "nonce was already used within the last 10 minutes")
+	}
+	return nil
+}
+
+const bodyKey = "paygate.body"
+
+// readBody reads the request body once, bounded by MaxBodyBytes.
+func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
+	if b, ok := c.Get(bodyKey); ok {
+		return b.([]byte), true
+	}
+	if c.Request.ContentLength > s.deps.MaxBodyBytes {
+		s.writeError(c, paygate.Errorf(paygate.EBODYTOOLARGE, "request body exceeds %d bytes", s.deps.MaxBodyBytes))
+		return nil, false
+	}
+	buf := make([]byte, 0, 1024)
+	r := c.Request.Body
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > s.deps.MaxBodyBytes {
+			s.writeError(c, paygate.Errorf(paygate.EBODYTOOLARGE, "request body exceeds %d bytes", s.deps.MaxBodyBytes))
+			return nil, false
+		}
+		if err != nil {
+			break
+		}
+	}
+	c.Set(bodyKey, buf)
+	return buf, true
+}
+
+func apiKey(c *gin.Context) *paygate.APIKey {
+	return paygate.KeyFromContext(c.Request.Context())
+}

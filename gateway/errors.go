@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+)
+
+// statusOf is the one table mapping error codes to HTTP statuses.
+var statusOf = map[string]int{
+	paygate.EINVALID:        http.StatusBadRequest,
+	paygate.EINVALIDJSON:    http.StatusBadRequest,
+	paygate.EUNKNOWNPARAM:   http.StatusBadRequest,
+	paygate.EPARAMMISSING:   http.StatusBadRequest,
+	paygate.EPARAMINVALID:   http.StatusBadRequest,
+	paygate.EAMOUNTINVALID:  http.StatusBadRequest,
+	paygate.ESTRINGTOOLONG:  http.StatusBadRequest,
+	paygate.EBODYTOOLARGE:   http.StatusRequestEntityTooLarge,
+	paygate.EUNSUPPORTED:    http.StatusBadRequest,
+	paygate.EUNKNOWNCHANNEL: http.StatusBadRequest,
+
+	paygate.EAUTHMISSING:    http.StatusUnauthorized,
+	paygate.EINVALIDKEY:     http.StatusUnauthorized,
+	paygate.EINVALIDSIG:     http.StatusUnauthorized,
+	paygate.ESTALETIMESTAMP: http.StatusUnauthorized,
+	paygate.EREPLAYEDNONCE:  http.StatusUnauthorized,
+
+	paygate.EFORBIDDEN: http.StatusForbidden,
+	paygate.ENOTFOUND:  http.StatusNotFound,
+
+	paygate.EIDEMPOTENCYINUSE:  http.StatusConflict,
+	paygate.EIDEMPOTENCYREUSED: http.StatusConflict,
+	paygate.EDUPORDERNO:        http.StatusConflict,
+	paygate.EDUPREFUNDNO:       http.StatusConflict,
+	paygate.EINVALIDSTATE:      http.StatusConflict,
+	paygate.ECONFLICT:          http.StatusConflict,
+
+	paygate.EAMOUNTTOOLARGE:     http.StatusUnprocessableEntity,
+	paygate.EREFUNDEXCEEDS:      http.StatusUnprocessableEntity,
+	paygate.ERISKDECLINED:       http.StatusUnprocessableEntity,
+	paygate.EUNSUPPORTEDAUTH:    http.StatusUnprocessableEntity,
+	paygate.ENOROUTE:            http.StatusUnprocessableEntity,
+	paygate.ELOCATIONMISMATCH:   http.StatusUnprocessableEntity,
+	paygate.ECAPTUREEXCEEDS:     http.StatusUnprocessableEntity,
+	paygate.ECHANNELUNAVAILABLE: http.StatusServiceUnavailable,
+
+	paygate.ERATELIMITED:    http.StatusTooManyRequests,
+	paygate.ECHANNEL:        http.StatusBadGateway,
+	paygate.ECHANNELTIMEOUT: http.StatusGatewayTimeout,
+	paygate.EUNAVAILABLE:    http.StatusServiceUnavailable,
+	paygate.EINTERNAL:       http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status of an error code.
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Param     string `json:"param,omitempty"`
+	RequestID string `json:"request_id"`
+}
+
+// writeError answers err in the API's error shape. Only internal errors are
+// logged with their detail; their message is replaced by a generic one.
+func (s *Server) writeError(c *gin.Context, err error) {
+	code := paygate.ErrorCode(err)
+	d := errorDetail{Code: code, Message: paygate.ErrorMessage(err), RequestID: requestID(c)}
+	if pe, ok := err.(*paygate.Error); ok {
+		d.Param = pe.Param
+	}
+	if code == paygate.EINTERNAL {
+		s.log.Error("internal error", "request_id", d.RequestID, "path", c.FullPath(), "err", err)
+	}
+	s.metrics.errors.WithLabelValues(code).Inc()
+	c.AbortWithStatusJSON(StatusOf(code), errorBody{d})
+}

@@ -1,0 +1,441 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+)
+
+// OrderRequest is the body of POST /v1/orders (DESIGN §3).
+type OrderRequest struct {
+	MerchantOrderNo string            `json:"merchant_order_no"`
+	Amount          *int64            `json:"amount"`
+	Currency        string            `json:"currency"`
+	Subject         string            `json:"subject"`
+	Method          string            `json:"method"`
+	AuthCode        string            `json:"auth_code"`
+	Channel         *string           `json:"channel"`
+	Card            *CardInput        `json:"card"`
+	TerminalID      string            `json:"terminal_id"`
+	Location        *paygate.Location `json:"location"`
+	Capture         string            `json:"capture"`
+	ExpiresIn       *int              `json:"expires_in"`
+	WaitSeconds     *int              `json:"wait_seconds"`
+	NotifyURL       string            `json:"notify_url"`
+	Metadata        map[string]string `json:"metadata"`
+	PayerID         string            `json:"payer_id"`
+	ClientIP        string            `json:"client_ip"`
+
+	// Derived by validation.
+	method      paygate.Method
+	channel     string
+	cardData    *paygate.CardData
+	cardInfo    *paygate.CardInfo
+	expiresIn   int
+	waitSeconds int
+	amount      int64
+}
+
+// CardInput is the card of a card-present order.
+type CardInput struct {
+	EntryMode string `json:"entry_mode"`
+	Type      string `json:"type"`
+	Network   string `json:"network"`
+	EMV       string `json:"emv"`
+	Token     string `json:"token"`
+}
+
+func (in *OrderRequest) payerKey() string {
+	if in.cardInfo != nil && in.cardInfo.Fingerprint != "" {
+		return "card:" + in.cardInfo.Fingerprint
+	}
+	if in.PayerID != "" {
+		return "payer:" + in.PayerID
+	}
+	return ""
+}
+
+var (
+	merchantNoPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
+	regionPattern     = regexp.MustCompile(`^[0-9]{6}$`)
+	terminalPattern   = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,32}$`)
+)
+
+func checkLen(param, v string, max int) error {
+	if utf8.RuneCountInString(v) > max {
+		return paygate.ParamErrorf(paygate.ESTRINGTOOLONG, param, "%s is longer than %d characters", param, max)
+	}
+	if !utf8.ValidString(v) {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, param, "%s is not valid UTF-8", param)
+	}
+	return nil
+}
+
+func checkNotifyURL(param, v string) error {
+	if v == "" {
+		return nil
+	}
+	if err := checkLen(param, v, 512); err != nil {
+		return err
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, param, "%s must be an absolute http(s) URL", param)
+	}
+	return nil
+}
+
+// validate checks every field and derives the typed values; it touches
+// nothing, so a rejected request leaves nothing behind.
+func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRule) error {
+	if in.MerchantOrderNo == "" {
+		return paygate.ParamErrorf(paygate.EPARAMMISSING, "merchant_order_no", "merchant_order_no is required")
+	}
+	if err := checkLen("merchant_order_no", in.MerchantOrderNo, 64); err != nil {
+		return err
+	}
+	if !merchantNoPattern.MatchString(in.MerchantOrderNo) {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "merchant_order_no", "merchant_order_no may hold only letters, digits, '_' and '-'")
+	}
+	if in.Amount == nil {
+		return paygate.ParamErrorf(paygate.EPARAMMISSING, "amount", "amount is required (integer fen)")
+	}
+	in.amount = *in.Amount
+	if in.amount <= 0 {
+		return paygate.ParamErrorf(paygate.EAMOUNTINVALID, "amount", "amount must be a positive integer number of fen")
+	}
+	if limit := m.Limit(); in.amount > limit {
+		return paygate.ParamErrorf(paygate.EAMOUNTTOOLARGE, "amount", "amount exceeds the single-payment limit of %d", limit)
+	}
+	if in.Currency != "" && in.Currency != paygate.Currency {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "currency", "currency must be CNY")
+	}
+	if in.Subject == "" {
+		return paygate.ParamErrorf(paygate.EPARAMMISSING, "subject", "subject is required")
+	}
+	if err := checkLen("subject", in.Subject, 128); err != nil {
+		return err
+	}
+	in.method = paygate.Method(in.Method)
+	if in.Method == "" {
+		return paygate.ParamErrorf(paygate.EPARAMMISSING, "method", "method is required")
+	}
+	if !in.method.Valid() {
+		return paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "unknown method %q", truncate(in.Method, 32))
+	}
+	if in.Channel != nil {
+		if !validKind(*in.Channel) {
+			return paygate.ParamErrorf(paygate.EUNKNOWNCHANNEL, "channel", "unknown channel %q", truncate(*in.Channel, 32))
+		}
+		in.channel = *in.Channel
+	}
+	if err := checkLen("auth_code", in.AuthCode, 32); err != nil {
+		return err
+	}
+	switch in.method {
+	case paygate.MethodAuthCode:
+		if in.AuthCode == "" {
+			return paygate.ParamErrorf(paygate.EPARAMMISSING, "auth_code", "auth_code is required for method auth_code")
+		}
+		kind, ok := paygate.DetectAuthCode(rules, in.AuthCode)
+		if !ok {
+			return paygate.ParamErrorf(paygate.EUNSUPPORTEDAUTH, "auth_code", "the payment code is not one of a supported wallet")
+		}
+		if in.channel != "" && in.channel != kind {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "channel", "channel %s does not match the payment code, which is %s", in.channel, kind)
+		}
+		in.channel = kind
+	case paygate.MethodCard:
+		if in.Card == nil {
+			return paygate.ParamErrorf(paygate.EPARAMMISSING, "card", "card is required for method card")
+		}
+		if in.channel != "" {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "channel", "channel must be null for card payments: routing chooses the acquirer")
+		}
+	default:
+		if in.channel == "" {
+			return paygate.ParamErrorf(paygate.EPARAMMISSING, "channel", "channel is required for method %s", in.method)
+		}
+	}
+	if in.method != paygate.MethodAuthCode && in.AuthCode != "" {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "auth_code", "auth_code is only for method auth_code")
+	}
+	if in.method != paygate.MethodCard && in.Card != nil {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "card", "card is only for method card")
+	}
+	if in.TerminalID != "" && !terminalPattern.MatchString(in.TerminalID) {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "terminal_id", "terminal_id must be 1-32 letters, digits, '_' or '-'")
+	}
+	if in.Location != nil && !regionPattern.MatchString(in.Location.RegionCode) {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "location.region_code", "location.region_code must be a 6-digit division code")
+	}
+	switch in.Capture {
+	case "":
+		in.Capture = paygate.CaptureAutomatic
+	case paygate.CaptureAutomatic:
+	case paygate.CaptureManual:
+		if in.method != paygate.MethodCard {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "capture", "capture manual is only for card payments")
+		}
+	default:
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "capture", "capture must be automatic or manual")
+	}
+	in.expiresIn = 900
+	if in.ExpiresIn != nil {
+		if *in.ExpiresIn < 60 || *in.ExpiresIn > 86400 {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "expires_in", "expires_in must be 60-86400 seconds")
+		}
+		in.expiresIn = *in.ExpiresIn
+	}
+	in.waitSeconds = 30
+	if in.WaitSeconds != nil {
+		if *in.WaitSeconds < 0 || *in.WaitSeconds > 120 {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "wait_seconds", "wait_seconds must be 0-120")
+		}
+		in.waitSeconds = *in.WaitSeconds
+	}
+	if err := checkNotifyURL("notify_url", in.NotifyURL); err != nil {
+		return err
+	}
+	if len(in.Metadata) > 20 {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "metadata", "metadata holds at most 20 keys")
+	}
+	for k, v := range in.Metadata {
+		if k == "" || utf8.RuneCountInString(k) > 40 {
+			return paygate.ParamErrorf(paygate.ESTRINGTOOLONG, "metadata", "metadata keys must be 1-40 characters")
+		}
+		if err := checkLen("metadata."+k, v, 500); err != nil {
+			return err
+		}
+	}
+	if err := checkLen("payer_id", in.PayerID, 128); err != nil {
+		return err
+	}
+	if err := checkLen("client_ip", in.ClientIP, 45); err != nil {
+		return err
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func validKind(k string) bool {
+	switch k {
+	case paygate.KindWeChat, paygate.KindAlipay, paygate.KindUnionPay, paygate.KindECNY, paygate.KindAcquirer:
+		return true
+	}
+	return false
+}
+
+func (s *Server) merchant(c *gin.Context) (*paygate.Merchant, bool) {
+	m, err := s.deps.Directory.Merchant(c.Request.Context(), apiKey(c).MerchantID)
+	if err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	return m, true
+}
+
+func (s *Server) createOrder(c *gin.Context) {
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	var in OrderRequest
+	if err := decodeStrict(body, &in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	m, ok := s.merchant(c)
+	if !ok {
+		return
+	}
+	key := apiKey(c)
+	if key.TerminalID != "" {
+		if in.TerminalID != "" && in.TerminalID != key.TerminalID {
+			s.writeError(c, paygate.ParamErrorf(paygate.EFORBIDDEN, "terminal_id", "a terminal key creates orders for its own terminal only"))
+			return
+		}
+		in.TerminalID = key.TerminalID
+	}
+	p := s.deps.Payments
+	if err := in.validate(m, p.AuthCodes); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if in.method == paygate.MethodCard {
+		if p.ParseCard == nil {
+			s.writeError(c, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "card payments are not enabled"))
+			return
+		}
+		data, info, err := p.ParseCard(in.Card)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		in.cardData, in.cardInfo = data, info
+	}
+	o, err := p.Start(c.Request.Context(), m, &in)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.metrics.orders.WithLabelValues(o.Provider, string(o.Method)).Inc()
+	c.JSON(http.StatusCreated, o)
+}
+
+// loadOrder reads an order of the caller's merchant; a terminal key sees
+// only its own terminal's orders (others are not found).
+func (s *Server) loadOrder(c *gin.Context) (*paygate.Order, bool) {
+	key := apiKey(c)
+	o, err := s.deps.Orders.Order(c.Request.Context(), key.MerchantID, c.Param("id"))
+	if err == nil && key.TerminalID != "" && o.TerminalID != key.TerminalID {
+		err = paygate.Errorf(paygate.ENOTFOUND, "order %s not found", c.Param("id"))
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return nil, false
+	}
+	return o, true
+}
+
+func (s *Server) getOrder(c *gin.Context) {
+	if o, ok := s.loadOrder(c); ok {
+		c.JSON(http.StatusOK, o)
+	}
+}
+
+type listResponse[T any] struct {
+	Object     string  `json:"object"`
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func newList[T any](data []T, next string) listResponse[T] {
+	l := listResponse[T]{Object: "list", Data: data}
+	if data == nil {
+		l.Data = []T{}
+	}
+	if next != "" {
+		l.NextCursor = &next
+	}
+	return l
+}
+
+var listOrderParams = map[string]bool{"merchant_order_no": true, "created_from": true, "created_to": true, "status": true, "cursor": true, "limit": true}
+
+func parseLimit(v string) (int, error) {
+	if v == "" {
+		return 20, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		return 0, paygate.ParamErrorf(paygate.EPARAMINVALID, "limit", "limit must be 1-100")
+	}
+	return n, nil
+}
+
+func parseTimeParam(q url.Values, name string) (*time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, name, "%s must be an RFC 3339 time", name)
+	}
+	return &t, nil
+}
+
+func (s *Server) listOrders(c *gin.Context) {
+	q := c.Request.URL.Query()
+	for k := range q {
+		if !listOrderParams[k] {
+			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
+			return
+		}
+	}
+	key := apiKey(c)
+	f := paygate.OrderFilter{MerchantID: key.MerchantID, TerminalID: key.TerminalID,
+		MerchantOrderNo: q.Get("merchant_order_no"), Status: paygate.OrderStatus(q.Get("status")), Cursor: q.Get("cursor")}
+	if f.Status != "" && !f.Status.Valid() {
+		s.writeError(c, paygate.ParamErrorf(paygate.EPARAMINVALID, "status", "unknown status %q", truncate(string(f.Status), 32)))
+		return
+	}
+	var err error
+	if f.Limit, err = parseLimit(q.Get("limit")); err == nil {
+		if f.CreatedFrom, err = parseTimeParam(q, "created_from"); err == nil {
+			f.CreatedTo, err = parseTimeParam(q, "created_to")
+		}
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	orders, next, err := s.deps.Orders.Orders(c.Request.Context(), f)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newList(orders, next))
+}
+
+// emptyBody accepts an empty body or {} for action endpoints.
+func (s *Server) emptyBody(c *gin.Context) bool {
+	body, ok := s.readBody(c)
+	if !ok {
+		return false
+	}
+	if len(body) == 0 {
+		return true
+	}
+	var none struct{}
+	if err := decodeStrict(body, &none); err != nil {
+		s.writeError(c, err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) closeOrder(c *gin.Context) {
+	if !s.emptyBody(c) {
+		return
+	}
+	o, ok := s.loadOrder(c)
+	if !ok {
+		return
+	}
+	o, err := s.deps.Payments.CloseOrder(c.Request.Context(), o)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
+
+func (s *Server) cancelOrder(c *gin.Context) {
+	if !s.emptyBody(c) {
+		return
+	}
+	o, ok := s.loadOrder(c)
+	if !ok {
+		return
+	}
+	o, err := s.deps.Payments.Cancel(c.Request.Context(), o)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}

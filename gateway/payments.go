@@ -1,0 +1,546 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/callbacks"
+)
+
+// Payments drives orders and refunds through their channels. It is the one
+// place that calls channels for the API; callbacks and background resolution
+// apply their answers through the same callbacks.Applier.
+type Payments struct {
+	Orders    paygate.OrderStore
+	Refunds   paygate.RefundStore
+	Applier   *callbacks.Applier
+	Router    paygate.Router
+	Channels  map[string]paygate.Channel // by provider id
+	AuthCodes []paygate.AuthCodeRule
+	// CallbackBase is the public URL channels call back, without the
+	// trailing kind: "https://gw.example/callbacks/".
+	CallbackBase string
+	Now          paygate.Clock
+	// PollInterval is the pause between queries while a customer confirms
+	// a B-scan-C payment (default 2 s).
+	PollInterval time.Duration
+	// PaymentWindow is how long a B-scan-C order may stay unresolved before
+	// background resolution reverses it (default 2 min).
+	PaymentWindow time.Duration
+	// ParseCard turns card input into card data (issue: card present);
+	// nil means card payments are not accepted.
+	ParseCard func(in *CardInput) (*paygate.CardData, *paygate.CardInfo, error)
+	Logger    *slog.Logger
+
+	observe func(provider, op, outcome string, d time.Duration)
+	bg      sync.WaitGroup
+	bgOnce  sync.Once
+	bgCtx   context.Context
+	bgStop  context.CancelFunc
+}
+
+func (p *Payments) now() time.Time { return p.Now() }
+
+func (p *Payments) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.Default()
+	}
+	return p.Logger
+}
+
+func (p *Payments) pollInterval() time.Duration {
+	if p.PollInterval <= 0 {
+		return 2 * time.Second
+	}
+	return p.PollInterval
+}
+
+func (p *Payments) paymentWindow() time.Duration {
+	if p.PaymentWindow <= 0 {
+		return 2 * time.Minute
+	}
+	return p.PaymentWindow
+}
+
+// Close waits for background work started by requests.
+func (p *Payments) Close() {
+	p.background()
+	p.bgStop()
+	p.bg.Wait()
+}
+
+func (p *Payments) background() context.Context {
+	p.bgOnce.Do(func() { p.bgCtx, p.bgStop = context.WithCancel(context.Background()) })
+	return p.bgCtx
+}
+
+// goBackground runs f after delay unless Payments is closing.
+func (p *Payments) goBackground(delay time.Duration, f func(ctx context.Context)) {
+	ctx := p.background()
+	p.bg.Add(1)
+	go func() {
+		defer p.bg.Done()
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f(ctx)
+	}()
+}
+
+func (p *Payments) channel(providerID string) (paygate.Channel, error) {
+	ch, ok := p.Channels[providerID]
+	if !ok {
+		return nil, paygate.Errorf(paygate.ECHANNELUNAVAILABLE, "provider %q is not configured", providerID)
+	}
+	return ch, nil
+}
+
+// call runs one channel operation and records its latency and outcome.
+func call[T any](p *Payments, provider, op string, f func() (T, error), outcome func(T) string) (T, error) {
+	start := time.Now()
+	v, err := f()
+	if p.observe != nil {
+		o := "error"
+		var ce *paygate.ChannelError
+		switch {
+		case errors.As(err, &ce) && ce.Timeout:
+			o = "timeout"
+		case err == nil:
+			o = outcome(v)
+		}
+		p.observe(provider, op, o, time.Since(start))
+	}
+	return v, err
+}
+
+func resultOutcome(r *paygate.Result) string { return string(r.Outcome) }
+
+func (p *Payments) pay(ctx context.Context, ch paygate.Channel, req *paygate.PaymentRequest) (*paygate.Result, error) {
+	return call(p, ch.ID(), "pay", func() (*paygate.Result, error) { return ch.Pay(ctx, req) }, resultOutcome)
+}
+
+func (p *Payments) query(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Result, error) {
+	return call(p, ch.ID(), "query", func() (*paygate.Result, error) { return ch.Query(ctx, o) }, resultOutcome)
+}
+
+func (p *Payments) reverse(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Result, error) {
+	rv, ok := ch.(paygate.Reverser)
+	if !ok {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot reverse payments", ch.ID())
+	}
+	return call(p, ch.ID(), "reverse", func() (*paygate.Result, error) { return rv.Reverse(ctx, o) }, resultOutcome)
+}
+
+// Start creates an order from a validated request and drives it as far as
+// the channel allows within the request: a final outcome, a QR code or
+// wallet credential, or pending while the outcome is unknown.
+func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequest) (*paygate.Order, error) {
+	// A client that goes away must not abandon a payment halfway: from here
+	// on the work runs to its end.
+	ctx = context.WithoutCancel(ctx)
+	now := p.now().UTC()
+
+	rreq := &paygate.RouteRequest{
+		Merchant: m, Amount: in.amount, Method: in.method, Channel: in.channel,
+		Card: in.cardInfo, TerminalID: in.TerminalID, Location: in.Location, PayerKey: in.payerKey(),
+	}
+	route, err := p.Router.Route(ctx, rreq)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := p.channel(route.Provider)
+	if err != nil {
+		return nil, err
+	}
+
+	o := &paygate.Order{
+		ID:              paygate.NewID(paygate.PrefixOrder, now),
+		MerchantID:      m.ID,
+		MerchantOrderNo: in.MerchantOrderNo,
+		Status:          paygate.OrderPending,
+		Amount:          in.amount,
+		Currency:        paygate.Currency,
+		Subject:         in.Subject,
+		Method:          in.method,
+		Channel:         route.Channel,
+		Provider:        route.Provider,
+		Fee:             route.Fee,
+		NetAmount:       in.amount - route.Fee,
+		Route:           route,
+		Card:            in.cardInfo,
+		TerminalID:      in.TerminalID,
+		Location:        in.Location,
+		Capture:         in.Capture,
+		NotifyURL:       in.NotifyURL,
+		PayerID:         in.PayerID,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+		ExpiresAt:       now.Add(time.Duration(in.expiresIn) * time.Second),
+		Metadata:        in.Metadata,
+		AuthCodeMasked:  paygate.MaskCode(in.AuthCode),
+	}
+	if o.Metadata == nil {
+		o.Metadata = map[string]string{}
+	}
+	if err := p.Orders.CreateOrder(ctx, o); err != nil {
+		return nil, err
+	}
+
+	req := &paygate.PaymentRequest{
+		OrderID: o.ID, Amount: o.Amount, Subject: o.Subject, Method: o.Method,
+		AuthCode: in.AuthCode, Card: in.cardData, CardInfo: in.cardInfo, Capture: o.Capture,
+		Merchant: m, TerminalID: o.TerminalID, PayerID: in.PayerID, ClientIP: in.ClientIP,
+		ExpiresAt: o.ExpiresAt, NotifyURL: p.CallbackBase + ch.Kind(),
+	}
+	res, err := p.pay(ctx, ch, req)
+	in.cardData = nil // the card is needed for this one call only
+
+	deadline := now.Add(time.Duration(in.waitSeconds) * time.Second)
+	switch {
+	case err != nil:
+		var ce *paygate.ChannelError
+		if !errors.As(err, &ce) {
+			// Nothing reached the channel (circuit open, bad local state):
+			// the order fails now, with the reason.
+			f := &paygate.Failure{Code: paygate.ErrorCode(err), Message: paygate.ErrorMessage(err)}
+			return p.apply(ctx, o, &paygate.Result{Outcome: paygate.OutcomeDeclined, Failure: f}, paygate.OrderClosed)
+		}
+		p.log().Warn("channel outcome unknown", "order", o.ID, "provider", ch.ID(), "err", err)
+		if ce.Timeout || o.Method != paygate.MethodAuthCode {
+			// No answer: the order stays pending and is resolved by query
+			// (or reversed) in the background.
+			p.resolveLater(o.ID, p.pollInterval())
+			return o, nil
+		}
+		return p.waitForCustomer(ctx, ch, o, deadline, false)
+	case res.Outcome == paygate.OutcomePending && o.Method == paygate.MethodAuthCode:
+		return p.waitForCustomer(ctx, ch, o, deadline, true)
+	case res.Outcome == paygate.OutcomePending:
+		// QR or in-wallet: keep the code or credential; the callback (or a
+		// query) finishes the order.
+		u := paygate.OrderUpdate{OrderID: o.ID, From: []paygate.OrderStatus{paygate.OrderPending}, To: paygate.OrderPending}
+		if res.QRCode != "" {
+			u.QRCode = &res.QRCode
+		}
+		if len(res.Credential) > 0 {
+			u.Credential = res.Credential
+		}
+		if res.ChannelTradeNo != "" {
+			u.ChannelTradeNo = &res.ChannelTradeNo
+		}
+		o2, _, err := p.Orders.UpdateOrder(ctx, u)
+		return o2, err
+	default:
+		return p.apply(ctx, o, res, paygate.OrderClosed)
+	}
+}
+
+func (p *Payments) apply(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, error) {
+	o2, _, err := p.Applier.ApplyResult(ctx, o, r, closedAs)
+	return o2, err
+}
+
+// waitForCustomer polls a B-scan-C payment while the customer confirms in
+// the wallet (WeChat USERPAYING, Alipay WAIT_BUYER_PAY, ...). At the deadline
+// a payment the channel still reports as awaiting the customer is reversed;
+// one whose state is unknown stays pending for background resolution.
+func (p *Payments) waitForCustomer(ctx context.Context, ch paygate.Channel, o *paygate.Order, deadline time.Time, knownPending bool) (*paygate.Order, error) {
+	for {
+		wait := p.pollInterval()
+		if left := deadline.Sub(p.now()); left < wait {
+			wait = left
+		}
+		if wait <= 0 {
+			break
+		}
+		time.Sleep(wait)
+		res, err := p.query(ctx, ch, o)
+		if err != nil {
+			knownPending = false
+			continue
+		}
+		switch res.Outcome {
+		case paygate.OutcomeSuccess, paygate.OutcomeDeclined, paygate.OutcomeClosed, paygate.OutcomeAuthorized:
+			return p.apply(ctx, o, res, paygate.OrderClosed)
+		case paygate.OutcomePending:
+			knownPending = true
+		case paygate.OutcomeNotFound:
+			knownPending = false
+		}
+		// An order finished meanwhile (a callback, a cancel) ends the wait.
+		if cur, err := p.Orders.Order(ctx, "", o.ID); err == nil && cur.Status != paygate.OrderPending {
+			return cur, nil
+		}
+	}
+	if !knownPending {
+		p.resolveLater(o.ID, p.pollInterval())
+		return p.Orders.Order(ctx, "", o.ID)
+	}
+	o2, err := p.reverseOrder(ctx, ch, o)
+	if err != nil {
+		p.log().Warn("reversal at deadline failed; background resolution retries", "order", o.ID, "err", err)
+		p.resolveLater(o.ID, p.pollInterval())
+		return p.Orders.Order(ctx, "", o.ID)
+	}
+	return o2, nil
+}
+
+// reverseOrder reverses a payment at the channel and records the outcome:
+// reversed when the channel confirms, or — if the channel answers that the
+// payment succeeded after all and cannot be reversed — that success.
+func (p *Payments) reverseOrder(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
+	res, err := p.reverse(ctx, ch, o)
+	if err != nil {
+		return nil, err
+	}
+	if res.Outcome == paygate.OutcomeClosed {
+		return p.apply(ctx, o, res, paygate.OrderReversed)
+	}
+	if res.Outcome == paygate.OutcomeSuccess {
+		return p.apply(ctx, o, res, paygate.OrderClosed)
+	}
+	return nil, paygate.Errorf(paygate.ECHANNEL, "provider %s did not reverse the payment (%s)", ch.ID(), res.Outcome)
+}
+
+// resolveLater schedules one background resolution of an order.
+func (p *Payments) resolveLater(orderID string, delay time.Duration) {
+	p.goBackground(delay, func(ctx context.Context) {
+		o, err := p.Orders.Order(ctx, "", orderID)
+		if err != nil {
+			return
+		}
+		if _, err := p.Resolve(ctx, o); err != nil {
+			p.log().Warn("background resolution failed", "order", orderID, "err", err)
+		}
+	})
+}
+
+// Resolve settles a pending order whose outcome is unknown: it queries the
+// channel and applies a final answer; a B-scan-C order still unresolved
+// after the payment window is reversed; a QR or in-wallet order past its
+// expiry is closed at the channel.
+func (p *Payments) Resolve(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	if o.Status != paygate.OrderPending {
+		return o, nil
+	}
+	ch, err := p.channel(o.Provider)
+	if err != nil {
+		return o, err
+	}
+	res, qerr := p.query(ctx, ch, o)
+	if qerr == nil {
+		switch res.Outcome {
+		case paygate.OutcomeSuccess, paygate.OutcomeDeclined, paygate.OutcomeClosed, paygate.OutcomeAuthorized:
+			return p.apply(ctx, o, res, paygate.OrderClosed)
+		}
+	}
+	now := p.now()
+	switch {
+	case o.Method == paygate.MethodAuthCode || o.Method == paygate.MethodCard:
+		if now.Sub(o.CreatedAt) < p.paymentWindow() && qerr == nil {
+			return o, nil
+		}
+		if qerr != nil && now.Sub(o.CreatedAt) < p.paymentWindow() {
+			// Still inside the window and the channel did not answer: a
+			// later pass retries.
+			return o, qerr
+		}
+		return p.reverseOrder(ctx, ch, o)
+	case now.After(o.ExpiresAt):
+		if cl, ok := ch.(paygate.OrderCloser); ok {
+			if err := cl.CloseOrder(ctx, o); err != nil {
+				return o, err
+			}
+		}
+		return p.apply(ctx, o, &paygate.Result{Outcome: paygate.OutcomeClosed}, paygate.OrderClosed)
+	}
+	return o, qerr
+}
+
+// ResolvePending resolves every pending order older than minAge, oldest
+// first, up to limit, and returns how many it looked at.
+//
+// It is safe to run in one process at a time; multi-replica claiming is the
+// job of the scheduled resolver.
+func (p *Payments) ResolvePending(ctx context.Context, minAge time.Duration, limit int) (int, error) {
+	orders, err := p.Orders.PendingOrders(ctx, p.now().Add(-minAge), limit)
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range orders {
+		if _, err := p.Resolve(ctx, o); err != nil {
+			p.log().Warn("resolve pending order", "order", o.ID, "err", err)
+		}
+	}
+	refunds, err := p.Refunds.PendingRefunds(ctx, p.now().Add(-minAge), limit)
+	if err != nil {
+		return len(orders), err
+	}
+	for _, r := range refunds {
+		if err := p.ResolveRefund(ctx, r); err != nil {
+			p.log().Warn("resolve pending refund", "refund", r.ID, "err", err)
+		}
+	}
+	return len(orders) + len(refunds), nil
+}
+
+// Close closes an unpaid order (DESIGN §3: unpaid only).
+func (p *Payments) CloseOrder(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	ctx = context.WithoutCancel(ctx)
+	if o.Status != paygate.OrderPending {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "only pending orders can be closed; this one is %s", o.Status)
+	}
+	ch, err := p.channel(o.Provider)
+	if err != nil {
+		return nil, err
+	}
+	switch c := ch.(type) {
+	case paygate.OrderCloser:
+		start := time.Now()
+		err = c.CloseOrder(ctx, o)
+		if p.observe != nil {
+			p.observe(ch.ID(), "close", map[bool]string{true: "error", false: "closed"}[err != nil], time.Since(start))
+		}
+	case paygate.Reverser:
+		_, err = p.reverse(ctx, ch, o)
+	}
+	if err != nil {
+		// The close may have failed because the customer just paid: ask.
+		if res, qerr := p.query(ctx, ch, o); qerr == nil && res.Outcome == paygate.OutcomeSuccess {
+			if _, aerr := p.apply(ctx, o, res, paygate.OrderClosed); aerr != nil {
+				return nil, aerr
+			}
+			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "the order was paid and cannot be closed; refund it instead")
+		}
+		return nil, channelFailure(err)
+	}
+	o2, applied, err := p.Applier.ApplyResult(ctx, o, &paygate.Result{Outcome: paygate.OutcomeClosed}, paygate.OrderClosed)
+	if err != nil {
+		return nil, err
+	}
+	if !applied && o2.Status != paygate.OrderClosed {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "the order became %s and cannot be closed", o2.Status)
+	}
+	return o2, nil
+}
+
+// Cancel reverses a same-day order, paid or not (撤销/冲正).
+func (p *Payments) Cancel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	ctx = context.WithoutCancel(ctx)
+	switch o.Status {
+	case paygate.OrderPending, paygate.OrderSucceeded, paygate.OrderAuthorized:
+	case paygate.OrderReversed:
+		return o, nil
+	default:
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "a %s order cannot be cancelled", o.Status)
+	}
+	if o.RefundReserved > 0 {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "an order with refunds cannot be cancelled")
+	}
+	if !sameDay(o.CreatedAt, p.now()) {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "only orders of the same day (Asia/Shanghai) can be cancelled; refund it instead")
+	}
+	ch, err := p.channel(o.Provider)
+	if err != nil {
+		return nil, err
+	}
+	o2, err := p.reverseOrder(ctx, ch, o)
+	if err != nil {
+		return nil, channelFailure(err)
+	}
+	if o2.Status != paygate.OrderReversed {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "the order is %s and could not be reversed", o2.Status)
+	}
+	return o2, nil
+}
+
+var shanghai = time.FixedZone("CST", 8*3600)
+
+func sameDay(a, b time.Time) bool {
+	ya, ma, da := a.In(shanghai).Date()
+	yb, mb, db := b.In(shanghai).Date()
+	return ya == yb && ma == mb && da == db
+}
+
+// channelFailure turns an unknown channel outcome into the API's 502/504.
+func channelFailure(err error) error {
+	var ce *paygate.ChannelError
+	if errors.As(err, &ce) {
+		if ce.Timeout {
+			return paygate.Errorf(paygate.ECHANNELTIMEOUT, "the channel did not answer in time; retry")
+		}
+		return paygate.Errorf(paygate.ECHANNEL, "the channel answered with an error (%s); retry", ce.Code)
+	}
+	return err
+}
+
+// Refund creates a refund and asks the channel for it. An unknown channel
+// outcome leaves the refund pending; it is resolved by query.
+func (p *Payments) Refund(ctx context.Context, o *paygate.Order, in *RefundRequest) (*paygate.Refund, error) {
+	ctx = context.WithoutCancel(ctx)
+	now := p.now().UTC()
+	r := &paygate.Refund{
+		ID: paygate.NewID(paygate.PrefixRefund, now), MerchantID: o.MerchantID, OrderID: o.ID,
+		MerchantRefundNo: in.MerchantRefundNo, Status: paygate.RefundPending, Amount: *in.Amount,
+		Currency: paygate.Currency, Reason: in.Reason, Provider: o.Provider, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := p.Refunds.CreateRefund(ctx, r); err != nil {
+		return nil, err
+	}
+	ch, err := p.channel(o.Provider)
+	if err != nil {
+		return r, nil
+	}
+	res, err := call(p, ch.ID(), "refund", func() (*paygate.RefundResult, error) {
+		return ch.Refund(ctx, &paygate.RefundRequest{
+			RefundID: r.ID, OrderID: o.ID, ChannelTradeNo: o.ChannelTradeNo, Amount: r.Amount,
+			OrderAmount: o.Amount, Reason: r.Reason, NotifyURL: p.CallbackBase + ch.Kind(),
+		})
+	}, func(r *paygate.RefundResult) string { return string(r.Outcome) })
+	if err != nil {
+		p.log().Warn("refund outcome unknown", "refund", r.ID, "err", err)
+		p.goBackground(p.pollInterval(), func(ctx context.Context) {
+			if cur, err := p.Refunds.Refund(ctx, "", r.ID); err == nil {
+				_ = p.ResolveRefund(ctx, cur)
+			}
+		})
+		return r, nil
+	}
+	r2, _, err := p.Applier.ApplyRefundResult(ctx, o, r, res)
+	return r2, err
+}
+
+// ResolveRefund queries a pending refund and applies a final answer.
+func (p *Payments) ResolveRefund(ctx context.Context, r *paygate.Refund) error {
+	if r.Status != paygate.RefundPending {
+		return nil
+	}
+	o, err := p.Orders.Order(ctx, "", r.OrderID)
+	if err != nil {
+		return err
+	}
+	ch, err := p.channel(o.Provider)
+	if err != nil {
+		return err
+	}
+	res, err := call(p, ch.ID(), "refund_query", func() (*paygate.RefundResult, error) {
+		return ch.QueryRefund(ctx, r, o)
+	}, func(r *paygate.RefundResult) string { return string(r.Outcome) })
+	if err != nil {
+		return err
+	}
+	if res.Outcome == paygate.OutcomeNotFound {
+		// The channel never received it: nothing will be refunded.
+		res = &paygate.RefundResult{Outcome: paygate.OutcomeDeclined, Failure: &paygate.Failure{Code: "not_found_at_channel", Message: "the channel has no record of this refund"}}
+	}
+	_, _, err = p.Applier.ApplyRefundResult(ctx, o, r, res)
+	return err
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+)
+
+// RefundRequest is the body of POST /v1/orders/{id}/refunds.
+type RefundRequest struct {
+	MerchantRefundNo string `json:"merchant_refund_no"`
+	Amount           *int64 `json:"amount"`
+	Reason           string `json:"reason"`
+}
+
+func (s *Server) createRefund(c *gin.Context) {
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	var in RefundRequest
+	if err := decodeStrict(body, &in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if apiKey(c).TerminalID != "" {
+		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot refund; use a merchant key"))
+		return
+	}
+	switch {
+	case in.MerchantRefundNo == "":
+		s.writeError(c, paygate.ParamErrorf(paygate.EPARAMMISSING, "merchant_refund_no", "merchant_refund_no is required"))
+		return
+	case len(in.MerchantRefundNo) > 64 || !merchantNoPattern.MatchString(in.MerchantRefundNo):
+		s.writeError(c, paygate.ParamErrorf(paygate.EPARAMINVALID, "merchant_refund_no", "merchant_refund_no must be 1-64 letters, digits, '_' or '-'"))
+		return
+	case in.Amount == nil:
+		s.writeError(c, paygate.ParamErrorf(paygate.EPARAMMISSING, "amount", "amount is required (integer fen)"))
+		return
+	case *in.Amount <= 0:
+		s.writeError(c, paygate.ParamErrorf(paygate.EAMOUNTINVALID, "amount", "amount must be a positive integer number of fen"))
+		return
+	}
+	if err := checkLen("reason", in.Reason, 80); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	o, ok := s.loadOrder(c)
+	if !ok {
+		return
+	}
+	if *in.Amount > o.Amount {
+		s.writeError(c, paygate.ParamErrorf(paygate.EREFUNDEXCEEDS, "amount", "amount %d exceeds the order amount %d", *in.Amount, o.Amount))
+		return
+	}
+	r, err := s.deps.Payments.Refund(c.Request.Context(), o, &in)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, r)
+}
+
+func (s *Server) getRefund(c *gin.Context) {
+	key := apiKey(c)
+	if key.TerminalID != "" {
+		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read refunds"))
+		return
+	}
+	r, err := s.deps.Refunds.Refund(c.Request.Context(), key.MerchantID, c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+var listEventParams = map[string]bool{"order_id": true, "type": true, "cursor": true, "limit": true}
+
+func (s *Server) listEvents(c *gin.Context) {
+	key := apiKey(c)
+	if key.TerminalID != "" {
+		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read events"))
+		return
+	}
+	q := c.Request.URL.Query()
+	for k := range q {
+		if !listEventParams[k] {
+			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
+			return
+		}
+	}
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	events, next, err := s.deps.Events.Events(c.Request.Context(), paygate.EventFilter{
+		MerchantID: key.MerchantID, OrderID: q.Get("order_id"), Type: q.Get("type"), Cursor: q.Get("cursor"), Limit: limit,
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newList(events, next))
+}
+
+func (s *Server) getEvent(c *gin.Context) {
+	key := apiKey(c)
+	if key.TerminalID != "" {
+		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read events"))
+		return
+	}
+	e, err := s.deps.Events.Event(c.Request.Context(), key.MerchantID, c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, e)
+}

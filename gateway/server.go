@@ -1,0 +1,158 @@
+// Package gateway is paygate's HTTP API (gin): request signing, idempotency,
+// error mapping, the order, refund and event endpoints, channel callbacks,
+// health, metrics and the OpenAPI document.
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+)
+
+// Deps are what the gateway is built from; cmd/paygate wires them.
+type Deps struct {
+	Orders      paygate.OrderStore
+	Refunds     paygate.RefundStore
+	Events      paygate.EventStore
+	Idempotency paygate.IdempotencyStore
+	Directory   paygate.MerchantDirectory
+	Payments    *Payments
+	Inbound     *callbacks.Inbound
+	Redis       redis.UniversalClient
+	RedisPrefix string
+	Now         paygate.Clock
+	Logger      *slog.Logger
+	// MaxBodyBytes bounds request bodies (default 64 KiB).
+	MaxBodyBytes int64
+	// Ready reports whether dependencies (database, Redis) answer.
+	Ready func(ctx context.Context) error
+	// Mount adds extra routes (the sandbox simulators, the cashier page).
+	Mount func(e *gin.Engine)
+}
+
+// Server is the HTTP API.
+type Server struct {
+	deps    Deps
+	engine  *gin.Engine
+	log     *slog.Logger
+	metrics *metrics
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// New builds the gin engine with every route.
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 64 << 10
+	}
+	s := &Server{deps: d, engine: gin.New(), log: d.Logger, metrics: newMetrics()}
+	if d.Payments != nil {
+		d.Payments.observe = s.metrics.ObserveChannel
+	}
+	if d.Inbound != nil && d.Inbound.Observe == nil {
+		d.Inbound.Observe = func(kind, outcome string) { s.metrics.callbacks.WithLabelValues(kind, outcome).Inc() }
+	}
+	e := s.engine
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(s.recover, s.requestID, s.metrics.middleware)
+	e.NoRoute(func(c *gin.Context) { s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "no such endpoint %s %s", c.Request.Method, c.Request.URL.Path)) })
+	e.NoMethod(func(c *gin.Context) {
+		s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.ready)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	e.GET("/openapi.json", s.openAPI)
+	e.POST("/callbacks/:channel", s.callback)
+
+	v1 := e.Group("/v1", s.authenticate, s.idempotent)
+	v1.POST("/orders", s.createOrder)
+	v1.GET("/orders", s.listOrders)
+	v1.GET("/orders/:id", s.getOrder)
+	v1.POST("/orders/:id/close", s.closeOrder)
+	v1.POST("/orders/:id/cancel", s.cancelOrder)
+	v1.POST("/orders/:id/refunds", s.createRefund)
+	v1.GET("/refunds/:id", s.getRefund)
+	v1.GET("/events", s.listEvents)
+	v1.GET("/events/:id", s.getEvent)
+	if d.Mount != nil {
+		d.Mount(e)
+	}
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Engine returns the gin engine, for mounting more routes.
+func (s *Server) Engine() *gin.Engine { return s.engine }
+
+func (s *Server) now() time.Time { return s.deps.Now() }
+
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "path", c.Request.URL.Path, "panic", r)
+			s.writeError(c, paygate.Errorf(paygate.EINTERNAL, "internal error"))
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) requestID(c *gin.Context) {
+	id := paygate.NewID(paygate.PrefixRequest, s.now())
+	c.Set("request_id", id)
+	c.Header("Request-Id", id)
+	c.Request = c.Request.WithContext(paygate.NewContextWithRequestID(c.Request.Context(), id))
+	c.Next()
+}
+
+func requestID(c *gin.Context) string {
+	return c.GetString("request_id")
+}
+
+func (s *Server) ready(c *gin.Context) {
+	if s.deps.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.deps.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// callback receives a channel notification. It is authenticated by the
+// channel's own signature, not by a merchant key.
+func (s *Server) callback(c *gin.Context) {
+	kind := c.Param("channel")
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, s.deps.MaxBodyBytes+1))
+	if err != nil || int64(len(body)) > s.deps.MaxBodyBytes {
+		s.metrics.callbacks.WithLabelValues(kind, "rejected_oversized").Inc()
+		c.String(http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	r := s.deps.Inbound.Handle(context.WithoutCancel(c.Request.Context()), kind, c.Request.Header, body)
+	if r.ContentType == "" {
+		r.ContentType = "text/plain"
+	}
+	c.Data(r.Status, r.ContentType, r.Body)
+}
