@@ -77,7 +77,8 @@ func (s *Server) micropay(body json.RawMessage) reply {
 	return rep
 }
 
-// tradeReply answers with a trade; a failed trade carries its code in the head.
+// tradeReply answers a micropay with a trade; a refused payment carries its
+// code in the head too (a query answers 0000 with the FAILED trade).
 func tradeReply(t *trade) reply {
 	body := t.Trade
 	if t.TradeStatus == api.TradeFailed {
@@ -190,7 +191,7 @@ func (s *Server) query(body json.RawMessage) reply {
 	if rep != nil {
 		return *rep
 	}
-	return tradeReply(t)
+	return ok(t.Trade)
 }
 
 func (s *Server) cancel(body json.RawMessage) reply {
