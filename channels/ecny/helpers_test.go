@@ -118,8 +118,6 @@ func query(t *testing.T, c *ecny.Client, orderID string) *paygate.Result {
 	return r
 }
 
-
 func newOrderID() string {
 	return paygate.NewID(paygate.PrefixOrder, time.Now())
 }
-
