@@ -1,0 +1,182 @@
+package ecny
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+
+	"github.com/paygate-cn/paygate"
+	api "github.com/paygate-cn/paygate/channels/ecny"
+	"github.com/paygate-cn/paygate/channels/sandbox"
+)
+
+// DefaultMerchantNo is the merchant number when Options leaves it empty.
+const DefaultMerchantNo = "898310000000001"
+
+// Options configure a simulated bank.
+type Options struct {
+	// MerchantNo is the one merchant the bank serves.
+	MerchantNo string
+	// NotifyURL receives notifications of requests without a notify_url.
+	NotifyURL string
+	// Notifier delivers notifications; nil means one of the server's own,
+	// closed by Close.
+	Notifier *sandbox.Notifier
+	// Now is the bank's clock; time.Now when nil.
+	Now paygate.Clock
+	// HangFor is how long the first call of a 4444 code hangs before the
+	// connection is dropped; 0 hangs until the client gives up.
+	HangFor time.Duration
+}
+
+// Server is a simulated operating bank.
+type Server struct {
+	opts        Options
+	bankKey     *sm2.PrivateKey
+	merchantKey *sm2.PrivateKey
+	creds       map[string]string
+	notifier    *sandbox.Notifier
+	ownNotifier bool
+
+	mu      sync.Mutex
+	trades  map[string]*trade  // by out_trade_no
+	byCode  map[string]*trade  // by code_url
+	refunds map[string]*refund // by out_refund_no
+	seq     int64
+	timers  []*time.Timer
+
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// trade is the bank's record of a trade.
+type trade struct {
+	api.Trade
+	seq       int64
+	scenario  sandbox.Scenario
+	authCode  string
+	notifyURL string
+	created   time.Time
+	expires   time.Time
+	paidAt    time.Time
+	revokedAt time.Time // set when a paid trade was cancelled
+	refunded  int64
+}
+
+type refund struct {
+	api.RefundInfo
+	seq int64
+	at  time.Time
+	t   *trade
+}
+
+// New returns a bank with fresh SM2 key pairs for itself and the merchant.
+func New(opts Options) (*Server, error) {
+	if opts.MerchantNo == "" {
+		opts.MerchantNo = DefaultMerchantNo
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	bankKey, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	merchantKey, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := api.MarshalPrivateKey(merchantKey)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := api.MarshalPublicKey(&bankKey.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:        opts,
+		bankKey:     bankKey,
+		merchantKey: merchantKey,
+		creds:       map[string]string{"merchant_no": opts.MerchantNo, "private_key": priv, "bank_public_key": pub},
+		notifier:    opts.Notifier,
+		trades:      map[string]*trade{},
+		byCode:      map[string]*trade{},
+		refunds:     map[string]*refund{},
+		done:        make(chan struct{}),
+	}
+	if s.notifier == nil {
+		s.notifier = sandbox.NewNotifier()
+		s.ownNotifier = true
+	}
+	return s, nil
+}
+
+// Credentials returns what paygate's e-CNY client needs: merchant_no,
+// private_key (the merchant's) and bank_public_key.
+func (s *Server) Credentials() map[string]string {
+	c := make(map[string]string, len(s.creds))
+	for k, v := range s.creds {
+		c[k] = v
+	}
+	return c
+}
+
+// Handler serves the bank's API, paths relative to the mount point, and
+// POST /scan.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for path, op := range map[string]operation{
+		api.PathMicropay:     (*Server).micropay,
+		api.PathPrecreate:    (*Server).precreate,
+		api.PathQuery:        (*Server).query,
+		api.PathCancel:       (*Server).cancel,
+		api.PathClose:        (*Server).closeTrade,
+		api.PathRefund:       (*Server).refund,
+		api.PathRefundQuery:  (*Server).refundQuery,
+		api.PathBillDownload: (*Server).bill,
+	} {
+		mux.Handle("POST "+path, s.serveAPI(path, op))
+	}
+	mux.HandleFunc("POST /scan", s.scan)
+	return mux
+}
+
+// Close stops confirmations, hanging calls and (its own) notifier.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		for _, t := range s.timers {
+			t.Stop()
+		}
+		s.mu.Unlock()
+		if s.ownNotifier {
+			s.notifier.Close()
+		}
+	})
+}
+
+func (s *Server) now() time.Time { return s.opts.Now() }
+
+// nextSeq numbers trades and refunds; call with s.mu held.
+func (s *Server) nextSeq() int64 {
+	s.seq++
+	return s.seq
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("ecny sandbox: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+func dayOf(t time.Time) string { return t.In(bankZone).Format(api.BillDateLayout) }
+
+var bankZone = time.FixedZone("CST", 8*3600)
