@@ -70,7 +70,9 @@ func New(d Deps) *Server {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(s.recover, s.requestID, s.metrics.middleware)
-	e.NoRoute(func(c *gin.Context) { s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "no such endpoint %s %s", c.Request.Method, c.Request.URL.Path)) })
+	e.NoRoute(func(c *gin.Context) {
+		s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "no such endpoint %s %s", c.Request.Method, c.Request.URL.Path))
+	})
 	e.NoMethod(func(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
