@@ -75,8 +75,10 @@ type refundedTransaction struct {
 	} `json:"amount"`
 }
 
-func invalidSig(msg string) error { return paygate.Errorf(paygate.EINVALIDSIG, "wechat callback: %s", msg) }
-func invalid(msg string) error    { return paygate.Errorf(paygate.EINVALID, "wechat callback: %s", msg) }
+func invalidSig(msg string) error {
+	return paygate.Errorf(paygate.EINVALIDSIG, "wechat callback: %s", msg)
+}
+func invalid(msg string) error { return paygate.Errorf(paygate.EINVALID, "wechat callback: %s", msg) }
 
 // ParseCallback verifies, decrypts and classifies a WeChat Pay v3
 // notification. Returns EINVALIDSIG for a forged, tampered or stale callback
