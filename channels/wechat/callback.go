@@ -105,7 +105,12 @@ func (c *Client) ParseCallback(ctx context.Context, header http.Header, body []b
 	if err := verifyRSA(c.platform, ts, nonce, string(body), sig); err != nil {
 		return nil, invalidSig(err.Error())
 	}
+	return c.parseVerified(body)
+}
 
+// parseVerified decrypts and classifies a notification whose signature has
+// been verified. Returns EINVALID for anything malformed.
+func (c *Client) parseVerified(body []byte) (*paygate.Notification, error) {
 	var n notify
 	if err := json.Unmarshal(body, &n); err != nil {
 		return nil, invalid("body is not JSON")
