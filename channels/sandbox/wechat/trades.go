@@ -23,24 +23,23 @@ const (
 )
 
 type trade struct {
-	appid, mchid    string
-	outTradeNo      string
-	transactionID   string
-	tradeType       string // MICROPAY, NATIVE, JSAPI, MWEB, APP
-	state           string
-	stateDesc       string
-	description     string
-	attach          string
-	openid          string
-	notifyURL       string
-	code            string // code_url, prepay_id or h5_url
-	total           int64
-	refunded        int64
-	createdAt       time.Time
-	successAt       time.Time
-	confirmAt       time.Time // 1111: when the customer confirms
-	scenario        sandbox.Scenario
-	paidBeforeClose bool
+	appid, mchid  string
+	outTradeNo    string
+	transactionID string
+	tradeType     string // MICROPAY, NATIVE, JSAPI, MWEB, APP
+	state         string
+	stateDesc     string
+	description   string
+	attach        string
+	openid        string
+	notifyURL     string
+	code          string // code_url, prepay_id or h5_url
+	total         int64
+	refunded      int64
+	createdAt     time.Time
+	successAt     time.Time
+	confirmAt     time.Time // 1111: when the customer confirms
+	scenario      sandbox.Scenario
 }
 
 type amountIn struct {
@@ -332,9 +331,6 @@ func (s *Server) reverse(w http.ResponseWriter, r *http.Request) {
 	if t.refunded > 0 {
 		s.reply(w, http.StatusBadRequest, errBody("INVALID_REQUEST", "订单已退款，不可撤销"))
 		return
-	}
-	if t.state == stateSuccess {
-		t.paidBeforeClose = true
 	}
 	t.state, t.stateDesc = stateRevoked, "已撤销"
 	t.confirmAt = time.Time{}
