@@ -1,0 +1,206 @@
+// Package wechat simulates WeChat Pay API v3 for a direct merchant: the
+// real paths, JSON bodies, SHA256-RSA2048 request and response signatures,
+// and AES-256-GCM encrypted notifications, so that the production client
+// runs against it unchanged.
+//
+// Behaviour follows the sandbox scenario table (sandbox.ScenarioOf on the
+// payment code): 1111 answers 202 USERPAYING and succeeds after
+// sandbox.ConfirmDelay; 2222 stays USERPAYING until reversed (REVOKED); 3333
+// answers 403 NOTENOUGH and the trade is PAYERROR; 4444 records a success but
+// the first codepay call never answers (until HangFor passes or the client
+// goes away, then the connection is dropped); 5555 records a success and the
+// first call answers 500 SYSTEM_ERROR; 6666 succeeds and its notification is
+// delivered three times at once. Refunds answer PROCESSING and turn SUCCESS
+// at once (a query shows SUCCESS and REFUND.SUCCESS is sent).
+//
+// codepay requests carry no notify_url in v3, so codepay notifications go to
+// Options.NotifyURL (the URL a merchant configures on the platform).
+// POST /scan {"qr_code": ...} pays a native order as a customer would;
+// {"prepay_id": ...} does the same for a JSAPI or App prepay.
+package wechat
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/sandbox"
+)
+
+// Options configure a simulator.
+type Options struct {
+	MchID, AppID string
+	APIv3Key     string // 32 bytes; random when empty
+	// NotifyURL is the default callback URL when a request carries none.
+	NotifyURL string
+	Notifier  *sandbox.Notifier
+	Now       paygate.Clock
+	// HangFor is how long a 4444 first call hangs; default 15 s, or until
+	// the client goes away.
+	HangFor time.Duration
+}
+
+// Server is a simulated WeChat Pay.
+type Server struct {
+	opts           Options
+	now            func() time.Time
+	platformKey    *rsa.PrivateKey
+	platformKeyID  string
+	merchantKey    *rsa.PrivateKey
+	merchantSerial string
+	apiV3Key       []byte
+	notifier       *sandbox.Notifier
+	ownNotifier    bool
+	done           chan struct{}
+	closeOnce      sync.Once
+
+	mu      sync.Mutex
+	trades  map[string]*trade  // by out_trade_no
+	codes   map[string]string  // code_url / prepay_id / h5_url → out_trade_no
+	refunds map[string]*refund // by out_refund_no
+	bills   map[string][]byte  // download token → bill file
+	timers  []*time.Timer
+}
+
+// New generates the platform and merchant key pairs and returns a server.
+func New(opts Options) (*Server, error) {
+	if opts.MchID == "" {
+		opts.MchID = "1900000109"
+	}
+	if opts.AppID == "" {
+		opts.AppID = "wxd678efh567hg6787"
+	}
+	if opts.HangFor <= 0 {
+		opts.HangFor = 15 * time.Second
+	}
+	key := []byte(opts.APIv3Key)
+	if len(key) == 0 {
+		key = []byte(randomString(32))
+	} else if len(key) != 32 {
+		return nil, errors.New("wechat sandbox: APIv3Key must be 32 bytes")
+	}
+	platform, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	merchant, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 160))
+	if err != nil {
+		return nil, err
+	}
+	idBytes := make([]byte, 16)
+	_, _ = rand.Read(idBytes)
+	s := &Server{
+		opts:           opts,
+		now:            opts.Now,
+		platformKey:    platform,
+		platformKeyID:  "PUB_KEY_ID_" + hex.EncodeToString(idBytes),
+		merchantKey:    merchant,
+		merchantSerial: hexUpper(serial.Bytes()),
+		apiV3Key:       key,
+		notifier:       opts.Notifier,
+		done:           make(chan struct{}),
+		trades:         map[string]*trade{},
+		codes:          map[string]string{},
+		refunds:        map[string]*refund{},
+		bills:          map[string][]byte{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.notifier == nil {
+		s.notifier = sandbox.NewNotifier()
+		s.ownNotifier = true
+	}
+	return s, nil
+}
+
+// Credentials returns what the WeChat channel client needs, the merchant's
+// private key included.
+func (s *Server) Credentials() map[string]string {
+	priv, _ := x509.MarshalPKCS8PrivateKey(s.merchantKey)
+	pub, _ := x509.MarshalPKIXPublicKey(&s.platformKey.PublicKey)
+	return map[string]string{
+		"mchid":                  s.opts.MchID,
+		"appid":                  s.opts.AppID,
+		"serial_no":              s.merchantSerial,
+		"api_v3_key":             string(s.apiV3Key),
+		"private_key":            string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})),
+		"platform_public_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		"platform_public_key_id": s.platformKeyID,
+	}
+}
+
+// Close stops pending confirmations, hung calls and callback retries.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		for _, t := range s.timers {
+			t.Stop()
+		}
+		s.mu.Unlock()
+		if s.ownNotifier {
+			s.notifier.Close()
+		}
+	})
+}
+
+// Handler serves the API relative to where it is mounted.
+func (s *Server) Handler() http.Handler {
+	api := http.NewServeMux()
+	api.HandleFunc("POST /v3/pay/transactions/codepay", s.codePay)
+	api.HandleFunc("POST /v3/pay/transactions/{kind}", s.prepay)
+	api.HandleFunc("GET /v3/pay/transactions/out-trade-no/{no}", s.query)
+	api.HandleFunc("POST /v3/pay/transactions/out-trade-no/{no}/reverse", s.reverse)
+	api.HandleFunc("POST /v3/pay/transactions/out-trade-no/{no}/close", s.closeOrder)
+	api.HandleFunc("POST /v3/refund/domestic/refunds", s.createRefund)
+	api.HandleFunc("GET /v3/refund/domestic/refunds/{no}", s.queryRefund)
+	api.HandleFunc("GET /v3/bill/tradebill", s.tradeBill)
+	api.HandleFunc("GET /v3/billdownload/file", s.billFile)
+
+	mux := http.NewServeMux()
+	mux.Handle("/v3/", s.authenticate(api))
+	mux.HandleFunc("POST /scan", s.scan)
+	return mux
+}
+
+func hexUpper(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alnum[int(b[i])%len(alnum)]
+	}
+	return string(b)
+}
+
+func randomDigits(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = '0' + b[i]%10
+	}
+	return string(b)
+}
