@@ -22,7 +22,8 @@ const MaxBillBytes = 64 << 20
 
 // DownloadBill fetches the day's trade bill: alipay.data.dataservice.bill.
 // downloadurl.query (bill_type trade) for a short-lived URL, then the
-// csv.zip behind it. Read it with ParseBill.
+// csv.zip behind it. Read it with ParseBill. The bill is the calendar date
+// of day as given (Alipay bills run on China time, so pass a time in CST).
 func (c *Client) DownloadBill(ctx context.Context, day time.Time) ([]byte, error) {
 	biz := make(gopay.BodyMap)
 	biz.Set("bill_type", "trade").Set("bill_date", day.Format("2006-01-02"))

@@ -467,5 +467,3 @@ func q(t *testing.T, e *env, id string) *paygate.Result {
 	}
 	return r
 }
-
-

@@ -27,7 +27,7 @@ type sink struct {
 	failNext atomic.Int32 // answer "fail" to this many deliveries first
 }
 
-func newSink(t *testing.T) *sink {
+func newSink(t testing.TB) *sink {
 	k := &sink{arrived: make(chan string, 64)}
 	k.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -67,7 +67,7 @@ type env struct {
 	spec   paygate.ProviderSpec
 }
 
-func newEnv(t *testing.T, hangFor, timeout time.Duration) *env {
+func newEnv(t testing.TB, hangFor, timeout time.Duration) *env {
 	t.Helper()
 	e := &env{sink: newSink(t)}
 	n := sandbox.NewNotifier()

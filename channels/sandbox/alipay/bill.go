@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/paygate-cn/paygate"
@@ -110,7 +111,8 @@ func (s *Server) Bill(day time.Time) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		text, err := simplifiedchinese.GBK.NewEncoder().String(f.text)
+		// Characters GBK lacks (emoji in a subject) become '?' rather than fail the bill.
+		text, err := encoding.ReplaceUnsupported(simplifiedchinese.GBK.NewEncoder()).String(f.text)
 		if err != nil {
 			return nil, fmt.Errorf("bill text is not GBK-encodable: %w", err)
 		}
