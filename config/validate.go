@@ -263,10 +263,11 @@ func (v *validator) provider(i int, p *paygate.ProviderSpec) {
 	if !providerIDPattern.MatchString(p.ID) {
 		v.add(path+".id", fmt.Sprintf("%q is not a valid provider id (a-z, 0-9, _ -; at most 32)", p.ID))
 	}
-	if !slices.Contains(kinds, p.Kind) {
+	knownKind := slices.Contains(kinds, p.Kind)
+	if !knownKind {
 		v.add(path+".kind", fmt.Sprintf("unknown kind %q (want %s)", p.Kind, strings.Join(kinds, ", ")))
 	}
-	if p.BaseURL != "" {
+	if p.BaseURL != "" && knownKind { // which URL form is right depends on the kind
 		if p.Kind == paygate.KindAcquirer {
 			v.tcpURL(path+".base_url", p.BaseURL)
 		} else {
