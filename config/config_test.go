@@ -293,3 +293,24 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+func TestTestdata(t *testing.T) {
+	c, err := config.Load("testdata/minimal.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sandbox.Enabled || len(c.Merchants) != 1 || c.Providers[0].Timeout != config.DefaultProviderTimeout {
+		t.Fatalf("minimal: %+v", c)
+	}
+
+	c, err = config.Load("testdata/sandbox.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Merchants) != 2 || c.Merchants[1].ID != config.DemoMerchantID || c.Sandbox.Generated {
+		t.Fatalf("sandbox: merchants %v, sandbox %+v", c.Merchants, c.Sandbox)
+	}
+	if k, err := c.Directory().APIKey(context.Background(), "key_test_fixed"); err != nil || k.MerchantID != config.DemoMerchantID {
+		t.Fatalf("sandbox key = %+v, %v", k, err)
+	}
+}
