@@ -203,6 +203,9 @@ func (v *validator) redisURL(raw string) {
 // redactURL hides a URL's password so that it never reaches a log.
 func redactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
+		if _, has := u.User.Password(); !has {
+			return fmt.Sprintf("%q", raw)
+		}
 		return fmt.Sprintf("%q", u.Redacted())
 	}
 	if i := strings.Index(raw, "://"); i >= 0 {

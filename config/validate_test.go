@@ -132,7 +132,7 @@ func TestValidate(t *testing.T) {
 		{"database sqlite", func(c *config.Config) { c.DatabaseURL = "sqlite:" }, `database_url: "sqlite:" names no file`},
 		{"redis scheme", func(c *config.Config) { c.RedisURL = "memcached://127.0.0.1:11211" }, `redis_url: "memcached://127.0.0.1:11211": unknown scheme`},
 		{"redis cluster", func(c *config.Config) { c.RedisURL = "10.0.0.1:7000,10.0.0.2" }, `redis_url: cluster address "10.0.0.2" is not host:port`},
-		{"redis host", func(c *config.Config) { c.RedisURL = "redis://" }, `redis_url: "redis:" is not a valid Redis URL`},
+		{"redis host", func(c *config.Config) { c.RedisURL = "redis://" }, `redis_url: "redis://" is not a valid Redis URL`},
 		{"log level", func(c *config.Config) { c.LogLevel = "trace" }, `log_level: unknown level "trace" (want debug, info, warn, error)`},
 		{"body size", func(c *config.Config) { c.MaxBodyBytes = -1 }, `max_body_bytes: -1 is not positive`},
 		{"job interval", func(c *config.Config) { c.Jobs.OutboxInterval = -1 }, `jobs.outbox_interval: -1ns is not positive`},
