@@ -1,0 +1,359 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+)
+
+// Environment variables (DESIGN §2, §9). They override the config file.
+const (
+	EnvConfig               = "PAYGATE_CONFIG"
+	EnvAddr                 = "PAYGATE_ADDR"
+	EnvPublicURL            = "PAYGATE_PUBLIC_URL"
+	EnvDataDir              = "PAYGATE_DATA_DIR"
+	EnvDatabaseURL          = "PAYGATE_DATABASE_URL"
+	EnvRedisURL             = "PAYGATE_REDIS_URL"
+	EnvRedisPrefix          = "PAYGATE_REDIS_PREFIX"
+	EnvLogLevel             = "PAYGATE_LOG_LEVEL"
+	EnvMaxBodyBytes         = "PAYGATE_MAX_BODY_BYTES"
+	EnvSandbox              = "PAYGATE_SANDBOX"
+	EnvSandboxKeyID         = "PAYGATE_SANDBOX_KEY_ID"
+	EnvSandboxSecret        = "PAYGATE_SANDBOX_SECRET"
+	EnvSandboxWebhookSecret = "PAYGATE_SANDBOX_WEBHOOK_SECRET"
+	EnvSandboxWebhookURL    = "PAYGATE_SANDBOX_WEBHOOK_URL"
+)
+
+// Defaults.
+const (
+	DefaultAddr         = ":8080"
+	DefaultDataDir      = "./data"
+	DefaultRedisPrefix  = "paygate:"
+	DefaultLogLevel     = "info"
+	DefaultMaxBodyBytes = 65536
+	// DefaultProviderTimeout bounds one channel call when a provider sets none.
+	DefaultProviderTimeout = 10 * time.Second
+)
+
+// The demo merchant of the sandbox (DESIGN §9).
+const (
+	DemoMerchantID = "m_demo"
+	DemoTerminalID = "T0001"
+	DemoRegionCode = "310000"
+	DemoMCC        = "5812"
+	// DemoMerchantNo follows the usual 15-digit layout: acquirer (898),
+	// region (3100), MCC (5812), sequence (0001).
+	DemoMerchantNo = "898310058120001"
+)
+
+// MinKeySecret is the shortest API key secret accepted (HMAC-SHA256 keys
+// shorter than the hash add no strength and are easy to guess).
+const MinKeySecret = 32
+
+// MinWebhookSecret is the shortest webhook signing secret accepted.
+const MinWebhookSecret = 16
+
+// Config is paygate's whole configuration: one YAML file plus PAYGATE_*
+// environment overrides. See docs/configuration.md.
+type Config struct {
+	// Addr is the HTTP listen address (PAYGATE_ADDR).
+	Addr string `yaml:"addr"`
+	// PublicURL is the base URL channels call back and static QR codes
+	// point to (PAYGATE_PUBLIC_URL). Default "http://127.0.0.1" + the port
+	// of Addr; left empty when Addr's port is 0, for the binary to fill in
+	// with the port it bound.
+	PublicURL string `yaml:"public_url"`
+	// DataDir holds the SQLite database and other local files (PAYGATE_DATA_DIR).
+	DataDir string `yaml:"data_dir"`
+	// DatabaseURL is "sqlite:PATH" or "postgres://..." (PAYGATE_DATABASE_URL).
+	DatabaseURL string `yaml:"database_url"`
+	// RedisURL is "" for an in-process server, redis:// rediss:// unix://,
+	// or a comma-separated list of host:port for a Redis Cluster
+	// (PAYGATE_REDIS_URL).
+	RedisURL string `yaml:"redis_url"`
+	// RedisPrefix prefixes every Redis key (PAYGATE_REDIS_PREFIX).
+	RedisPrefix string `yaml:"redis_prefix"`
+	// LogLevel is debug, info, warn or error (PAYGATE_LOG_LEVEL).
+	LogLevel string `yaml:"log_level"`
+	// MaxBodyBytes limits a request body (PAYGATE_MAX_BODY_BYTES).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+
+	Sandbox Sandbox `yaml:"sandbox"`
+	// AuthCodes recognise payment codes; default paygate.DefaultAuthCodeRules.
+	AuthCodes []paygate.AuthCodeRule `yaml:"auth_codes"`
+	Providers []paygate.ProviderSpec `yaml:"providers"`
+	Merchants []Merchant             `yaml:"merchants"`
+	Jobs      Jobs                   `yaml:"jobs"`
+}
+
+// Sandbox is test mode: the channel simulators run in-process and the
+// sandbox merchant (the demo merchant unless Merchant says otherwise) gets
+// the key and webhook settings below.
+type Sandbox struct {
+	// Enabled (PAYGATE_SANDBOX) defaults to true when no config file is given.
+	Enabled bool `yaml:"enabled"`
+	// Merchant is the id of the merchant the sandbox key belongs to;
+	// default m_demo, which is created when absent.
+	Merchant string `yaml:"merchant"`
+	// KeyID and Secret are the sandbox merchant's API key
+	// (PAYGATE_SANDBOX_KEY_ID, PAYGATE_SANDBOX_SECRET); random when empty.
+	KeyID  string `yaml:"key_id"`
+	Secret string `yaml:"secret"`
+	// WebhookSecret signs the sandbox merchant's webhooks
+	// (PAYGATE_SANDBOX_WEBHOOK_SECRET); random when empty.
+	WebhookSecret string `yaml:"webhook_secret"`
+	// WebhookURL receives the sandbox merchant's webhooks
+	// (PAYGATE_SANDBOX_WEBHOOK_URL); empty = none.
+	WebhookURL string `yaml:"webhook_url"`
+
+	// Generated reports that KeyID and Secret were made up at load, so the
+	// binary should print them.
+	Generated bool `yaml:"-"`
+}
+
+// Merchant is a merchant as configured.
+type Merchant struct {
+	ID             string                       `yaml:"id"`
+	Name           string                       `yaml:"name"`
+	MCC            string                       `yaml:"mcc"`
+	MerchantNo     string                       `yaml:"merchant_no"`
+	RegionCode     string                       `yaml:"region_code"`
+	WebhookURL     string                       `yaml:"webhook_url"`
+	WebhookSecrets []string                     `yaml:"webhook_secrets"`
+	Providers      []string                     `yaml:"providers"`
+	Contracts      map[string][]paygate.FeeRule `yaml:"contracts"`
+	MaxAmount      int64                        `yaml:"max_amount"`
+	Risk           *paygate.RiskRules           `yaml:"risk"`
+	Keys           []Key                        `yaml:"keys"`
+	Terminals      []Terminal                   `yaml:"terminals"`
+}
+
+// Key is a merchant API key. A key with TerminalID is a terminal key.
+type Key struct {
+	ID         string `yaml:"id"`
+	Secret     string `yaml:"secret"`
+	TerminalID string `yaml:"terminal_id"`
+}
+
+// Terminal is a POS terminal bound to a merchant and a registered region
+// (银发〔2021〕259号).
+type Terminal struct {
+	ID         string `yaml:"id"`
+	RegionCode string `yaml:"region_code"` // default: the merchant's
+	SerialNo   string `yaml:"serial_no"`
+	Model      string `yaml:"model"`
+}
+
+// Jobs are the background jobs' schedules. Every replica may run them:
+// work is claimed with leases or SKIP LOCKED.
+type Jobs struct {
+	// Disabled stops this process from running background jobs.
+	Disabled bool `yaml:"disabled"`
+	// PendingQueryInterval is how often pending orders are queried at
+	// their channel (lost callbacks). Default 10s.
+	PendingQueryInterval time.Duration `yaml:"pending_query_interval"`
+	// PendingQueryAfter is how old a pending order must be before it is
+	// queried. Default 5s.
+	PendingQueryAfter time.Duration `yaml:"pending_query_after"`
+	// ReverseAfter is how long an unpaid B-scan-C order may stay pending
+	// before it is reversed. Default 2m.
+	ReverseAfter time.Duration `yaml:"reverse_after"`
+	// OutboxInterval is how often the webhook outbox is polled. Default 1s.
+	OutboxInterval time.Duration `yaml:"outbox_interval"`
+	// Batch is the most rows one job run claims. Default 100.
+	Batch int `yaml:"batch"`
+	// LeaseTTL is how long a claimed row stays claimed. Default 30s.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// ReconcileAt is the local time of day (HH:MM) the daily
+	// reconciliation of the previous day runs. Default "10:30": channels
+	// publish the previous day's bill from 10:00.
+	ReconcileAt string `yaml:"reconcile_at"`
+}
+
+// Job defaults.
+const (
+	DefaultPendingQueryInterval = 10 * time.Second
+	DefaultPendingQueryAfter    = 5 * time.Second
+	DefaultReverseAfter         = 2 * time.Minute
+	DefaultOutboxInterval       = time.Second
+	DefaultJobBatch             = 100
+	DefaultLeaseTTL             = 30 * time.Second
+	DefaultReconcileAt          = "10:30"
+)
+
+// Default returns the configuration used when no config file is given: the
+// sandbox enabled, no providers (the binary adds the sandbox channels'
+// providers at start with AddProvider), and the demo merchant m_demo with a
+// random sandbox key (Sandbox.Generated is set).
+func Default() *Config {
+	c := base()
+	c.fill()
+	return c
+}
+
+// base is Default before environment overrides and defaults.
+func base() *Config {
+	return &Config{Sandbox: Sandbox{Enabled: true}}
+}
+
+// DemoMerchant is the sandbox's demo merchant (DESIGN §9).
+func DemoMerchant() Merchant {
+	return Merchant{
+		ID:         DemoMerchantID,
+		Name:       "Demo Café",
+		MCC:        DemoMCC,
+		MerchantNo: DemoMerchantNo,
+		RegionCode: DemoRegionCode,
+		Terminals:  []Terminal{{ID: DemoTerminalID, RegionCode: DemoRegionCode, Model: "sandbox"}},
+	}
+}
+
+// fill sets every default. It runs after the environment overrides so that,
+// for example, PAYGATE_DATA_DIR moves the default SQLite file too.
+func (c *Config) fill() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = defaultPublicURL(c.Addr)
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + c.DataDir + "/paygate.db"
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = DefaultRedisPrefix
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = DefaultLogLevel
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.AuthCodes == nil {
+		c.AuthCodes = cloneAuthCodes(paygate.DefaultAuthCodeRules)
+	}
+	for i := range c.Providers {
+		if c.Providers[i].Timeout == 0 {
+			c.Providers[i].Timeout = DefaultProviderTimeout
+		}
+	}
+	for i := range c.Merchants {
+		m := &c.Merchants[i]
+		for j := range m.Terminals {
+			if m.Terminals[j].RegionCode == "" {
+				m.Terminals[j].RegionCode = m.RegionCode
+			}
+		}
+	}
+	c.Jobs.fill()
+	c.Sandbox.fill()
+	if c.Sandbox.Enabled && c.Sandbox.Merchant == DemoMerchantID && c.merchant(DemoMerchantID) == nil {
+		c.Merchants = append(c.Merchants, DemoMerchant())
+	}
+}
+
+func (j *Jobs) fill() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&j.PendingQueryInterval, DefaultPendingQueryInterval)
+	set(&j.PendingQueryAfter, DefaultPendingQueryAfter)
+	set(&j.ReverseAfter, DefaultReverseAfter)
+	set(&j.OutboxInterval, DefaultOutboxInterval)
+	set(&j.LeaseTTL, DefaultLeaseTTL)
+	if j.Batch == 0 {
+		j.Batch = DefaultJobBatch
+	}
+	if j.ReconcileAt == "" {
+		j.ReconcileAt = DefaultReconcileAt
+	}
+}
+
+func (s *Sandbox) fill() {
+	if s.Merchant == "" {
+		s.Merchant = DemoMerchantID
+	}
+	if !s.Enabled {
+		return
+	}
+	if s.KeyID == "" {
+		s.KeyID = "key_test_" + randomHex(10)
+		s.Generated = true
+	}
+	if s.Secret == "" {
+		s.Secret = "sk_test_" + randomHex(24)
+		s.Generated = true
+	}
+	if s.WebhookSecret == "" {
+		s.WebhookSecret = "whsec_test_" + randomHex(16)
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("config: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+func cloneAuthCodes(rules []paygate.AuthCodeRule) []paygate.AuthCodeRule {
+	out := make([]paygate.AuthCodeRule, len(rules))
+	for i, r := range rules {
+		out[i] = paygate.AuthCodeRule{
+			Channel:  r.Channel,
+			Length:   append([]int(nil), r.Length...),
+			Prefixes: append([]string(nil), r.Prefixes...),
+		}
+	}
+	return out
+}
+
+// merchant returns the configured merchant with id, or nil.
+func (c *Config) merchant(id string) *Merchant {
+	for i := range c.Merchants {
+		if c.Merchants[i].ID == id {
+			return &c.Merchants[i]
+		}
+	}
+	return nil
+}
+
+// Provider returns the configured provider with id, or nil.
+func (c *Config) Provider(id string) *paygate.ProviderSpec {
+	for i := range c.Providers {
+		if c.Providers[i].ID == id {
+			return &c.Providers[i]
+		}
+	}
+	return nil
+}
+
+// AddProvider appends a provider after loading: the binary adds the
+// sandbox channels' providers this way, naming each by its kind ("wechat",
+// "alipay", ...) so that merchants may refer to them. It fills the
+// provider's defaults and validates it against the rest of the config.
+func (c *Config) AddProvider(p paygate.ProviderSpec) error {
+	if p.Timeout == 0 {
+		p.Timeout = DefaultProviderTimeout
+	}
+	i := len(c.Providers)
+	var v validator
+	v.provider(i, &p)
+	if c.Provider(p.ID) != nil {
+		v.add(fmt.Sprintf("providers[%d].id", i), fmt.Sprintf("duplicate id %q", p.ID))
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	c.Providers = append(c.Providers, p)
+	return nil
+}
