@@ -1,0 +1,198 @@
+// Package unionpay simulates the UnionPay online platform (全渠道, acp 5.1.0
+// style) for the sandbox: form requests verified against the merchant's
+// key, signed raw key=value answers, signed backUrl notifies, the DESIGN §9
+// scenarios chosen by the last four digits of the payment code or card, and
+// the day's ZM reconciliation file built from what it processed.
+package unionpay
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/sandbox"
+	up "github.com/paygate-cn/paygate/channels/unionpay"
+)
+
+// Options configure a simulator.
+type Options struct {
+	// MerID is the merchant code (15 characters); random when empty.
+	MerID string
+	// NotifyURL receives notifies of requests that carry no backUrl.
+	NotifyURL string
+	// Notifier delivers notifies; the server makes (and closes) its own when nil.
+	Notifier *sandbox.Notifier
+	// Now is the clock; time.Now when nil.
+	Now paygate.Clock
+	// HangFor is how long the first call of scenario 4444 hangs before it
+	// answers (it stops early when the client goes away); 30 s when zero.
+	HangFor time.Duration
+}
+
+// Server is a simulated platform for one merchant.
+type Server struct {
+	opts     Options
+	now      paygate.Clock
+	notifier *sandbox.Notifier
+	ownNotif bool
+
+	upKey     *rsa.PrivateKey // the platform's signing (and encryption) key
+	upCertID  string
+	merKey    *rsa.PrivateKey // generated for the merchant; only its public half is used here
+	merCertID string
+
+	done chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	txns   map[string]*txn // by orderId
+	byQID  map[string]*txn
+	qrs    map[string]*txn
+	seen   map[string]bool // payment codes / cards whose first call was spent
+	seq    int64
+	ledger []ledgerEntry
+	timers []*time.Timer
+}
+
+// txn is one transaction the platform knows.
+type txn struct {
+	orderID, txnType, txnSubType, txnTime, bizType string
+	amount                                         int64
+	queryID, traceNo                               string
+	traceAt                                        time.Time
+	state                                          string // the transaction's own respCode
+	scenario                                       sandbox.Scenario
+	backURL                                        string
+	card                                           string // masked PAN or payment code
+	termID                                         string
+	orig                                           *txn // for undo and refund
+	refunded                                       int64
+	fee                                            int64
+	confirmAt                                      time.Time
+}
+
+type ledgerEntry struct {
+	at  time.Time
+	row up.ZMRow
+}
+
+// New starts a simulator with fresh platform and merchant RSA-2048 key pairs.
+func New(opts Options) (*Server, error) {
+	s := &Server{
+		opts:  opts,
+		now:   opts.Now,
+		done:  make(chan struct{}),
+		txns:  make(map[string]*txn),
+		byQID: make(map[string]*txn),
+		qrs:   make(map[string]*txn),
+		seen:  make(map[string]bool),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.opts.HangFor <= 0 {
+		s.opts.HangFor = 30 * time.Second
+	}
+	if s.opts.MerID == "" {
+		s.opts.MerID = "777290058" + randDigits(6)
+	}
+	if len(s.opts.MerID) != 15 {
+		return nil, errors.New("unionpay sandbox: MerID must be 15 characters")
+	}
+	var err error
+	if s.upKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		return nil, err
+	}
+	if s.merKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		return nil, err
+	}
+	s.upCertID, s.merCertID = randDigits(11), randDigits(11)
+	s.notifier = opts.Notifier
+	if s.notifier == nil {
+		s.notifier, s.ownNotif = sandbox.NewNotifier(), true
+	}
+	return s, nil
+}
+
+// Credentials are the provider credentials unionpay.New needs to talk to
+// this simulator.
+func (s *Server) Credentials() map[string]string {
+	der, _ := x509.MarshalPKCS8PrivateKey(s.merKey)
+	pub, _ := x509.MarshalPKIXPublicKey(&s.upKey.PublicKey)
+	c := map[string]string{
+		"mer_id":              s.opts.MerID,
+		"cert_id":             s.merCertID,
+		"private_key":         string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"unionpay_public_key": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		"unionpay_cert_id":    s.upCertID,
+	}
+	if s.opts.NotifyURL != "" {
+		c["back_url"] = s.opts.NotifyURL
+	}
+	return c
+}
+
+// PlatformPublicKey is the key the platform signs with (for independent
+// verification in tests).
+func (s *Server) PlatformPublicKey() *rsa.PublicKey { return &s.upKey.PublicKey }
+
+// PlatformCertID is the certId the platform's messages carry.
+func (s *Server) PlatformCertID() string { return s.upCertID }
+
+// Handler serves the platform's endpoints (paths relative to the mount
+// point) and POST /scan, the simulated payer scanning a C-scan-B code.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+up.PathBackTrans, s.handleBackTrans)
+	mux.HandleFunc("POST "+up.PathQuery, s.handleQuery)
+	mux.HandleFunc("POST "+up.PathFileTrans, s.handleFile)
+	mux.HandleFunc("POST /scan", s.handleScan)
+	return mux
+}
+
+// Close stops timers and notify retries and releases hanging calls.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.done)
+	for _, t := range s.timers {
+		t.Stop()
+	}
+	s.mu.Unlock()
+	if s.ownNotif {
+		s.notifier.Close()
+	}
+}
+
+func randDigits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		d, _ := rand.Int(rand.Reader, big.NewInt(10))
+		b[i] = byte('0' + d.Int64())
+	}
+	if b[0] == '0' {
+		b[0] = '1'
+	}
+	return string(b)
+}
+
+// nextIDs returns a new queryId (21 digits: yyMMddHHmmss and a sequence)
+// and traceNo (6 digits). Called with s.mu held.
+func (s *Server) nextIDs(at time.Time) (queryID, traceNo string) {
+	s.seq++
+	return at.In(cst).Format("060102150405") + fmt.Sprintf("%09d", s.seq%1e9), fmt.Sprintf("%06d", s.seq%1e6)
+}
+
+var cst = time.FixedZone("CST", 8*60*60)
