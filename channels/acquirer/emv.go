@@ -27,8 +27,9 @@ type tlv struct {
 // ParseEMV decodes hex EMV TLV (BER-TLV as read from the card) and returns
 // the card it describes: the PAN from tag 5A (BCD, F-padded) or, failing
 // that, from tag 57 (track 2 equivalent data); the expiry from 5F24
-// (YYMMDD) or track 2; and the TLV for field 55 with tags 5A and 57 left
-// out, since the PAN travels in field 2. Errors are EPARAMINVALID on
+// (YYMMDD) or track 2; and the TLV for field 55: every primitive data
+// object, templates flattened, without tags 5A and 57 since the PAN
+// travels in field 2. Errors are EPARAMINVALID on
 // "card.emv".
 func ParseEMV(hexTLV string) (paygate.CardData, error) {
 	raw, err := hex.DecodeString(strings.TrimSpace(hexTLV))
@@ -59,15 +60,12 @@ func ParseEMV(hexTLV string) (paygate.CardData, error) {
 			}
 			if t.children != nil {
 				walk(t.children)
+			} else if t.tag != tagPAN && t.tag != tagTrack2 {
+				icc = append(icc, t.raw...) // field 55 is the flat list of the other data objects
 			}
 		}
 	}
 	walk(items)
-	for _, t := range items {
-		if t.tag != tagPAN && t.tag != tagTrack2 {
-			icc = append(icc, t.raw...)
-		}
-	}
 	if pan == "" {
 		pan = track2PAN
 	}
