@@ -1,0 +1,361 @@
+package acquirer
+
+import (
+	"crypto/cipher"
+	"crypto/des"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/moov-io/iso8583"
+	"github.com/moov-io/iso8583/encoding"
+	"github.com/moov-io/iso8583/field"
+	"github.com/moov-io/iso8583/prefix"
+)
+
+// Field numbers of the message spec (ISO 8583:1987, CUP style).
+const (
+	FieldPAN            = 2
+	FieldProcessingCode = 3
+	FieldAmount         = 4
+	FieldTransmission   = 7 // MMDDhhmmss
+	FieldSTAN           = 11
+	FieldLocalTime      = 12 // hhmmss
+	FieldLocalDate      = 13 // MMDD
+	FieldExpiry         = 14 // YYMM
+	FieldSettlementDate = 15 // MMDD
+	FieldMCC            = 18
+	FieldEntryMode      = 22
+	FieldCondition      = 25
+	FieldAcquirerID     = 32
+	FieldRRN            = 37
+	FieldAuthCode       = 38
+	FieldResponseCode   = 39
+	FieldTerminalID     = 41
+	FieldMerchantNo     = 42
+	FieldAdditional     = 48 // settlement totals in 0510
+	FieldCurrency       = 49
+	FieldICC            = 55
+	FieldMAC            = 64
+	FieldNetworkCode    = 70
+	FieldOriginal       = 90
+	FieldMAC2           = 128
+)
+
+// Message type indicators.
+const (
+	MTIAuth             = "0100"
+	MTIAuthResp         = "0110"
+	MTIFinancial        = "0200"
+	MTIFinancialResp    = "0210"
+	MTIAdvice           = "0220"
+	MTIAdviceResp       = "0230"
+	MTIReversal         = "0400"
+	MTIReversalRepeat   = "0401"
+	MTIReversalResp     = "0410"
+	MTIReconcile        = "0500"
+	MTIReconcileResp    = "0510"
+	MTINetwork          = "0800"
+	MTINetworkResp      = "0810"
+	MTIReversalRespRpt  = "0411"
+	networkSignOn       = "001"
+	networkEcho         = "301"
+	currencyCNY         = "156"
+	conditionNormal     = "00"
+	conditionPreAuth    = "06"
+	procPurchase        = "000000"
+	procVoid            = "020000"
+	procPreAuth         = "030000"
+	procRefund          = "200000"
+	procReconcile       = "920000"
+	originalFieldLength = 42
+)
+
+// Exported names of the codes both sides use.
+const (
+	NetworkSignOn    = networkSignOn
+	NetworkEcho      = networkEcho
+	ProcPurchase     = procPurchase
+	ProcVoid         = procVoid
+	ProcPreAuth      = procPreAuth
+	ProcRefund       = procRefund
+	ProcReconcile    = procReconcile
+	ConditionNormal  = conditionNormal
+	ConditionPreAuth = conditionPreAuth
+	CurrencyCNY      = currencyCNY
+)
+
+func ascii(n int, desc string) *field.String {
+	return field.NewString(&field.Spec{Length: n, Description: desc, Enc: encoding.ASCII, Pref: prefix.ASCII.Fixed})
+}
+
+func asciiVar(n int, p prefix.Prefixer, desc string) *field.String {
+	return field.NewString(&field.Spec{Length: n, Description: desc, Enc: encoding.ASCII, Pref: p})
+}
+
+func mac(desc string) *field.Binary {
+	return field.NewBinary(&field.Spec{Length: 8, Description: desc, Enc: encoding.Binary, Pref: prefix.Binary.Fixed})
+}
+
+// Spec is the message layout the client and the sandbox host share:
+// ISO 8583:1987, ASCII characters for every numeric and text field, an
+// 8-byte binary bitmap (a secondary bitmap only when a field above 64 is
+// present), binary field 55 and MAC. docs/channels/acquirer.md lists it.
+var Spec = &iso8583.MessageSpec{
+	Name: "paygate acquirer ISO 8583:1987 (CUP style)",
+	Fields: map[int]field.Field{
+		0: ascii(4, "Message Type Indicator"),
+		1: field.NewBitmap(&field.Spec{Length: 8, Description: "Bitmap",
+			Enc: encoding.Binary, Pref: prefix.Binary.Fixed}),
+		FieldPAN:            asciiVar(19, prefix.ASCII.LL, "Primary Account Number"),
+		FieldProcessingCode: ascii(6, "Processing Code"),
+		FieldAmount:         ascii(12, "Amount, Transaction (fen)"),
+		FieldTransmission:   ascii(10, "Transmission Date and Time"),
+		FieldSTAN:           ascii(6, "Systems Trace Audit Number"),
+		FieldLocalTime:      ascii(6, "Time, Local Transaction"),
+		FieldLocalDate:      ascii(4, "Date, Local Transaction"),
+		FieldExpiry:         ascii(4, "Date, Expiration"),
+		FieldSettlementDate: ascii(4, "Date, Settlement"),
+		FieldMCC:            ascii(4, "Merchant Type"),
+		FieldEntryMode:      ascii(3, "POS Entry Mode"),
+		FieldCondition:      ascii(2, "POS Condition Code"),
+		FieldAcquirerID:     asciiVar(11, prefix.ASCII.LL, "Acquiring Institution Identification Code"),
+		FieldRRN:            ascii(12, "Retrieval Reference Number"),
+		FieldAuthCode:       ascii(6, "Authorization Identification Response"),
+		FieldResponseCode:   ascii(2, "Response Code"),
+		FieldTerminalID:     ascii(8, "Card Acceptor Terminal Identification"),
+		FieldMerchantNo:     ascii(15, "Card Acceptor Identification Code"),
+		FieldAdditional:     asciiVar(999, prefix.ASCII.LLL, "Additional Data - Private"),
+		FieldCurrency:       ascii(3, "Currency Code, Transaction"),
+		FieldICC: field.NewBinary(&field.Spec{Length: 255, Description: "ICC System Related Data",
+			Enc: encoding.Binary, Pref: prefix.ASCII.LLL}),
+		FieldMAC:         mac("Message Authentication Code"),
+		FieldNetworkCode: ascii(3, "Network Management Information Code"),
+		FieldOriginal:    ascii(originalFieldLength, "Original Data Elements"),
+		FieldMAC2:        mac("Message Authentication Code (secondary)"),
+	},
+}
+
+// NewMessage returns an empty message of Spec with the given MTI.
+func NewMessage(mti string) *iso8583.Message {
+	m := iso8583.NewMessage(Spec)
+	m.MTI(mti)
+	return m
+}
+
+// MaxMessageLength is the largest message the 2-byte header can announce.
+const MaxMessageLength = 0xFFFF
+
+// ReadLength reads the 2-byte big-endian binary length header.
+func ReadLength(r io.Reader) (int, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, err
+	}
+	n := int(binary.BigEndian.Uint16(h[:]))
+	if n == 0 {
+		return 0, errors.New("acquirer: zero-length message")
+	}
+	return n, nil
+}
+
+// WriteLength writes the 2-byte big-endian binary length header.
+func WriteLength(w io.Writer, n int) (int, error) {
+	if n <= 0 || n > MaxMessageLength {
+		return 0, fmt.Errorf("acquirer: message length %d does not fit the 2-byte header", n)
+	}
+	var h [2]byte
+	binary.BigEndian.PutUint16(h[:], uint16(n))
+	return w.Write(h[:])
+}
+
+// ErrBadMAC reports a message whose MAC is missing or wrong.
+var ErrBadMAC = errors.New("acquirer: bad MAC")
+
+// ParseMACKey decodes a double-length (16-byte) 3DES key.
+func ParseMACKey(key []byte) error {
+	if len(key) != 16 {
+		return fmt.Errorf("acquirer: MAC key must be 16 bytes (double-length 3DES), got %d", len(key))
+	}
+	return nil
+}
+
+// RetailMAC computes the ANSI X9.19 retail MAC of data under a double-length
+// key K1||K2: zero padding to a multiple of 8 bytes (ISO 9797-1 method 1),
+// single-DES CBC under K1 with a zero IV, then the last block is decrypted
+// under K2 and encrypted again under K1.
+func RetailMAC(key, data []byte) ([]byte, error) {
+	if err := ParseMACKey(key); err != nil {
+		return nil, err
+	}
+	k1, err := des.NewCipher(key[:8])
+	if err != nil {
+		return nil, err
+	}
+	k2, err := des.NewCipher(key[8:16])
+	if err != nil {
+		return nil, err
+	}
+	padded := make([]byte, (len(data)+7)/8*8)
+	if len(padded) == 0 {
+		padded = make([]byte, 8)
+	}
+	copy(padded, data)
+	out := make([]byte, len(padded))
+	cipher.NewCBCEncrypter(k1, make([]byte, 8)).CryptBlocks(out, padded)
+	last := out[len(out)-8:]
+	mac := make([]byte, 8)
+	k2.Decrypt(mac, last)
+	k1.Encrypt(mac, mac)
+	return mac, nil
+}
+
+// macField is the field carrying the MAC: the last field of the message,
+// 64 with a primary bitmap only, 128 when any field above 64 is present.
+func macField(m *iso8583.Message) int {
+	for id := range m.GetFields() {
+		if id > 64 && id != FieldMAC2 {
+			return FieldMAC2
+		}
+	}
+	return FieldMAC
+}
+
+// macInput packs m with an all-zero MAC field and returns the bytes the MAC
+// covers: everything before the MAC field.
+func macInput(m *iso8583.Message, f int) ([]byte, error) {
+	if err := m.BinaryField(f, make([]byte, 8)); err != nil {
+		return nil, err
+	}
+	packed, err := m.Pack()
+	if err != nil {
+		return nil, err
+	}
+	return packed[:len(packed)-8], nil
+}
+
+// Sign sets the MAC field of m (64 or 128, see macField).
+func Sign(m *iso8583.Message, key []byte) error {
+	m.UnsetField(FieldMAC)
+	m.UnsetField(FieldMAC2)
+	f := macField(m)
+	data, err := macInput(m, f)
+	if err != nil {
+		return err
+	}
+	sum, err := RetailMAC(key, data)
+	if err != nil {
+		return err
+	}
+	return m.BinaryField(f, sum)
+}
+
+// Verify checks the MAC of m. The MAC is recomputed over m packed again,
+// so it authenticates exactly the field values the receiver acts on.
+// Returns ErrBadMAC when the MAC is missing, misplaced or wrong.
+func Verify(m *iso8583.Message, key []byte) error {
+	f := macField(m)
+	other := FieldMAC
+	if f == FieldMAC {
+		other = FieldMAC2
+	}
+	if m.GetField(other) != nil {
+		return ErrBadMAC
+	}
+	got, err := m.GetBytes(f)
+	if err != nil || len(got) != 8 {
+		return ErrBadMAC
+	}
+	data, err := macInput(m, f)
+	if err != nil {
+		return ErrBadMAC
+	}
+	if err := m.BinaryField(f, got); err != nil {
+		return ErrBadMAC
+	}
+	want, err := RetailMAC(key, data)
+	if err != nil {
+		return ErrBadMAC
+	}
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return ErrBadMAC
+	}
+	return nil
+}
+
+// ResponseMTI returns the MTI answering a request MTI (0200 → 0210,
+// 0401 → 0411).
+func ResponseMTI(mti string) string {
+	if len(mti) != 4 {
+		return ""
+	}
+	b := []byte(mti)
+	b[2]++
+	return string(b)
+}
+
+// Unpack decodes one message body (without the length header). It never
+// panics: a panic inside the decoder is returned as an error.
+func Unpack(raw []byte) (m *iso8583.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("acquirer: malformed message: %v", r)
+		}
+	}()
+	m = iso8583.NewMessage(Spec)
+	if err := m.Unpack(raw); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Original is ISO 8583:1987 field 90: the original MTI, STAN, transmission
+// date and time and acquiring institution (11 digits, zero-filled on the
+// left), followed by 11 zeros for the forwarding institution.
+type Original struct {
+	MTI          string
+	STAN         string
+	Transmission string
+	AcquirerID   string
+}
+
+// String formats field 90.
+func (o Original) String() string {
+	return padLeft(o.MTI, 4) + padLeft(o.STAN, 6) + padLeft(o.Transmission, 10) +
+		padLeft(o.AcquirerID, 11) + "00000000000"
+}
+
+// ParseOriginal decodes field 90.
+func ParseOriginal(s string) (Original, error) {
+	if len(s) != originalFieldLength || !digits(s) {
+		return Original{}, fmt.Errorf("acquirer: field 90 must be %d digits", originalFieldLength)
+	}
+	return Original{MTI: s[:4], STAN: s[4:10], Transmission: s[10:20], AcquirerID: trimZeros(s[20:31])}, nil
+}
+
+// padLeft zero-fills s on the left to n characters (keeping the last n).
+func padLeft(s string, n int) string {
+	if len(s) >= n {
+		return s[len(s)-n:]
+	}
+	return strings.Repeat("0", n-len(s)) + s
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func trimZeros(s string) string {
+	for len(s) > 1 && s[0] == '0' {
+		s = s[1:]
+	}
+	return s
+}
