@@ -333,4 +333,3 @@ func (db *DB) PendingOrders(ctx context.Context, before time.Time, limit int) ([
 	}
 	return list, rows.Err()
 }
-
