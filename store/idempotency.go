@@ -74,9 +74,8 @@ func (db *DB) BeginIdempotent(ctx context.Context, merchantID, key, hash string,
 	return rec, err
 }
 
-// idempotencyRecord reads through the write pool: on SQLite it must see
-// the write that just lost the race, which the read pool sees as well, but
-// the write pool keeps the sequence on one connection.
+// idempotencyRecord reads a record through the write pool, where the
+// claim that preceded it ran. It returns sql.ErrNoRows if there is none.
 func (db *DB) idempotencyRecord(ctx context.Context, merchantID, key string) (*paygate.IdempotencyRecord, error) {
 	rec, err := scanIdempotency(db.w.QueryRowContext(ctx, db.rebind("SELECT "+idempotencyColumns+
 		" FROM idempotency_keys WHERE merchant_id = ? AND key = ?"), merchantID, key))
