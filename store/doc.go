@@ -1,0 +1,52 @@
+// Package store persists paygate's orders, refunds, webhook events and
+// idempotency keys in SQL. One implementation serves two dialects:
+//
+//   - SQLite (modernc.org/sqlite, pure Go), the embedded default. The file
+//     runs in WAL mode with a busy timeout and foreign keys on. Every write
+//     goes through a pool of exactly one connection whose transactions
+//     begin IMMEDIATE, so in-process writers queue in the pool rather than
+//     fail with SQLITE_BUSY; plain reads use a separate read-only pool.
+//   - PostgreSQL (pgx v5 through database/sql), for production and
+//     scale-out. Options.Schema sets the search_path (created if missing).
+//
+// Queries are written once with ? placeholders and rebound to $n for
+// PostgreSQL; the few differences (row locks, column types) live in
+// Tx.forUpdate and in the per-dialect migrations under migrations/.
+//
+// Decisions:
+//
+//   - Every order status change is a compare-and-set: UPDATE ... WHERE id = ?
+//     AND status IN (expected) RETURNING. The event the change produces is
+//     inserted in the same transaction, only if the update applied, so the
+//     events table is an exact outbox (DESIGN §6): delivery_status,
+//     attempts, next_attempt_at (= created_at), lease_until and delivered_at
+//     are there for the dispatcher, and event_attempts logs each attempt.
+//   - Refunds reserve their amount on the order (orders.refund_reserved)
+//     while the order row is locked (SELECT ... FOR UPDATE on PostgreSQL; the
+//     IMMEDIATE write transaction on SQLite), so concurrent refunds can never
+//     sum past the amount. A failed refund releases its reservation; a
+//     successful one adds to refunded_amount and moves the order to
+//     partially_refunded or refunded. CHECK constraints back both sums.
+//   - Unique violations are recognised by driver code (PostgreSQL 23505,
+//     SQLite 2067/1555). Which key collided is then read from the data, not
+//     from the error text: a taken merchant_order_no or merchant_refund_no
+//     is EDUPORDERNO or EDUPREFUNDNO, anything else ECONFLICT.
+//   - Times are kept in UTC at microsecond precision: TIMESTAMPTZ on
+//     PostgreSQL, fixed-width RFC 3339 text on SQLite (so text order is time
+//     order). Methods that insert normalise the caller's struct in place so
+//     it equals what a later read returns.
+//   - JSON columns are TEXT on SQLite. On PostgreSQL route, card, location,
+//     failure and metadata are JSONB; credential and event data are JSON,
+//     which keeps the text byte for byte (a webhook body reads as written).
+//     The card fingerprint, which the order's JSON omits, has its own column.
+//   - List cursors are base64url of the last id of a page; ids sort by
+//     creation time, so pages are "id < cursor ORDER BY id DESC". A cursor
+//     that does not decode to an id of the right kind is EPARAMINVALID.
+//   - Idempotency keys: INSERT ... ON CONFLICT DO NOTHING claims a key; a
+//     running record whose lock expired is taken over with a compare-and-set
+//     on locked_until, and only by a request with the same hash (another hash
+//     is answered "reused" whatever the lock).
+//   - Migrate applies embedded migrations recorded in schema_migrations,
+//     each in its own transaction; on PostgreSQL under an advisory lock keyed
+//     by the schema, so replicas starting together migrate once.
+package store
