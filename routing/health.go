@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -75,6 +76,20 @@ type providerHealth struct {
 	ring        [1024]bool
 	n, next     int // outcomes held, next slot
 	successes   int
+
+	// Read without the lock by routing's hot path; written under mu.
+	closed atomic.Bool
+	rate   atomic.Int32 // per mille
+}
+
+// publish refreshes the lock-free view; p.mu is held.
+func (p *providerHealth) publish() {
+	p.closed.Store(p.state == CircuitClosed)
+	r := 1000
+	if p.n > 0 {
+		r = p.successes * 1000 / p.n
+	}
+	p.rate.Store(int32(r))
 }
 
 func (h *Health) provider(id string) *providerHealth {
@@ -83,6 +98,7 @@ func (h *Health) provider(id string) *providerHealth {
 	p := h.byID[id]
 	if p == nil {
 		p = &providerHealth{state: CircuitClosed}
+		p.publish()
 		h.byID[id] = p
 	}
 	return p
@@ -120,7 +136,14 @@ func (p *providerHealth) status() Status {
 // routable reports whether routing may choose the provider now: the
 // circuit is closed, or open for at least the cool-down so that the next
 // payment is the probe. It changes nothing.
-func (h *Health) routable(p *providerHealth, now time.Time) (ok bool, state string, since time.Time, rate int) {
+func (h *Health) routable(p *providerHealth, now func() time.Time) (ok bool, state string, since time.Time, rate int) {
+	if p.closed.Load() {
+		return true, CircuitClosed, time.Time{}, int(p.rate.Load())
+	}
+	return h.routableSlow(p, now())
+}
+
+func (h *Health) routableSlow(p *providerHealth, now time.Time) (ok bool, state string, since time.Time, rate int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rate = 1000
@@ -158,6 +181,7 @@ func (h *Health) allow(p *providerHealth) (bool, time.Time) {
 	}
 	p.state = CircuitHalfOpen
 	p.probeAt = now
+	p.publish()
 	return true, time.Time{}
 }
 
@@ -189,6 +213,7 @@ func (h *Health) report(p *providerHealth, kind int) {
 	now := h.opts.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.publish()
 	if kind == neutral {
 		if p.state == CircuitHalfOpen {
 			p.state = CircuitOpen // the probe told nothing: let another one go

@@ -51,7 +51,9 @@ func (s *fullStub) Capture(context.Context, *paygate.Order, int64) (*paygate.Res
 func (s *fullStub) VoidAuthorization(context.Context, *paygate.Order) (*paygate.Result, error) {
 	return &paygate.Result{Outcome: paygate.OutcomeClosed}, nil
 }
-func (s *fullStub) DownloadBill(context.Context, time.Time) ([]byte, error) { return []byte("bill"), nil }
+func (s *fullStub) DownloadBill(context.Context, time.Time) ([]byte, error) {
+	return []byte("bill"), nil
+}
 
 func TestCircuitBreaker(t *testing.T) {
 	clk := newClock()

@@ -55,7 +55,8 @@ var cst = time.FixedZone("CST", 8*3600)
 // stateful rule at once, so that concurrent payments cannot race past a
 // limit and a payment costs one round trip.
 //
-// KEYS: split window (sorted set of "amount:id" scored by time in ms),
+// KEYS: split window (sorted set of "amount:id" scored by time in ms,
+// holding the payer's 64 most recent payments in the window),
 // payer daily total, terminal daily total, static QR payer daily total.
 // ARGV: now_ms, amount, dry, window_ms (0 = off), tolerance, threshold,
 // min_count, split_blocks, payer_max (-1 = off), payer_blocks, term_max,
@@ -77,7 +78,7 @@ local split, cnt, sum, near = 0, 0, 0, 0
 if win > 0 then
   local from = now - win
   if not dry then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', from) end
-  local ms = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. from, '+inf')
+  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. from, 'LIMIT', 0, 64)
   for _, m in ipairs(ms) do
     local a = tonumber(string.match(m, '^(%d+):'))
     if a then
@@ -106,6 +107,7 @@ if not dry and not declined then
   local ttl = tonumber(ARGV[15])
   if win > 0 then
     redis.call('ZADD', KEYS[1], now, ARGV[16])
+    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -65)
     redis.call('PEXPIRE', KEYS[1], win)
   end
   if tonumber(ARGV[9]) >= 0 then redis.call('INCRBY', KEYS[2], amt); redis.call('EXPIRE', KEYS[2], ttl) end

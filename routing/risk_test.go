@@ -298,7 +298,6 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
 }
 
-
 func TestOneRoundTripPerRoute(t *testing.T) {
 	rdb, prefix := testRedis(t)
 	m := demoMerchant()

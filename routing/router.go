@@ -267,7 +267,6 @@ func (a *rankKey) before(b *rankKey) bool {
 // standardRate withdraws the reduced rate: rules see the amount as above
 // QuickPassLimit.
 func (r *Router) decide(req *paygate.RouteRequest, standardRate bool) (*paygate.Route, error) {
-	now := r.opts.Now()
 	p := payment{amount: req.Amount, match: req.Amount, method: req.Method, mcc: req.Merchant.MCC}
 	if standardRate && p.match <= QuickPassLimit {
 		p.match = QuickPassLimit + 1
@@ -283,16 +282,17 @@ func (r *Router) decide(req *paygate.RouteRequest, standardRate bool) (*paygate.
 	mi := methodIndex(req.Method)
 
 	n := len(r.providers)
-	cands := make([]paygate.RouteCandidate, n)
 	var keyBuf [16]rankKey
-	keys := keyBuf[:0]
+	var candBuf [16]paygate.RouteCandidate
+	var orderBuf [16]int
+	keys, local, order := keyBuf[:0], candBuf[:n:n], orderBuf[:n:n]
 	if n > len(keyBuf) {
-		keys = make([]rankKey, 0, n)
+		keys, local, order = make([]rankKey, 0, n), make([]paygate.RouteCandidate, n), make([]int, n)
 	}
 	buf := make([]byte, 0, 40*n)
 	eligible := 0
 	for i, pv := range r.providers {
-		c := &cands[i]
+		c := &local[i]
 		c.Provider, c.Channel = pv.spec.ID, pv.spec.Kind
 		k := rankKey{index: i, id: pv.spec.ID, priority: pv.spec.Priority}
 		switch {
@@ -334,7 +334,7 @@ func (r *Router) decide(req *paygate.RouteRequest, standardRate bool) (*paygate.
 			case !req.Merchant.Enabled(pv.spec.ID):
 				c.Reason = pv.whyNotMerch
 			default:
-				ok, state, since, rate := r.opts.Health.routable(pv.health, now)
+				ok, state, since, rate := r.opts.Health.routable(pv.health, r.opts.Now)
 				k.rate = rate
 				if !ok {
 					k.start = int32(len(buf))
@@ -364,19 +364,24 @@ func (r *Router) decide(req *paygate.RouteRequest, standardRate bool) (*paygate.
 		}
 		keys = append(keys, k)
 	}
-	// Insertion sort: a handful of providers.
+	// Insertion sort of indexes: a handful of providers.
+	for i := range order {
+		order[i] = i
+	}
 	for i := 1; i < n; i++ {
-		for j := i; j > 0 && keys[j].before(&keys[j-1]); j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-			cands[j], cands[j-1] = cands[j-1], cands[j]
+		for j := i; j > 0 && keys[order[j]].before(&keys[order[j-1]]); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
+	var s string
 	if len(buf) > 0 {
-		s := string(buf)
-		for i := range keys {
-			if keys[i].end > 0 {
-				cands[i].Reason = s[keys[i].start:keys[i].end]
-			}
+		s = string(buf)
+	}
+	cands := make([]paygate.RouteCandidate, n)
+	for j, i := range order {
+		cands[j] = local[i]
+		if k := &keys[i]; k.end > 0 {
+			cands[j].Reason = s[k.start:k.end]
 		}
 	}
 	if eligible == 0 {
