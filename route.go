@@ -27,6 +27,10 @@ type RouteCandidate struct {
 	Rule     string `json:"rule,omitempty"`
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
+	// FeeRate and FeeCap (fen, 0 = none) are the matched rule's terms, so
+	// that a caller falling back to this candidate can record them.
+	FeeRate decimal.Decimal `json:"fee_rate"`
+	FeeCap  int64           `json:"fee_cap,omitempty"`
 }
 
 // RiskDecision explains what a risk rule decided about a payment.
@@ -44,7 +48,10 @@ type RouteRequest struct {
 	Channel    string    // requested or detected channel kind; "" = any
 	Card       *CardInfo // card payments
 	TerminalID string
-	Location   *Location
+	// TerminalRegion is the terminal's registered region (6-digit division
+	// code); a Location outside it follows the merchant's region policy.
+	TerminalRegion string
+	Location       *Location
 	// PayerKey identifies the payer or card for risk rules (card
 	// fingerprint, payer id); "" when unknown.
 	PayerKey string
