@@ -166,9 +166,11 @@ func encodeCursor(id string) string {
 }
 
 func decodeCursor(cursor, prefix string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	// Strict: a cursor has one spelling, so no two cursors name one page.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
 	id := string(b)
-	if err != nil || !strings.HasPrefix(id, prefix) || len(id) > 64 {
+	if err != nil || !strings.HasPrefix(id, prefix) || len(id) <= len(prefix) || len(id) > 64 ||
+		strings.IndexFunc(id, func(r rune) bool { return !isIDChar(r) }) >= 0 {
 		return "", paygate.ParamErrorf(paygate.EPARAMINVALID, "cursor", "cursor is not valid")
 	}
 	return id, nil
@@ -183,4 +185,9 @@ func pageLimit(n int) int {
 		return 100
 	}
 	return n
+}
+
+// isIDChar reports whether r may appear in an id (see paygate.NewID).
+func isIDChar(r rune) bool {
+	return r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
 }

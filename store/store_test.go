@@ -487,3 +487,7 @@ func ids(os []*paygate.Order) []string {
 	}
 	return s
 }
+
+func paygateSucceeded(id string) paygate.OrderUpdate {
+	return paygate.OrderUpdate{OrderID: id, To: paygate.OrderSucceeded, Event: &paygate.Event{Type: paygate.EventOrderSucceeded}}
+}

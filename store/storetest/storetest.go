@@ -34,7 +34,11 @@ var All = []string{store.DialectSQLite, store.DialectPostgres}
 // with its own freshly migrated store.
 func Backends(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Helper()
-	for _, b := range Selected() {
+	selected := Selected()
+	if len(selected) == 0 {
+		t.Fatalf("storetest: PAYGATE_TEST_BACKENDS=%q names none of %v", os.Getenv("PAYGATE_TEST_BACKENDS"), All)
+	}
+	for _, b := range selected {
 		t.Run(b, func(t *testing.T) {
 			fn(t, Open(t, b))
 		})
