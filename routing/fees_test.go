@@ -201,3 +201,17 @@ func TestValidateFeesAccepts(t *testing.T) {
 		}
 	}
 }
+
+func FuzzFeeFor(f *testing.F) {
+	f.Add(int64(12500), "0.0038", int64(0), int64(0))
+	f.Add(int64(363637), "0.0055", int64(0), int64(2000))
+	f.Fuzz(func(t *testing.T, amount int64, rate string, min, cap int64) {
+		r, err := decimal.NewFromString(rate)
+		if err != nil || r.Exponent() < -40 || r.Exponent() > 40 {
+			return
+		}
+		if got, want := fee(amount, r, min, cap), paygate.Fee(amount, r, min, cap); got != want {
+			t.Fatalf("fee(%d, %s, %d, %d) = %d, paygate.Fee = %d", amount, r, min, cap, got, want)
+		}
+	})
+}
