@@ -53,7 +53,8 @@ type RefundUpdate struct {
 	At              time.Time
 	// Events are written to the outbox only if the update applied. The store
 	// fills Data for events whose Data is nil: the refund, or (type order.*)
-	// the order as it is after the update.
+	// the order as it is after the update; an order.* event is retyped to
+	// the order's status after the update (partially_refunded or refunded).
 	Events []*Event
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -194,6 +195,11 @@ func (db *DB) UpdateRefund(ctx context.Context, u paygate.RefundUpdate) (*paygat
 			return err
 		}
 		for _, e := range u.Events {
+			// The order event reports the order's status after this very
+			// update: concurrent refunds each see the sum they made.
+			if strings.HasPrefix(e.Type, "order.") {
+				e.Type = paygate.OrderEventType(o.Status)
+			}
 			if err := tx.insertEvent(ctx, e, o, r); err != nil {
 				return err
 			}

@@ -163,6 +163,12 @@ func TestCreateAndGetOrder(t *testing.T) {
 				t.Errorf("fee rate = %v", got.Route.FeeRate)
 			}
 			got.Route.FeeRate = o.Route.FeeRate
+			for i := range got.Route.Candidates {
+				if !got.Route.Candidates[i].FeeRate.Equal(o.Route.Candidates[i].FeeRate) {
+					t.Errorf("candidate %d fee rate = %v", i, got.Route.Candidates[i].FeeRate)
+				}
+				got.Route.Candidates[i].FeeRate = o.Route.Candidates[i].FeeRate
+			}
 			if !reflect.DeepEqual(got, o) {
 				gj, _ := json.Marshal(got)
 				oj, _ := json.Marshal(o)

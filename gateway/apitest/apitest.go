@@ -128,6 +128,9 @@ func (d *Doc) check(s *Schema, body []byte) error {
 
 // Validate checks a decoded JSON value against a schema.
 func (d *Doc) Validate(s *Schema, v any, path string) error {
+	if v == nil && s.Nullable {
+		return nil
+	}
 	if s.Ref != "" {
 		name := strings.TrimPrefix(s.Ref, "#/components/schemas/")
 		t, ok := d.Components.Schemas[name]

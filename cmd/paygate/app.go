@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/config"
+	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/routing"
+	"github.com/paygate-cn/paygate/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Main is the whole gateway process: configuration, storage, Redis, the
+// channels (and in sandbox mode their simulators), routing, the HTTP API and
+// the background jobs. End-to-end tests start this same Main.
+type Main struct {
+	// Set before Run (all optional).
+	Config *config.Config      // nil: loaded from PAYGATE_CONFIG and the environment
+	Getenv func(string) string // default os.Getenv
+	Out    io.Writer           // where the sandbox credentials are printed; default stdout
+	Logger *slog.Logger        // default JSON to stderr
+	Now    paygate.Clock       // default time.Now
+	// DBSchema puts PostgreSQL tables into a schema of their own (tests).
+	DBSchema string
+	// Tuning, mostly for tests: zero values keep the defaults.
+	PollInterval   time.Duration // B-scan-C polling while the customer confirms
+	PaymentWindow  time.Duration // after which unresolved B-scan-C orders are reversed
+	ChannelTimeout time.Duration // per channel call in sandbox mode
+	SandboxHang    time.Duration // how long a simulated timeout (4444) hangs
+
+	// Available after Run.
+	URL       string // base URL the gateway listens on
+	DB        *store.DB
+	Redis     redis.UniversalClient
+	Server    *gateway.Server
+	Payments  *gateway.Payments
+	Router    *routing.Router
+	Directory *config.Directory
+	Sandbox   *Sandbox // nil unless sandbox mode
+
+	mini     *miniredis.Miniredis
+	http     *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closers  []func()
+}
+
+// NewMain returns a Main with defaults.
+func NewMain() *Main { return &Main{} }
+
+func (m *Main) defaults() error {
+	if m.Getenv == nil {
+		m.Getenv = os.Getenv
+	}
+	if m.Out == nil {
+		m.Out = os.Stdout
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if m.Config == nil {
+		cfg, err := config.Load(m.Getenv("PAYGATE_CONFIG"), m.Getenv)
+		if err != nil {
+			return err
+		}
+		m.Config = cfg
+	}
+	return nil
+}
+
+// Run opens everything and starts serving; it returns once the gateway
+// listens. Close stops it.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.defaults(); err != nil {
+		return err
+	}
+	cfg := m.Config
+	bg, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+
+	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.URL = "http://" + m.listener.Addr().String()
+	public := strings.TrimSuffix(cfg.PublicURL, "/")
+	if public == "" || strings.HasSuffix(cfg.Addr, ":0") {
+		public = m.URL
+	}
+
+	if err := m.openStore(ctx); err != nil {
+		return err
+	}
+	if err := m.openRedis(ctx); err != nil {
+		return err
+	}
+
+	var mounts []func(e *gin.Engine)
+	if cfg.Sandbox.Enabled {
+		sb, err := StartSandbox(SandboxOptions{
+			PublicURL: public, Timeout: m.ChannelTimeout, HangFor: m.SandboxHang, Now: m.Now,
+		})
+		if err != nil {
+			return err
+		}
+		m.Sandbox = sb
+		m.closers = append(m.closers, sb.Close)
+		for _, p := range sb.Providers {
+			if err := cfg.AddProvider(p); err != nil {
+				return fmt.Errorf("sandbox provider %s: %w", p.ID, err)
+			}
+		}
+		mounts = append(mounts, sb.Mount)
+		m.printSandbox()
+	}
+	m.Directory = cfg.Directory()
+	providers := cfg.Providers
+
+	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
+	m.Router, err = routing.New(providers, routing.Options{
+		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
+	})
+	if err != nil {
+		return err
+	}
+	channels := map[string]paygate.Channel{}
+	var parsers = map[string][]callbacks.Parser{}
+	for _, spec := range providers {
+		if spec.Disabled {
+			continue
+		}
+		ch, err := newChannel(spec)
+		if err != nil {
+			return fmt.Errorf("provider %s: %w", spec.ID, err)
+		}
+		if c, ok := ch.(io.Closer); ok {
+			m.closers = append(m.closers, func() { c.Close() })
+		}
+		channels[spec.ID] = health.Wrap(ch)
+		if p, ok := ch.(callbacks.Parser); ok {
+			parsers[spec.Kind] = append(parsers[spec.Kind], p)
+		}
+	}
+
+	applier := &callbacks.Applier{Orders: m.DB, Refunds: m.DB, Now: m.Now}
+	m.Payments = &gateway.Payments{
+		Orders: m.DB, Refunds: m.DB, Applier: applier, Router: m.Router, Channels: channels,
+		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
+		PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow, Logger: m.Logger,
+		ParseCard: parseCard,
+	}
+	inbound := &callbacks.Inbound{
+		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
+		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger,
+	}
+	m.Server = gateway.New(gateway.Deps{
+		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB, Directory: m.Directory,
+		Payments: m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
+		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready: func(ctx context.Context) error {
+			if err := m.DB.Ping(ctx); err != nil {
+				return err
+			}
+			return m.Redis.Ping(ctx).Err()
+		},
+		Mount: func(e *gin.Engine) {
+			for _, f := range mounts {
+				f(e)
+			}
+		},
+	})
+	m.http = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.http.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	m.startJobs(bg)
+	m.Logger.Info("paygate listening", "url", m.URL, "database", m.DB.Dialect(), "sandbox", cfg.Sandbox.Enabled)
+	return nil
+}
+
+func (m *Main) openStore(ctx context.Context) error {
+	cfg := m.Config
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		dsn = "sqlite:" + cfg.DataDir + "/paygate.db"
+	}
+	db, err := store.Open(ctx, dsn, store.Options{Now: m.Now, Schema: m.DBSchema})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	m.DB = db
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	return nil
+}
+
+// openRedis connects to PAYGATE_REDIS_URL, or starts an in-process
+// Redis-compatible server when it is unset.
+func (m *Main) openRedis(ctx context.Context) error {
+	u := m.Config.RedisURL
+	if u == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("start in-process redis: %w", err)
+		}
+		m.mini = mr
+		m.Redis = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		return nil
+	}
+	client, err := NewRedis(u)
+	if err != nil {
+		return err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s: %w", redactURL(u), err)
+	}
+	m.Redis = client
+	return nil
+}
+
+// NewRedis returns a client for redis://, rediss:// or a comma-separated
+// list of host:port (a Redis Cluster) through go-redis' universal client.
+func NewRedis(u string) (redis.UniversalClient, error) {
+	if strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://") {
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("redis_url: %w", err)
+		}
+		return redis.NewClient(opt), nil
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(u, ",")}), nil
+}
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "***" + u[i:]
+		}
+	}
+	return u
+}
+
+// printSandbox prints the demo merchant's test credentials (from
+// PAYGATE_SANDBOX_KEY_ID / _SECRET, random when unset).
+func (m *Main) printSandbox() {
+	sb := m.Config.Sandbox
+	fmt.Fprintf(m.Out, "paygate sandbox on %s\n  merchant %s (terminal T0001, region 310000, MCC 5812)\n"+
+		"  export PAYGATE_URL=%s PAYGATE_KEY_ID=%s PAYGATE_SECRET=%s\n",
+		m.URL, sb.Merchant, m.URL, sb.KeyID, sb.Secret)
+}
+
+// startJobs runs the background work: resolving orders whose outcome is
+// unknown, and purging expired idempotency keys.
+func (m *Main) startJobs(ctx context.Context) {
+	every := func(d time.Duration, f func(context.Context)) {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					f(ctx)
+				}
+			}
+		}()
+	}
+	every(10*time.Second, func(ctx context.Context) {
+		if _, err := m.Payments.ResolvePending(ctx, 30*time.Second, 100); err != nil {
+			m.Logger.Warn("resolve pending", "err", err)
+		}
+	})
+	every(time.Hour, func(ctx context.Context) {
+		if _, err := m.DB.PurgeIdempotent(ctx, m.Now().Add(-gateway.IdempotencyTTL)); err != nil {
+			m.Logger.Warn("purge idempotency keys", "err", err)
+		}
+	})
+}
+
+// Close stops serving and releases everything, in reverse order of Run.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.http.Shutdown(ctx)
+		cancel()
+	} else if m.listener != nil {
+		m.listener.Close()
+	}
+	if m.Payments != nil {
+		m.Payments.Close()
+	}
+	m.wg.Wait()
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	if m.Redis != nil {
+		m.Redis.Close()
+	}
+	if m.mini != nil {
+		m.mini.Close()
+	}
+	if m.DB != nil {
+		return m.DB.Close()
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/wechat"
+	"github.com/paygate-cn/paygate/gateway"
+)
+
+// newChannel builds the client of a configured provider by its kind.
+func newChannel(spec paygate.ProviderSpec) (paygate.Channel, error) {
+	switch spec.Kind {
+	case paygate.KindWeChat:
+		return wechat.New(spec)
+	}
+	return nil, fmt.Errorf("kind %q is not supported by this build", spec.Kind)
+}
+
+// parseCard turns card input into card data; nil until a card channel is
+// configured.
+var parseCard func(in *gateway.CardInput) (*paygate.CardData, *paygate.CardInfo, error)

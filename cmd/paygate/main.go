@@ -1,0 +1,77 @@
+// Command paygate is the one binary of the gateway:
+//
+//	paygate serve              run the gateway (sandbox with no configuration)
+//	paygate migrate            apply database migrations and exit
+//	paygate sandbox            run the channel simulators alone
+//	paygate api METHOD PATH    send a signed API request
+//	paygate config example     print the commented example configuration
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: paygate <command> [arguments]
+
+commands:
+  serve                     run the gateway (with no configuration: a complete sandbox)
+  migrate                   apply database migrations and exit
+  sandbox                   run the channel simulators alone
+  api METHOD PATH [-d JSON] [-i IDEMPOTENCY_KEY]
+                            send a request signed with PAYGATE_KEY_ID / PAYGATE_SECRET
+                            (or the sandbox key) to PAYGATE_URL (default http://127.0.0.1:8080)
+  config example            print the commented example configuration
+
+configuration: PAYGATE_CONFIG names a YAML file; PAYGATE_* variables override it
+(see docs/configuration.md).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "paygate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, getenv, stdout)
+	case "migrate":
+		return migrate(ctx, getenv, stdout)
+	case "sandbox":
+		return runSandbox(ctx, getenv, stdout)
+	case "api":
+		return api(ctx, args[1:], getenv, stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	m := NewMain()
+	m.Getenv = getenv
+	m.Out = stdout
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	return m.Close()
+}
