@@ -4,6 +4,10 @@ import (
 	"fmt"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/acquirer"
+	"github.com/paygate-cn/paygate/channels/alipay"
+	"github.com/paygate-cn/paygate/channels/ecny"
+	"github.com/paygate-cn/paygate/channels/unionpay"
 	"github.com/paygate-cn/paygate/channels/wechat"
 	"github.com/paygate-cn/paygate/gateway"
 )
@@ -13,6 +17,14 @@ func newChannel(spec paygate.ProviderSpec) (paygate.Channel, error) {
 	switch spec.Kind {
 	case paygate.KindWeChat:
 		return wechat.New(spec)
+	case paygate.KindAlipay:
+		return alipay.New(spec)
+	case paygate.KindUnionPay:
+		return unionpay.New(spec)
+	case paygate.KindECNY:
+		return ecny.New(spec)
+	case paygate.KindAcquirer:
+		return acquirer.New(spec)
 	}
 	return nil, fmt.Errorf("kind %q is not supported by this build", spec.Kind)
 }

@@ -2,16 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/channels/sandbox"
+	acquirersb "github.com/paygate-cn/paygate/channels/sandbox/acquirer"
+	alipaysb "github.com/paygate-cn/paygate/channels/sandbox/alipay"
+	ecnysb "github.com/paygate-cn/paygate/channels/sandbox/ecny"
+	unionpaysb "github.com/paygate-cn/paygate/channels/sandbox/unionpay"
 	wechatsb "github.com/paygate-cn/paygate/channels/sandbox/wechat"
 	"gopkg.in/yaml.v3"
 )
@@ -31,6 +37,10 @@ type SandboxOptions struct {
 type Sandbox struct {
 	Providers []paygate.ProviderSpec
 	WeChat    *wechatsb.Server
+	Alipay    *alipaysb.Server
+	UnionPay  *unionpaysb.Server
+	ECNY      *ecnysb.Server
+	Acquirer  *acquirersb.Host // ISO 8583 over TCP, on its own loopback port
 	Notifier  *sandbox.Notifier
 	handlers  map[string]http.Handler
 	closers   []func()
@@ -55,15 +65,73 @@ func StartSandbox(o SandboxOptions) (*Sandbox, error) {
 		return nil, fmt.Errorf("wechat sandbox: %w", err)
 	}
 	s.WeChat = wx
-	s.add(paygate.KindWeChat, wx.Handler(), wx.Credentials(), o, wx.Close)
+	s.add(paygate.KindWeChat, wx.Handler(), wx.Credentials(), "", o, wx.Close)
+
+	ali, err := alipaysb.New(alipaysb.Options{
+		AppID: "2021000000000001", NotifyURL: o.PublicURL + "/callbacks/alipay",
+		Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor,
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("alipay sandbox: %w", err)
+	}
+	s.Alipay = ali
+	s.add(paygate.KindAlipay, ali.Handler(), ali.Credentials(), "/gateway.do", o, ali.Close)
+
+	up, err := unionpaysb.New(unionpaysb.Options{
+		MerID: "777290058110048", NotifyURL: o.PublicURL + "/callbacks/unionpay",
+		Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor,
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("unionpay sandbox: %w", err)
+	}
+	s.UnionPay = up
+	s.add(paygate.KindUnionPay, up.Handler(), up.Credentials(), "", o, up.Close)
+
+	ec, err := ecnysb.New(ecnysb.Options{
+		MerchantNo: "ECNY310000005812", NotifyURL: o.PublicURL + "/callbacks/ecny",
+		Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor,
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("ecny sandbox: %w", err)
+	}
+	s.ECNY = ec
+	s.add(paygate.KindECNY, ec.Handler(), ec.Credentials(), "", o, ec.Close)
+
+	// The acquirer host speaks ISO 8583 over TCP, so it listens on a
+	// loopback port of its own rather than under /sandbox.
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		s.Close()
+		return nil, err
+	}
+	acq, err := acquirersb.New(acquirersb.Options{MACKey: key, Now: o.Now})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("acquirer sandbox: %w", err)
+	}
+	if _, err := acq.Listen("127.0.0.1:0"); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("acquirer sandbox: %w", err)
+	}
+	s.Acquirer = acq
+	s.closers = append(s.closers, func() { acq.Close() })
+	s.Providers = append(s.Providers, paygate.ProviderSpec{
+		ID: paygate.KindAcquirer, Kind: paygate.KindAcquirer, Credentials: acq.Credentials(),
+		Timeout: o.Timeout, Networks: []string{paygate.NetworkUnionPay, "visa", "mastercard"},
+	})
 	return s, nil
 }
 
-func (s *Sandbox) add(kind string, h http.Handler, creds map[string]string, o SandboxOptions, closer func()) {
+// add mounts a simulator served over HTTP and records its provider; path
+// is what the client appends to the mount point (Alipay's /gateway.do).
+func (s *Sandbox) add(kind string, h http.Handler, creds map[string]string, path string, o SandboxOptions, closer func()) {
 	s.handlers[kind] = h
 	s.closers = append(s.closers, closer)
 	s.Providers = append(s.Providers, paygate.ProviderSpec{
-		ID: kind, Kind: kind, BaseURL: o.PublicURL + "/sandbox/" + kind,
+		ID: kind, Kind: kind, BaseURL: o.PublicURL + "/sandbox/" + kind + path,
 		Credentials: creds, Timeout: o.Timeout,
 	})
 }
@@ -104,8 +172,10 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 		return err
 	}
 	defer sb.Close()
-	for i := range sb.Providers {
-		sb.Providers[i].BaseURL = public + "/sandbox/" + sb.Providers[i].Kind
+	for i, p := range sb.Providers {
+		if p.BaseURL != "" {
+			sb.Providers[i].BaseURL = strings.Replace(p.BaseURL, gw, public, 1)
+		}
 	}
 	e := gin.New()
 	sb.Mount(e)
