@@ -184,6 +184,10 @@ type OrderUpdate struct {
 	Amount         *int64 // capture of a pre-authorisation for less than authorised
 	Fee            *int64
 	NetAmount      *int64
+	// Route re-assigns the order to another provider before anything was
+	// sent to the first (fallback): provider, channel, route, fee and net
+	// amount all follow it.
+	Route *Route
 
 	// Event, when set, is written to the outbox in the same transaction as
 	// the update, and only if the update applied.

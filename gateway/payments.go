@@ -31,10 +31,17 @@ type Payments struct {
 	// PaymentWindow is how long a B-scan-C order may stay unresolved before
 	// background resolution reverses it (default 2 min).
 	PaymentWindow time.Duration
-	// ParseCard turns card input into card data (issue: card present);
-	// nil means card payments are not accepted.
+	// ParseCard turns card input into card data; nil means card payments
+	// are not accepted.
 	ParseCard func(in *CardInput) (*paygate.CardData, *paygate.CardInfo, error)
-	Logger    *slog.Logger
+	// TerminalRegion returns a terminal's registered region for the
+	// location policy ("" when unknown); nil skips the policy.
+	TerminalRegion func(ctx context.Context, merchantID, terminalID string) (string, error)
+	// Fallback moves a route to its next eligible candidate when the chosen
+	// provider refused before anything was sent (circuit open); it reports
+	// whether there was one. Nil disables fallback.
+	Fallback func(route *paygate.Route, failed, reason string) bool
+	Logger   *slog.Logger
 
 	observe func(provider, op, outcome string, d time.Duration)
 	bg      sync.WaitGroup
@@ -152,6 +159,13 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 		Merchant: m, Amount: in.amount, Method: in.method, Channel: in.channel,
 		Card: in.cardInfo, TerminalID: in.TerminalID, Location: in.Location, PayerKey: in.payerKey(),
 	}
+	if p.TerminalRegion != nil && in.TerminalID != "" {
+		region, err := p.TerminalRegion(ctx, m.ID, in.TerminalID)
+		if err != nil {
+			return nil, err
+		}
+		rreq.TerminalRegion = region
+	}
 	route, err := p.Router.Route(ctx, rreq)
 	if err != nil {
 		return nil, err
@@ -201,6 +215,24 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 		ExpiresAt: o.ExpiresAt, NotifyURL: p.CallbackBase + ch.Kind(),
 	}
 	res, err := p.pay(ctx, ch, req)
+	// A provider that refused before sending anything (circuit open) hands
+	// the payment to the next eligible candidate; the order records why.
+	for err != nil && paygate.ErrorCode(err) == paygate.ECHANNELUNAVAILABLE && p.Fallback != nil &&
+		p.Fallback(route, route.Provider, paygate.ErrorMessage(err)) {
+		next, cerr := p.channel(route.Provider)
+		if cerr != nil {
+			err = cerr
+			break
+		}
+		o, _, err = p.Orders.UpdateOrder(ctx, paygate.OrderUpdate{OrderID: o.ID,
+			From: []paygate.OrderStatus{paygate.OrderPending}, To: paygate.OrderPending, Route: route})
+		if err != nil {
+			return nil, err
+		}
+		ch = next
+		req.NotifyURL = p.CallbackBase + ch.Kind()
+		res, err = p.pay(ctx, ch, req)
+	}
 	in.cardData = nil // the card is needed for this one call only
 
 	deadline := now.Add(time.Duration(in.waitSeconds) * time.Second)

@@ -277,6 +277,18 @@ func (tx *Tx) casOrder(ctx context.Context, u paygate.OrderUpdate, from []paygat
 	if u.NetAmount != nil {
 		add("net_amount", *u.NetAmount)
 	}
+	if u.Route != nil {
+		r, err := jsonArg(u.Route)
+		if err != nil {
+			return nil, err
+		}
+		add("route", r)
+		add("provider", u.Route.Provider)
+		add("channel", u.Route.Channel)
+		add("fee", u.Route.Fee)
+		set = append(set, "net_amount = amount - ?")
+		args = append(args, u.Route.Fee)
+	}
 	args = append(args, u.OrderID)
 	for _, s := range from {
 		args = append(args, string(s))

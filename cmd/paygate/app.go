@@ -165,6 +165,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
 		PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow, Logger: m.Logger,
 		ParseCard: parseCard,
+		Fallback:  routing.Fallback,
+		TerminalRegion: func(ctx context.Context, merchantID, terminalID string) (string, error) {
+			t, err := m.Directory.Terminal(ctx, merchantID, terminalID)
+			if paygate.ErrorCode(err) == paygate.ENOTFOUND {
+				return "", nil // an unregistered terminal id: no region to compare
+			} else if err != nil {
+				return "", err
+			}
+			return t.RegionCode, nil
+		},
 	}
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
