@@ -155,16 +155,9 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 	ctx = context.WithoutCancel(ctx)
 	now := p.now().UTC()
 
-	rreq := &paygate.RouteRequest{
-		Merchant: m, Amount: in.amount, Method: in.method, Channel: in.channel,
-		Card: in.cardInfo, TerminalID: in.TerminalID, Location: in.Location, PayerKey: in.payerKey(),
-	}
-	if p.TerminalRegion != nil && in.TerminalID != "" {
-		region, err := p.TerminalRegion(ctx, m.ID, in.TerminalID)
-		if err != nil {
-			return nil, err
-		}
-		rreq.TerminalRegion = region
+	rreq, err := p.routeRequest(ctx, m, in)
+	if err != nil {
+		return nil, err
 	}
 	route, err := p.Router.Route(ctx, rreq)
 	if err != nil {
@@ -273,6 +266,33 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 	default:
 		return p.apply(ctx, o, res, paygate.OrderClosed)
 	}
+}
+
+// routeRequest is what routing decides on for an order request; quotes
+// and orders share it so that they decide alike.
+func (p *Payments) routeRequest(ctx context.Context, m *paygate.Merchant, in *OrderRequest) (*paygate.RouteRequest, error) {
+	rreq := &paygate.RouteRequest{
+		Merchant: m, Amount: in.amount, Method: in.method, Channel: in.channel,
+		Card: in.cardInfo, TerminalID: in.TerminalID, Location: in.Location, PayerKey: in.payerKey(),
+	}
+	if p.TerminalRegion != nil && in.TerminalID != "" {
+		region, err := p.TerminalRegion(ctx, m.ID, in.TerminalID)
+		if err != nil {
+			return nil, err
+		}
+		rreq.TerminalRegion = region
+	}
+	return rreq, nil
+}
+
+// Quote answers which provider would take the payment, at what fee, and
+// why, without side effects.
+func (p *Payments) Quote(ctx context.Context, m *paygate.Merchant, in *OrderRequest) (*paygate.Route, error) {
+	rreq, err := p.routeRequest(ctx, m, in)
+	if err != nil {
+		return nil, err
+	}
+	return p.Router.Quote(ctx, rreq)
 }
 
 func (p *Payments) apply(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, error) {

@@ -91,6 +91,7 @@ func New(d Deps) *Server {
 	v1.POST("/orders/:id/cancel", s.cancelOrder)
 	v1.POST("/orders/:id/refunds", s.createRefund)
 	v1.GET("/refunds/:id", s.getRefund)
+	v1.POST("/routes/quote", s.quote)
 	v1.GET("/events", s.listEvents)
 	v1.GET("/events/:id", s.getEvent)
 	if d.Mount != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -133,6 +134,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Directory = cfg.Directory()
 	providers := cfg.Providers
 
+	if err := validateContracts(cfg); err != nil {
+		return err
+	}
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
 		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
@@ -206,6 +210,24 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 	m.startJobs(bg)
 	m.Logger.Info("paygate listening", "url", m.URL, "database", m.DB.Dialect(), "sandbox", cfg.Sandbox.Enabled)
+	return nil
+}
+
+// validateContracts checks every merchant contract's fee schedule as
+// routing.New checks the providers': a bad rule stops the start, named.
+func validateContracts(cfg *config.Config) error {
+	for i, mc := range cfg.Merchants {
+		ids := make([]string, 0, len(mc.Contracts))
+		for id := range mc.Contracts {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			if err := routing.ValidateFees(mc.Contracts[id], fmt.Sprintf("merchants[%d].contracts.%s", i, id)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -61,6 +61,12 @@ func randSuffix() string {
 // testMain starts a complete sandbox gateway on a free port.
 func testMain(t *testing.T, backend string) *client {
 	t.Helper()
+	return testMainWith(t, backend, nil)
+}
+
+// testMainWith is testMain with a configuration change applied first.
+func testMainWith(t *testing.T, backend string, configure func(cfg *config.Config)) *client {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -77,9 +83,12 @@ func testMain(t *testing.T, backend string) *client {
 	default:
 		t.Fatalf("unknown backend %q", backend)
 	}
+	if configure != nil {
+		configure(cfg)
+	}
 	m.Config = cfg
 	m.Out = io.Discard
-	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m.Logger = discardLogger()
 	m.PollInterval = 200 * time.Millisecond
 	m.ChannelTimeout = 1500 * time.Millisecond
 	m.SandboxHang = 3 * time.Second
@@ -100,6 +109,8 @@ func testMain(t *testing.T, backend string) *client {
 	}
 	return &client{t: t, m: m, base: m.URL, doc: doc}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 type client struct {
 	t    *testing.T

@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+)
+
+// QuoteResponse is the answer of POST /v1/routes/quote.
+type QuoteResponse struct {
+	Object    string         `json:"object"`
+	Provider  string         `json:"provider"`
+	Channel   string         `json:"channel"`
+	Fee       int64          `json:"fee"`
+	NetAmount int64          `json:"net_amount"`
+	Route     *paygate.Route `json:"route"`
+}
+
+// quote decides like POST /v1/orders would, with no side effects: nothing
+// is stored, no channel is called, no risk counter moves.
+//
+// It takes the same body as an order. merchant_order_no may be left out;
+// a card may be described by entry_mode, type and network alone (no EMV),
+// since only routing needs it.
+func (s *Server) quote(c *gin.Context) {
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	var in OrderRequest
+	if err := decodeStrict(body, &in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	m, ok := s.merchant(c)
+	if !ok {
+		return
+	}
+	if key := apiKey(c); key.TerminalID != "" {
+		in.TerminalID = key.TerminalID
+	}
+	if in.MerchantOrderNo == "" {
+		in.MerchantOrderNo = "quote"
+	}
+	p := s.deps.Payments
+	if err := in.validate(m, p.AuthCodes); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if in.method == paygate.MethodCard {
+		if in.Card.EMV != "" || in.Card.Token != "" {
+			if p.ParseCard == nil {
+				s.writeError(c, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "card payments are not enabled"))
+				return
+			}
+			_, info, err := p.ParseCard(in.Card)
+			if err != nil {
+				s.writeError(c, err)
+				return
+			}
+			in.cardInfo = info
+		} else {
+			info, err := cardInfoOf(in.Card)
+			if err != nil {
+				s.writeError(c, err)
+				return
+			}
+			in.cardInfo = info
+		}
+	}
+	route, err := p.Quote(c.Request.Context(), m, &in)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, QuoteResponse{Object: "quote", Provider: route.Provider, Channel: route.Channel,
+		Fee: route.Fee, NetAmount: in.amount - route.Fee, Route: route})
+}
+
+// cardInfoOf takes a card described without card data (quotes only).
+func cardInfoOf(in *CardInput) (*paygate.CardInfo, error) {
+	switch in.EntryMode {
+	case paygate.EntryContactless, paygate.EntryChip, paygate.EntrySwipe:
+	default:
+		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "card.entry_mode", "card.entry_mode must be contactless, chip or swipe")
+	}
+	switch in.Type {
+	case paygate.CardCredit, paygate.CardDebit:
+	default:
+		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "card.type", "card.type must be credit or debit when no card data is given")
+	}
+	network := in.Network
+	if network == "" {
+		network = paygate.NetworkUnionPay
+	}
+	if err := checkLen("card.network", network, 16); err != nil {
+		return nil, err
+	}
+	return &paygate.CardInfo{EntryMode: in.EntryMode, Type: in.Type, Network: network}, nil
+}
