@@ -8,7 +8,6 @@ package callbacks
 
 import (
 	"context"
-	"time"
 
 	"github.com/paygate-cn/paygate"
 )
@@ -110,12 +109,4 @@ func (a *Applier) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *
 		e.MerchantID, e.OrderID, e.RefundID = ref.MerchantID, ref.OrderID, ref.ID
 	}
 	return a.Refunds.UpdateRefund(ctx, u)
-}
-
-// now is a helper for optional clocks.
-func now(c paygate.Clock) time.Time {
-	if c == nil {
-		return time.Now()
-	}
-	return c()
 }
