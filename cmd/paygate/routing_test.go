@@ -174,3 +174,23 @@ func TestCardRoutingAcrossAcquirers(t *testing.T) {
 		}
 	}
 }
+
+// A merchant's contracted rate replaces the provider's default on its
+// orders (WeChat 0.20% here), and the order records the contract rule.
+func TestMerchantContractRate(t *testing.T) {
+	c := testMainWith(t, "sqlite", func(cfg *config.Config) {
+		cfg.Merchants[0].Contracts = map[string][]paygate.FeeRule{
+			"wechat": {{Name: "wechat.contract_020", Rate: decimal.RequireFromString("0.002")}},
+		}
+	})
+	o := c.createOrder(authCodeOrder("134567890123456789", 10000), "").decode(t)
+	route := o["route"].(map[string]any)
+	if o["fee"] != 20.0 || o["net_amount"] != 9980.0 || route["rule"] != "wechat.contract_020" || route["fee_rate"] != "0.002" {
+		t.Errorf("contracted order: fee %v net %v rule %v rate %v", o["fee"], o["net_amount"], route["rule"], route["fee_rate"])
+	}
+	// Alipay has no contract: its default applies.
+	a := c.createOrder(authCodeOrder("287654321098765432", 10000), "").decode(t)
+	if a["fee"] != 60.0 {
+		t.Errorf("alipay fee %v, want 60", a["fee"])
+	}
+}
