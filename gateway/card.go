@@ -214,4 +214,3 @@ func (s *Server) captureOrder(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, o)
 }
-
