@@ -167,6 +167,11 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 	if err != nil {
 		return nil, err
 	}
+	if in.Capture == paygate.CaptureManual {
+		if ch, err = p.preAuthChannel(route, ch); err != nil {
+			return nil, err
+		}
+	}
 
 	o := &paygate.Order{
 		ID:              paygate.NewID(paygate.PrefixOrder, now),
@@ -196,6 +201,9 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 	}
 	if o.Metadata == nil {
 		o.Metadata = map[string]string{}
+	}
+	if o.Capture == paygate.CaptureManual {
+		o.AuthorizedAmount = o.Amount
 	}
 	if err := p.Orders.CreateOrder(ctx, o); err != nil {
 		return nil, err
@@ -239,6 +247,10 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 			return p.apply(ctx, o, &paygate.Result{Outcome: paygate.OutcomeDeclined, Failure: f}, paygate.OrderClosed)
 		}
 		p.log().Warn("channel outcome unknown", "order", o.ID, "provider", ch.ID(), "err", err)
+		if o.Method == paygate.MethodCard {
+			// A card payment without a verified answer is reversed now (0400).
+			return p.reverseUnanswered(ctx, ch, o)
+		}
 		if ce.Timeout || o.Method != paygate.MethodAuthCode {
 			// No answer: the order stays pending and is resolved by query
 			// (or reversed) in the background.
@@ -504,7 +516,11 @@ func (p *Payments) Cancel(ctx context.Context, o *paygate.Order) (*paygate.Order
 	if err != nil {
 		return nil, err
 	}
-	o2, err := p.reverseOrder(ctx, ch, o)
+	reverse := p.reverseOrder
+	if o.Method == paygate.MethodCard {
+		reverse = p.cancelCard
+	}
+	o2, err := reverse(ctx, ch, o)
 	if err != nil {
 		return nil, channelFailure(err)
 	}

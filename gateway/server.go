@@ -25,6 +25,8 @@ type Deps struct {
 	Idempotency paygate.IdempotencyStore
 	Directory   paygate.MerchantDirectory
 	Payments    *Payments
+	// Terminals serves the terminal endpoints; nil leaves them out.
+	Terminals   *Terminals
 	Inbound     *callbacks.Inbound
 	Redis       redis.UniversalClient
 	RedisPrefix string
@@ -82,6 +84,10 @@ func New(d Deps) *Server {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	e.GET("/openapi.json", s.openAPI)
 	e.POST("/callbacks/:channel", s.callback)
+	if d.Terminals != nil {
+		// Authenticated by the activation code alone: the terminal has no key yet.
+		e.POST("/v1/terminals/activate", s.activateTerminal)
+	}
 
 	v1 := e.Group("/v1", s.authenticate, s.idempotent)
 	v1.POST("/orders", s.createOrder)
@@ -89,11 +95,17 @@ func New(d Deps) *Server {
 	v1.GET("/orders/:id", s.getOrder)
 	v1.POST("/orders/:id/close", s.closeOrder)
 	v1.POST("/orders/:id/cancel", s.cancelOrder)
+	v1.POST("/orders/:id/capture", s.captureOrder)
 	v1.POST("/orders/:id/refunds", s.createRefund)
 	v1.GET("/refunds/:id", s.getRefund)
 	v1.POST("/routes/quote", s.quote)
 	v1.GET("/events", s.listEvents)
 	v1.GET("/events/:id", s.getEvent)
+	if d.Terminals != nil {
+		v1.POST("/terminals", s.createTerminal)
+		v1.GET("/terminals/:id", s.getTerminal)
+		v1.POST("/terminals/:id/deactivate", s.deactivateTerminal)
+	}
 	if d.Mount != nil {
 		d.Mount(e)
 	}

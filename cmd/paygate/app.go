@@ -133,6 +133,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.Directory = cfg.Directory()
 	providers := cfg.Providers
+	secret, err := loadServerSecret(m.Getenv, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	box, err := gateway.NewSecretBox(secret)
+	if err != nil {
+		return err
+	}
 
 	if err := validateContracts(cfg); err != nil {
 		return err
@@ -168,25 +176,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Orders: m.DB, Refunds: m.DB, Applier: applier, Router: m.Router, Channels: channels,
 		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
 		PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow, Logger: m.Logger,
-		ParseCard: parseCard,
-		Fallback:  routing.Fallback,
-		TerminalRegion: func(ctx context.Context, merchantID, terminalID string) (string, error) {
-			t, err := m.Directory.Terminal(ctx, merchantID, terminalID)
-			if paygate.ErrorCode(err) == paygate.ENOTFOUND {
-				return "", nil // an unregistered terminal id: no region to compare
-			} else if err != nil {
-				return "", err
-			}
-			return t.RegionCode, nil
-		},
+		ParseCard:      newCardParser(secret, cfg.Sandbox.Enabled),
+		Fallback:       routing.Fallback,
+		TerminalRegion: m.terminalRegion,
 	}
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
 		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger,
 	}
 	m.Server = gateway.New(gateway.Deps{
-		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB, Directory: m.Directory,
-		Payments: m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
+		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
+		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
+		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
+		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			if err := m.DB.Ping(ctx); err != nil {

@@ -58,19 +58,17 @@ func randSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-// testMain starts a complete sandbox gateway on a free port.
-func testMain(t *testing.T, backend string) *client {
-	t.Helper()
-	return testMainWith(t, backend, nil)
-}
-
-// testMainWith is testMain with a configuration change applied first.
-func testMainWith(t *testing.T, backend string, configure func(cfg *config.Config)) *client {
+// testMain starts a complete sandbox gateway on a free port; configure
+// adjusts the configuration first.
+func testMain(t *testing.T, backend string, configure ...func(*config.Config)) *client {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.Sandbox.KeyID, cfg.Sandbox.Secret = testKeyID, testSecret
+	for _, f := range configure {
+		f(cfg)
+	}
 	m := NewMain()
 	switch backend {
 	case "sqlite":
@@ -82,9 +80,6 @@ func testMainWith(t *testing.T, backend string, configure func(cfg *config.Confi
 		m.DBSchema = "e2e_" + randSuffix()
 	default:
 		t.Fatalf("unknown backend %q", backend)
-	}
-	if configure != nil {
-		configure(cfg)
 	}
 	m.Config = cfg
 	m.Out = io.Discard
@@ -117,6 +112,8 @@ type client struct {
 	m    *Main
 	base string
 	doc  *apitest.Doc
+	// keyID and secret sign requests; empty means the sandbox test key.
+	keyID, secret string
 }
 
 type response struct {
@@ -156,7 +153,11 @@ func (c *client) do(method, path, template string, body any, idem string) respon
 	default:
 		b, _ = json.Marshal(v)
 	}
-	resp, err := SignedRequest(context.Background(), http.DefaultClient, c.base, testKeyID, testSecret, method, path, b, idem)
+	keyID, secret := testKeyID, testSecret
+	if c.keyID != "" {
+		keyID, secret = c.keyID, c.secret
+	}
+	resp, err := SignedRequest(context.Background(), http.DefaultClient, c.base, keyID, secret, method, path, b, idem)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -124,7 +124,7 @@ func TestCardRoutingAcrossAcquirers(t *testing.T) {
 			{Name: "debit", Rate: d(debit), Cap: debitCap, CardTypes: []string{"debit"}},
 		}
 	}
-	c := testMainWith(t, "sqlite", func(cfg *config.Config) {
+	c := testMain(t, "sqlite", func(cfg *config.Config) {
 		for _, p := range []paygate.ProviderSpec{
 			{ID: "acq_a", Kind: "acquirer", Credentials: host.Credentials(), Fees: contract("0.0055", "0.0050", 2000)},
 			{ID: "acq_b", Kind: "acquirer", Credentials: host.Credentials(), Fees: contract("0.0058", "0.0045", 1800)},
@@ -178,7 +178,7 @@ func TestCardRoutingAcrossAcquirers(t *testing.T) {
 // A merchant's contracted rate replaces the provider's default on its
 // orders (WeChat 0.20% here), and the order records the contract rule.
 func TestMerchantContractRate(t *testing.T) {
-	c := testMainWith(t, "sqlite", func(cfg *config.Config) {
+	c := testMain(t, "sqlite", func(cfg *config.Config) {
 		cfg.Merchants[0].Contracts = map[string][]paygate.FeeRule{
 			"wechat": {{Name: "wechat.contract_020", Rate: decimal.RequireFromString("0.002")}},
 		}

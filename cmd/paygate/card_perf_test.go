@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+)
+
+// timedChannel records how long each order's Pay spent in the channel, so
+// that the harness can tell the gateway's own work from the acquirer's.
+type timedChannel struct {
+	paygate.Channel
+	mu    sync.Mutex
+	spent map[string]time.Duration
+}
+
+func (c *timedChannel) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate.Result, error) {
+	start := time.Now()
+	r, err := c.Channel.Pay(ctx, req)
+	d := time.Since(start)
+	c.mu.Lock()
+	c.spent[req.OrderID] = d
+	c.mu.Unlock()
+	return r, err
+}
+
+func (c *timedChannel) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
+	return c.Channel.(paygate.Reverser).Reverse(ctx, o)
+}
+
+// pgbenchInsertRate runs pgbench's single-row insert against a scratch
+// table in a schema of its own and returns its transactions per second.
+func pgbenchInsertRate(t *testing.T, seconds int) float64 {
+	t.Helper()
+	schema := "pgbench_" + randSuffix()
+	psql := func(sql string) {
+		out, err := exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qc", sql).CombinedOutput()
+		if err != nil {
+			t.Fatalf("psql: %v: %s", err, out)
+		}
+	}
+	psql("CREATE SCHEMA " + schema + "; CREATE TABLE " + schema + ".t (id BIGSERIAL PRIMARY KEY, a BIGINT NOT NULL, b TEXT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now())")
+	defer psql("DROP SCHEMA " + schema + " CASCADE")
+	script := filepath.Join(t.TempDir(), "insert.sql")
+	body := "\\set r random(1, 1000000000)\nINSERT INTO " + schema + ".t (a, b) VALUES (:r, 'card sale');\n"
+	if err := os.WriteFile(script, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pgbench", "-n", "-h", "127.0.0.1", "-U", "postgres", "-c", "8", "-j", "2",
+		"-T", strconv.Itoa(seconds), "-f", script, "test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pgbench: %v: %s", err, out)
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("pgbench output: %s", out)
+	}
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return tps
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[int(float64(len(d)-1)*p)]
+}
+
+// TestCardSalePerformance is the card sale harness (PAYGATE_PERF=1; it
+// takes about 35 s): pgbench's single-row insert rate, then card sales
+// end to end (HTTP, signing, risk, PostgreSQL, ISO 8583 to the sandbox
+// host) at full load with a closed loop, then at half that rate with an
+// open loop, where it reports the p99 of the gateway's own work: each
+// request's latency minus the time its Pay spent at the acquirer.
+func TestCardSalePerformance(t *testing.T) {
+	if os.Getenv("PAYGATE_PERF") == "" {
+		t.Skip("set PAYGATE_PERF=1 to run the card sale harness")
+	}
+	const seconds = 10
+	pg := pgbenchInsertRate(t, seconds)
+
+	c := testMain(t, "postgres")
+	tc := &timedChannel{Channel: c.m.Payments.Channels["acquirer"], spent: map[string]time.Duration{}}
+	c.m.Payments.Channels["acquirer"] = tc
+
+	sale := func() (string, time.Duration, bool) {
+		body := cardOrder(newCard(t, "622202", 16, ""), paygate.EntryChip, "debit", 1000)
+		start := time.Now()
+		r := c.do("POST", "/v1/orders", "", body, "")
+		d := time.Since(start)
+		if r.Status != 201 {
+			t.Errorf("sale: %d %s", r.Status, r.Body)
+			return "", d, false
+		}
+		o := r.decode(t)
+		return o["id"].(string), d, o["status"] == "succeeded"
+	}
+	for range 50 { // warm up connections and caches
+		sale()
+	}
+
+	// Full load: a closed loop of clients (PAYGATE_PERF_CLIENTS, default 16).
+	clients := 16
+	if v, err := strconv.Atoi(os.Getenv("PAYGATE_PERF_CLIENTS")); err == nil && v > 0 {
+		clients = v
+	}
+	var n atomic.Int64
+	deadline := time.Now().Add(seconds * time.Second)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, _, ok := sale(); ok {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	full := float64(n.Load()) / time.Since(start).Seconds()
+
+	// Half load: an open loop at full/2, each request on its own.
+	rate := full / 2
+	interval := time.Duration(float64(time.Second) / rate)
+	var mu sync.Mutex
+	var own, total []time.Duration
+	tick := time.NewTicker(interval)
+	stop := time.After(seconds * time.Second)
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case <-tick.C:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, d, ok := sale()
+				if !ok {
+					return
+				}
+				tc.mu.Lock()
+				ch := tc.spent[id]
+				tc.mu.Unlock()
+				mu.Lock()
+				own = append(own, d-ch)
+				total = append(total, d)
+				mu.Unlock()
+			}()
+		}
+	}
+	tick.Stop()
+	wg.Wait()
+
+	report := fmt.Sprintf("pgbench single-row insert: %.0f tps (8 clients)\n"+
+		"card sales, closed loop of %d: %.0f per second = %.0f%% of pgbench\n"+
+		"at half load (%.0f/s, %d sales): gateway's own work p50 %v p99 %v; whole request p50 %v p99 %v",
+		pg, clients, full, 100*full/pg, rate, len(own), percentile(own, 0.5).Round(10*time.Microsecond),
+		percentile(own, 0.99).Round(10*time.Microsecond), percentile(total, 0.5).Round(10*time.Microsecond),
+		percentile(total, 0.99).Round(10*time.Microsecond))
+	t.Log("\n" + report)
+}

@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+)
+
+// CaptureRequest is the body of POST /v1/orders/{id}/capture. Amount nil
+// captures the whole authorised amount.
+type CaptureRequest struct {
+	Amount *int64 `json:"amount"`
+}
+
+// cardReversalWait bounds how long a card payment whose answer never came
+// waits for its reversal to be acknowledged before answering the POS; the
+// reversal itself goes on until acknowledged.
+const cardReversalWait = 20 * time.Second
+
+// voider is a channel that can void a same-day sale (ISO 8583 0200/020000);
+// it is not a domain interface because only acquirers have it.
+type voider interface {
+	Void(ctx context.Context, o *paygate.Order) (*paygate.Result, error)
+}
+
+// unwrapper is a decorated channel (health, metrics) exposing its inner one.
+type unwrapper interface {
+	Unwrap() paygate.Channel
+}
+
+func asVoider(ch paygate.Channel) (voider, bool) {
+	for ch != nil {
+		if v, ok := ch.(voider); ok {
+			return v, true
+		}
+		u, ok := ch.(unwrapper)
+		if !ok {
+			break
+		}
+		ch = u.Unwrap()
+	}
+	return nil, false
+}
+
+// preAuthChannel makes sure a capture-manual payment goes to a provider
+// that can pre-authorise: a cheaper one that cannot (QuickPass consume) is
+// passed over, and the route records why.
+func (p *Payments) preAuthChannel(route *paygate.Route, ch paygate.Channel) (paygate.Channel, error) {
+	for {
+		if _, ok := ch.(paygate.PreAuthorizer); ok {
+			return ch, nil
+		}
+		if p.Fallback == nil || !p.Fallback(route, route.Provider, "provider cannot pre-authorise (capture manual)") {
+			return nil, paygate.ParamErrorf(paygate.ENOROUTE, "capture", "no provider can pre-authorise this card")
+		}
+		next, err := p.channel(route.Provider)
+		if err != nil {
+			return nil, err
+		}
+		ch = next
+	}
+}
+
+// reverseUnanswered ends a card payment whose answer never came (or came
+// unverifiable): the acquirer reverses it (0400, repeated until
+// acknowledged), so the order ends reversed now instead of waiting for
+// background resolution. If the acknowledgement takes longer than
+// cardReversalWait the order stays pending and background resolution
+// finishes it with the same reversal.
+func (p *Payments) reverseUnanswered(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
+	rctx, cancel := context.WithTimeout(ctx, cardReversalWait)
+	defer cancel()
+	o2, err := p.reverseOrder(rctx, ch, o)
+	if err != nil {
+		p.log().Warn("card reversal not yet acknowledged; background resolution retries", "order", o.ID, "err", err)
+		p.resolveLater(o.ID, p.pollInterval())
+		return p.Orders.Order(ctx, "", o.ID)
+	}
+	return o2, nil
+}
+
+// cancelCard cancels a card order: an authorisation is released (pre-auth
+// cancel), a same-day sale is voided where the channel can void, and
+// anything else (a pending payment, a channel without void) is reversed.
+func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
+	var res *paygate.Result
+	var err error
+	switch v, canVoid := asVoider(ch); {
+	case o.Status == paygate.OrderAuthorized:
+		pa, ok := ch.(paygate.PreAuthorizer)
+		if !ok {
+			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot release authorisations", ch.ID())
+		}
+		res, err = call(p, ch.ID(), "void_authorization", func() (*paygate.Result, error) { return pa.VoidAuthorization(ctx, o) }, resultOutcome)
+	case o.Status == paygate.OrderSucceeded && canVoid:
+		res, err = call(p, ch.ID(), "void", func() (*paygate.Result, error) { return v.Void(ctx, o) }, resultOutcome)
+	default:
+		return p.reverseOrder(ctx, ch, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res.Outcome != paygate.OutcomeClosed {
+		msg := "the channel refused to cancel the payment"
+		if res.Failure != nil {
+			msg += " (" + res.Failure.ChannelCode + " " + res.Failure.Message + ")"
+		}
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "%s; refund it instead", msg)
+	}
+	return p.apply(ctx, o, res, paygate.OrderReversed)
+}
+
+// Capture completes a pre-authorisation for amount (at most the authorised
+// amount): the order becomes succeeded with the captured amount, its fee
+// recomputed on that amount at the route's rate. A capture whose answer
+// never came leaves the order authorized; repeating it is safe (the
+// completion is an advice the acquirer answers once).
+func (p *Payments) Capture(ctx context.Context, o *paygate.Order, amount int64) (*paygate.Order, error) {
+	ctx = context.WithoutCancel(ctx)
+	if o.Status != paygate.OrderAuthorized {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "only authorized orders can be captured; this one is %s", o.Status)
+	}
+	authorized := o.AuthorizedAmount
+	if authorized == 0 {
+		authorized = o.Amount
+	}
+	if amount > authorized {
+		return nil, paygate.ParamErrorf(paygate.ECAPTUREEXCEEDS, "amount", "capture of %d exceeds the authorised %d", amount, authorized)
+	}
+	ch, err := p.channel(o.Provider)
+	if err != nil {
+		return nil, err
+	}
+	pa, ok := ch.(paygate.PreAuthorizer)
+	if !ok {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot capture", ch.ID())
+	}
+	res, err := call(p, ch.ID(), "capture", func() (*paygate.Result, error) { return pa.Capture(ctx, o, amount) }, resultOutcome)
+	if err != nil {
+		return nil, channelFailure(err)
+	}
+	if res.Outcome != paygate.OutcomeSuccess {
+		msg := "the acquirer refused the capture"
+		if res.Failure != nil {
+			msg += " (" + res.Failure.ChannelCode + " " + res.Failure.Message + ")"
+		}
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "%s", msg)
+	}
+	var capCap int64
+	if o.Route != nil && o.Route.FeeCap != nil {
+		capCap = *o.Route.FeeCap
+	}
+	fee := o.Fee
+	if o.Route != nil {
+		fee = paygate.Fee(amount, o.Route.FeeRate, 0, capCap)
+	}
+	net := amount - fee
+	paid := p.now().UTC()
+	if res.PaidAt != nil {
+		paid = res.PaidAt.UTC()
+	}
+	u := paygate.OrderUpdate{
+		OrderID: o.ID, From: []paygate.OrderStatus{paygate.OrderAuthorized}, To: paygate.OrderSucceeded,
+		Amount: &amount, Fee: &fee, NetAmount: &net, PaidAt: &paid,
+		Event: &paygate.Event{Type: paygate.OrderEventType(paygate.OrderSucceeded), NotifyURL: o.NotifyURL},
+	}
+	if res.ChannelTradeNo != "" {
+		u.ChannelTradeNo = &res.ChannelTradeNo
+	}
+	o2, applied, err := p.Orders.UpdateOrder(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if !applied && !(o2.Status == paygate.OrderSucceeded && o2.Amount == amount) {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "the order became %s while it was captured", o2.Status)
+	}
+	return o2, nil
+}
+
+func (s *Server) captureOrder(c *gin.Context) {
+	if !s.merchantOnly(c, "capture authorisations") {
+		return
+	}
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	var in CaptureRequest
+	if len(body) > 0 {
+		if err := decodeStrict(body, &in); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	if in.Amount != nil && *in.Amount <= 0 {
+		s.writeError(c, paygate.ParamErrorf(paygate.EAMOUNTINVALID, "amount", "amount must be a positive integer number of fen"))
+		return
+	}
+	o, ok := s.loadOrder(c)
+	if !ok {
+		return
+	}
+	amount := o.Amount
+	if in.Amount != nil {
+		amount = *in.Amount
+	}
+	o, err := s.deps.Payments.Capture(c.Request.Context(), o, amount)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}

@@ -1,0 +1,82 @@
+package paygate
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Terminal statuses.
+const (
+	TerminalPendingActivation = "pending_activation"
+	TerminalActive            = "active"
+	TerminalDeactivated       = "deactivated"
+)
+
+// Terminal is a POS terminal bound to one merchant and one registered region
+// (银发〔2021〕259号). Its JSON form is the API's terminal object.
+type Terminal struct {
+	ID         string `json:"id"` // trm_...
+	MerchantID string `json:"merchant_id"`
+	// TerminalID is the merchant's own terminal number: the orders'
+	// terminal_id and, padded to 8, ISO 8583 field 41.
+	TerminalID  string     `json:"terminal_id"`
+	SerialNo    string     `json:"serial_no"`
+	Model       string     `json:"model"`
+	RegionCode  string     `json:"region_code"`
+	Status      string     `json:"status"`
+	KeyID       string     `json:"key_id,omitempty"` // the terminal key, once activated
+	CreatedAt   time.Time  `json:"created_at"`
+	ActivatedAt *time.Time `json:"activated_at"`
+	// DeactivatedAt is when the terminal and its key were revoked.
+	DeactivatedAt *time.Time `json:"deactivated_at"`
+	// ActivationCode is shown once, in the answer that created the
+	// terminal; only its hash is stored.
+	ActivationCode string `json:"activation_code,omitempty"`
+}
+
+// MarshalJSON adds "object": "terminal".
+func (t *Terminal) MarshalJSON() ([]byte, error) {
+	type plain Terminal
+	return json.Marshal(struct {
+		Object string `json:"object"`
+		*plain
+	}{"terminal", (*plain)(t)})
+}
+
+// TerminalActivation is what activating a terminal hands out once: the
+// terminal key's id and secret.
+type TerminalActivation struct {
+	Terminal *Terminal
+	Key      *APIKey
+}
+
+// TerminalStore persists terminals and their keys. Key secrets are sealed
+// by the store's caller (the store keeps only what it is given).
+type TerminalStore interface {
+	// CreateTerminal inserts t with the hash of its activation code.
+	// Returns ECONFLICT if the merchant already has t.TerminalID.
+	CreateTerminal(ctx context.Context, t *Terminal, codeHash string) error
+
+	// Terminal returns a merchant's terminal by its id (trm_...).
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+	Terminal(ctx context.Context, merchantID, id string) (*Terminal, error)
+
+	// TerminalByNumber returns a merchant's terminal by its terminal id.
+	// Returns ENOTFOUND if there is none.
+	TerminalByNumber(ctx context.Context, merchantID, terminalID string) (*Terminal, error)
+
+	// ActivateTerminal consumes an activation code: the pending terminal
+	// with that code hash becomes active and gets the key whose sealed
+	// secret is given, in one transaction. Returns ENOTFOUND if no pending
+	// terminal has the code (unknown, already used or deactivated).
+	ActivateTerminal(ctx context.Context, codeHash string, keyID, sealedSecret string, at time.Time) (*Terminal, error)
+
+	// DeactivateTerminal deactivates a terminal and revokes its keys.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+	DeactivateTerminal(ctx context.Context, merchantID, id string, at time.Time) (*Terminal, error)
+
+	// TerminalKey returns an active terminal key with its sealed secret.
+	// Returns EINVALIDKEY if unknown or revoked.
+	TerminalKey(ctx context.Context, keyID string) (key *APIKey, sealedSecret string, err error)
+}
