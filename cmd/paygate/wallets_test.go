@@ -5,12 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/ecny"
+	alipaysb "github.com/paygate-cn/paygate/channels/sandbox/alipay"
+	ecnysb "github.com/paygate-cn/paygate/channels/sandbox/ecny"
+	unionpaysb "github.com/paygate-cn/paygate/channels/sandbox/unionpay"
+	wechatsb "github.com/paygate-cn/paygate/channels/sandbox/wechat"
+	"github.com/paygate-cn/paygate/channels/unionpay"
 )
 
 // wallet describes one wallet channel for the end-to-end tests: how its
@@ -327,5 +334,253 @@ func TestUnsupportedAuthCodes(t *testing.T) {
 		if n := len(l["data"].([]any)); n != 6 {
 			t.Errorf("%d orders written, want only the 6 valid ones", n)
 		}
+	})
+}
+
+// tamperKit crafts callbacks of one wallet channel: the simulator's own
+// notice of a trade, signed by the simulator (genuine) or by another
+// simulator of the same merchant with keys of its own (wrong key).
+type tamperKit struct {
+	notice   func(orderID string) (map[string]any, bool)
+	sign     func(map[string]any) (http.Header, []byte)
+	wrongKey func(map[string]any) (http.Header, []byte)
+	flipAt   string // one byte right after this is changed
+	amount   func(n map[string]any, fen int64)
+	merchant func(n map[string]any)
+	accepted func(status int, body []byte) bool // as the channel reads the reply
+	unsign   func(http.Header, []byte) (http.Header, []byte)
+}
+
+// dropHeaders removes signature headers.
+func dropHeaders(names ...string) func(http.Header, []byte) (http.Header, []byte) {
+	return func(h http.Header, b []byte) (http.Header, []byte) {
+		for _, n := range names {
+			h.Del(n)
+		}
+		return h, b
+	}
+}
+
+// dropField removes the signature field of a form-encoded body.
+func dropField(name string) func(http.Header, []byte) (http.Header, []byte) {
+	return func(h http.Header, b []byte) (http.Header, []byte) {
+		v, err := url.ParseQuery(string(b))
+		if err != nil {
+			panic(err)
+		}
+		v.Del(name)
+		return h, []byte(v.Encode())
+	}
+}
+
+func newTamperKit(t *testing.T, sb *Sandbox, channel string) tamperKit {
+	t.Helper()
+	ok200 := func(status int, _ []byte) bool { return status == http.StatusOK }
+	switch channel {
+	case paygate.KindWeChat:
+		creds := sb.WeChat.Credentials()
+		other, err := wechatsb.New(wechatsb.Options{MchID: creds["mchid"], AppID: creds["appid"], APIv3Key: creds["api_v3_key"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(other.Close)
+		return tamperKit{
+			notice: sb.WeChat.TradeNotice, sign: sb.WeChat.SignNotice,
+			wrongKey: func(n map[string]any) (http.Header, []byte) {
+				h, b := other.SignNotice(n)
+				h.Set("Wechatpay-Serial", creds["platform_public_key_id"]) // claim the genuine key
+				return h, b
+			},
+			flipAt: `"ciphertext":"`,
+			amount: func(n map[string]any, fen int64) {
+				a := n["amount"].(map[string]any)
+				a["total"], a["payer_total"] = fen, fen
+			},
+			merchant: func(n map[string]any) { n["mchid"] = "1900000999" },
+			accepted: func(status int, _ []byte) bool { return status == http.StatusOK || status == http.StatusNoContent },
+			unsign:   dropHeaders("Wechatpay-Signature"),
+		}
+	case paygate.KindAlipay:
+		other, err := alipaysb.New(alipaysb.Options{AppID: sb.Alipay.Credentials()["app_id"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(other.Close)
+		return tamperKit{
+			notice: sb.Alipay.TradeNotice, sign: sb.Alipay.SignNotice, wrongKey: other.SignNotice,
+			flipAt: "total_amount=",
+			amount: func(n map[string]any, fen int64) {
+				y := fmt.Sprintf("%d.%02d", fen/100, fen%100)
+				n["total_amount"], n["receipt_amount"], n["buyer_pay_amount"] = y, y, y
+			},
+			merchant: func(n map[string]any) { n["app_id"], n["auth_app_id"] = "2021000000000999", "2021000000000999" },
+			accepted: func(_ int, body []byte) bool { return string(body) == "success" },
+			unsign:   dropField("sign"),
+		}
+	case paygate.KindUnionPay:
+		other, err := unionpaysb.New(unionpaysb.Options{MerID: sb.UnionPay.Credentials()["mer_id"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(other.Close)
+		return tamperKit{
+			notice: func(id string) (map[string]any, bool) { return sb.UnionPay.TradeNotice(unionpay.ToOrderID(id)) },
+			sign:   sb.UnionPay.SignNotice, wrongKey: other.SignNotice, // certId stays the genuine one
+			flipAt:   "txnAmt=",
+			amount:   func(n map[string]any, fen int64) { n["txnAmt"], n["settleAmt"] = fen, fen },
+			merchant: func(n map[string]any) { n["merId"] = "777290058110099" },
+			accepted: ok200,
+			unsign:   dropField("signature"),
+		}
+	case paygate.KindECNY:
+		other, err := ecnysb.New(ecnysb.Options{MerchantNo: sb.ECNY.Credentials()["merchant_no"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(other.Close)
+		return tamperKit{
+			notice: sb.ECNY.TradeNotice, sign: sb.ECNY.SignNotice, wrongKey: other.SignNotice,
+			flipAt:   `"amount":`,
+			amount:   func(n map[string]any, fen int64) { n["body"].(map[string]any)["amount"] = fen },
+			merchant: func(n map[string]any) { n["head"].(map[string]any)["merchant_no"] = "ECNY310000009999" },
+			accepted: func(status int, body []byte) bool {
+				var ack struct{ Code string }
+				return status == http.StatusOK && json.Unmarshal(body, &ack) == nil && ack.Code == "SUCCESS"
+			},
+			unsign: dropHeaders(ecny.SignatureHeader),
+		}
+	}
+	t.Fatalf("no tamper kit for %s", channel)
+	return tamperKit{}
+}
+
+// deepCopy copies a notice through JSON so edits do not leak between cases.
+func deepCopy(t *testing.T, n map[string]any) map[string]any {
+	b, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// flipByte changes the byte right after the first occurrence of at.
+func flipByte(t *testing.T, body []byte, at string) []byte {
+	i := bytes.Index(body, []byte(at))
+	if i < 0 || i+len(at) >= len(body) {
+		t.Fatalf("%q not in %s", at, body)
+	}
+	out := bytes.Clone(body)
+	i += len(at)
+	switch c := out[i]; {
+	case c >= '0' && c <= '8' || c >= 'A' && c < 'Z' || c >= 'a' && c < 'z':
+		out[i] = c + 1
+	default:
+		out[i] = '1'
+	}
+	return out
+}
+
+// postCallback delivers a crafted callback to the gateway.
+func (c *client) postCallback(channel string, h http.Header, body []byte) (int, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest("POST", c.base+"/callbacks/"+channel, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header = h.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	out.ReadFrom(resp.Body)
+	return resp.StatusCode, out.Bytes()
+}
+
+func TestWalletsTamperedCallbacks(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, c *client) {
+		// The simulators' own notifications are held back, so every
+		// callback the gateway sees below is one the test crafted.
+		c.m.Sandbox.Notifier.Hold()
+		defer c.m.Sandbox.Notifier.Release()
+		c.eachWallet(t, func(t *testing.T, w wallet) {
+			c := c.with(t)
+			kit := newTamperKit(t, c.m.Sandbox, w.channel)
+			const amount = 2500
+			o := c.qrOrder(w.channel, amount)
+			id := o["id"].(string)
+			c.scan(w.channel, o["qr_code"].(string)) // paid at the channel; its notify is held
+			genuine, ok := kit.notice(id)
+			if !ok {
+				t.Fatalf("the simulator has no trade for %s", id)
+			}
+			before := c.order(id)
+			unchanged := func(what string) {
+				t.Helper()
+				got := c.order(id)
+				for _, k := range []string{"status", "updated_at", "paid_at", "channel_trade_no", "amount", "fee"} {
+					if got[k] != before[k] {
+						t.Errorf("%s changed the order's %s: %v, was %v", what, k, got[k], before[k])
+					}
+				}
+			}
+			if before["status"] != "pending" {
+				t.Fatalf("order before any callback: %v", before)
+			}
+			for _, tc := range []struct {
+				name  string
+				craft func() (http.Header, []byte)
+			}{
+				{"one byte changed", func() (http.Header, []byte) {
+					h, b := kit.sign(deepCopy(t, genuine))
+					return h, flipByte(t, b, kit.flipAt)
+				}},
+				{"signed with the wrong key", func() (http.Header, []byte) { return kit.wrongKey(deepCopy(t, genuine)) }},
+				{"wrong amount", func() (http.Header, []byte) {
+					n := deepCopy(t, genuine)
+					kit.amount(n, amount+1)
+					return kit.sign(n)
+				}},
+				{"lower amount", func() (http.Header, []byte) {
+					n := deepCopy(t, genuine)
+					kit.amount(n, 1)
+					return kit.sign(n)
+				}},
+				{"another merchant", func() (http.Header, []byte) {
+					n := deepCopy(t, genuine)
+					kit.merchant(n)
+					return kit.sign(n)
+				}},
+				{"signature removed", func() (http.Header, []byte) { return kit.unsign(kit.sign(deepCopy(t, genuine))) }},
+			} {
+				h, b := tc.craft()
+				status, reply := c.postCallback(w.channel, h, b)
+				if kit.accepted(status, reply) {
+					t.Errorf("%s: accepted (%d %s)", tc.name, status, reply)
+				}
+				unchanged(tc.name)
+			}
+			// The genuine notice, signed as the channel signs, is taken:
+			// the rejections above were about the tampering alone.
+			h, b := kit.sign(deepCopy(t, genuine))
+			if status, reply := c.postCallback(w.channel, h, b); !kit.accepted(status, reply) {
+				t.Fatalf("genuine callback refused: %d %s", status, reply)
+			}
+			paid := c.waitStatus(id, "succeeded")
+			if paid["amount"] != float64(amount) {
+				t.Errorf("paid order: %v", paid)
+			}
+			ev := c.do("GET", "/v1/events?order_id="+id, "/v1/events", nil, "").decode(t)
+			if n := len(ev["data"].([]any)); n != 1 {
+				t.Errorf("%d events, want 1", n)
+			}
+		})
 	})
 }
