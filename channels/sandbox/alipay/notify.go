@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/paygate-cn/paygate/channels/sandbox"
 )
@@ -22,10 +23,14 @@ func (s *Server) notify(t *trade, rf *refund) {
 	if rf != nil {
 		copies = 1
 	}
-	body := s.signNotice(p)
+	// Signed once, on first delivery, outside s.mu: an RSA signature under
+	// the simulator's one lock would serialise every payment behind it.
+	var once sync.Once
+	var body string
 	target := t.NotifyURL
 	s.notifier.Send(sandbox.Delivery{
 		Build: func(ctx context.Context) (*http.Request, error) {
+			once.Do(func() { body = s.signNotice(p) })
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 			if err != nil {
 				return nil, err

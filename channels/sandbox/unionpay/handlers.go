@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -470,12 +471,21 @@ func (s *Server) notify(t *txn, copies int) {
 		return
 	}
 	f := s.noticeFields(t)
-	if err := up.Sign(f, s.upKey); err != nil {
-		return
-	}
-	body := up.EncodeForm(f)
+	// Signed on first delivery, outside s.mu: an RSA signature under the
+	// simulator's one lock would serialise every payment behind it.
+	var once sync.Once
+	var body string
+	var signErr error
 	s.notifier.Send(sandbox.Delivery{
 		Build: func(ctx context.Context) (*http.Request, error) {
+			once.Do(func() {
+				if signErr = up.Sign(f, s.upKey); signErr == nil {
+					body = up.EncodeForm(f)
+				}
+			})
+			if signErr != nil {
+				return nil, signErr
+			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 			if err != nil {
 				return nil, err
