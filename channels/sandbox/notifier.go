@@ -25,10 +25,12 @@ type Notifier struct {
 	// Scale multiplies every delay of Schedule (tests use a small one).
 	Scale float64
 
-	mu     sync.Mutex
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	holding bool
+	held    []Delivery
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // NewNotifier returns a notifier with WeChat's schedule.
@@ -57,6 +59,13 @@ type Delivery struct {
 
 // Send starts delivering d in the background and returns at once.
 func (n *Notifier) Send(d Delivery) {
+	n.mu.Lock()
+	if n.holding {
+		n.held = append(n.held, d)
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Unlock()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -104,6 +113,27 @@ func (n *Notifier) attempt(d Delivery) bool {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return d.Accepted(resp.StatusCode, body)
+}
+
+// Hold keeps back every delivery sent from now on until Release. It is a
+// test aid: with the channel's own notification held back, a test can craft
+// genuine-looking and tampered callbacks (each simulator's TradeNotice and
+// SignNotice) and see what the receiver makes of them first.
+func (n *Notifier) Hold() {
+	n.mu.Lock()
+	n.holding = true
+	n.mu.Unlock()
+}
+
+// Release stops holding and sends every delivery held back, in order.
+func (n *Notifier) Release() {
+	n.mu.Lock()
+	held := n.held
+	n.holding, n.held = false, nil
+	n.mu.Unlock()
+	for _, d := range held {
+		n.Send(d)
+	}
 }
 
 // Close stops pending retries and waits for deliveries in flight.

@@ -61,16 +61,12 @@ func (c *Client) ParseCallback(ctx context.Context, header http.Header, body []b
 		}
 		n.OrderID, n.Result = id, at
 	case m["txnType"] == TxnUndo && kind == upUndo:
-		at = &paygate.Result{ChannelTradeNo: m["origQryId"]}
-		switch {
-		case code == RespSuccess:
-			at.Outcome = paygate.OutcomeClosed
-		case unknownCode(code) || code == RespAccepted:
-			at.Outcome = paygate.OutcomePending
-		default: // the undo failed: the payment stands; nothing to apply
-			return nil, paygate.Errorf(paygate.EINVALID, "notify of a failed undo carries no outcome")
-		}
-		n.OrderID, n.Result = id, at
+		// An undo is only ever asked for by Reverse, whose answer (or, when
+		// that answer is lost, the retried Reverse: respCode 12, already
+		// undone) records the order as reversed. Applying the notify would
+		// race that answer and could record the order as merely closed, so
+		// it is acknowledged and carries no result, whatever its respCode.
+		n.OrderID = id
 	case m["txnType"] == TxnRefund && kind == upRefund:
 		rr := &paygate.RefundResult{ChannelRefundNo: m["queryId"]}
 		switch {

@@ -266,7 +266,14 @@ func (c *Client) Query(ctx context.Context, o *paygate.Order) (*paygate.Result, 
 // Reverse cancels a payment-code order, paid or not. It returns
 // OutcomeClosed when WeChat reversed it, OutcomeNotFound when WeChat has no
 // such order, and a ChannelError when the reversal must be retried.
+//
+// WeChat reverses only payment-code (MICROPAY) orders; any other order is
+// closed instead while unpaid, and one already paid is reported as the
+// success it is (it can only be refunded).
 func (c *Client) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
+	if o.Method != paygate.MethodAuthCode {
+		return c.closeForReverse(ctx, o)
+	}
 	ctx, cancel := c.callCtx(ctx)
 	defer cancel()
 	rsp, err := c.wx.V3TransactionCodePayReverse(ctx, o.ID, gopay.BodyMap{"appid": c.appid, "mchid": c.mchid})
@@ -280,6 +287,20 @@ func (c *Client) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result
 		return &paygate.Result{Outcome: paygate.OutcomeNotFound}, nil
 	}
 	return nil, c.errorAnswer("reverse", rsp.Code, rsp.ErrResponse, rsp.SignInfo)
+}
+
+// closeForReverse is Reverse for orders WeChat cannot reverse.
+func (c *Client) closeForReverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
+	err := c.CloseOrder(ctx, o)
+	switch paygate.ErrorCode(err) {
+	case "":
+		return &paygate.Result{Outcome: paygate.OutcomeClosed, ChannelTradeNo: o.ChannelTradeNo}, nil
+	case paygate.ENOTFOUND:
+		return &paygate.Result{Outcome: paygate.OutcomeNotFound}, nil
+	case paygate.EINVALIDSTATE:
+		return c.Query(ctx, o)
+	}
+	return nil, err
 }
 
 // CloseOrder closes an unpaid order. Returns ENOTFOUND if WeChat has no such

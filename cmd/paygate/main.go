@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return api(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout)
+	case "bench":
+		return bench(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -10,6 +10,8 @@ import (
 	"github.com/paygate-cn/paygate/channels/sandbox"
 )
 
+const noticeContentType = "application/json; charset=utf-8"
+
 // notify sends a notification to url (else Options.NotifyURL) in the
 // background. Every attempt is re-stamped and re-signed; notify_id stays.
 func (s *Server) notify(typ string, body any, url string, copies int) {
@@ -27,15 +29,7 @@ func (s *Server) notify(typ string, body any, url string, copies int) {
 	s.notifier.Send(sandbox.Delivery{
 		Copies: copies,
 		Build: func(ctx context.Context) (*http.Request, error) {
-			raw, err := json.Marshal(api.Envelope{
-				Head: api.Head{Version: api.Version, MerchantNo: s.opts.MerchantNo, NotifyID: notifyID,
-					NotifyType: typ, Timestamp: api.BankTime(s.now()), SignType: api.SignType},
-				Body: b,
-			})
-			if err != nil {
-				return nil, err
-			}
-			sig, err := api.Sign(s.bankKey, api.SigningBytes(api.LabelNotify, api.NotifyPath, raw))
+			raw, sig, err := s.signEnvelope(s.noticeHead(typ, notifyID), b)
 			if err != nil {
 				return nil, err
 			}
@@ -43,7 +37,7 @@ func (s *Server) notify(typ string, body any, url string, copies int) {
 			if err != nil {
 				return nil, err
 			}
-			req.Header.Set("Content-Type", "application/json; charset=utf-8")
+			req.Header.Set("Content-Type", noticeContentType)
 			req.Header.Set(api.SignatureHeader, sig)
 			return req, nil
 		},
@@ -54,4 +48,67 @@ func (s *Server) notify(typ string, body any, url string, copies int) {
 			return status == http.StatusOK && json.Unmarshal(body, &ack) == nil && ack.Code == "SUCCESS"
 		},
 	})
+}
+
+// noticeHead is the head of a notification stamped now.
+func (s *Server) noticeHead(typ, notifyID string) api.Head {
+	return api.Head{Version: api.Version, MerchantNo: s.opts.MerchantNo, NotifyID: notifyID,
+		NotifyType: typ, Timestamp: api.BankTime(s.now()), SignType: api.SignType}
+}
+
+// signEnvelope encodes a notification and signs it with the bank's key.
+func (s *Server) signEnvelope(head any, body json.RawMessage) (raw []byte, sig string, err error) {
+	raw, err = json.Marshal(struct {
+		Head any             `json:"head"`
+		Body json.RawMessage `json:"body,omitempty"`
+	}{head, body})
+	if err != nil {
+		return nil, "", err
+	}
+	sig, err = api.Sign(s.bankKey, api.SigningBytes(api.LabelNotify, api.NotifyPath, raw))
+	return raw, sig, err
+}
+
+// TradeNotice returns the trade notification of out_trade_no as it would be
+// sent now, unsigned, as {"head": {...}, "body": {...}}; ok is false for an
+// unknown trade. A test aid, with SignNotice.
+func (s *Server) TradeNotice(outTradeNo string) (notice map[string]any, ok bool) {
+	s.mu.Lock()
+	t := s.trades[outTradeNo]
+	var tr api.Trade
+	if t != nil {
+		s.settle(t)
+		tr = t.Trade
+	}
+	s.mu.Unlock()
+	if t == nil {
+		return nil, false
+	}
+	var head, body map[string]any
+	h, _ := json.Marshal(s.noticeHead(api.NotifyTradeSuccess, "N"+randomHex(15)))
+	b, _ := json.Marshal(tr)
+	if json.Unmarshal(h, &head) != nil || json.Unmarshal(b, &body) != nil {
+		return nil, false
+	}
+	return map[string]any{"head": head, "body": body}, true
+}
+
+// SignNotice returns the headers and body of the notification notice
+// ({"head": ..., "body": ...}), signed with the bank's SM2 key as the
+// simulator's own are. A test aid: with notice edited, it crafts
+// notifications that are correctly signed yet wrong (another amount, another
+// merchant).
+func (s *Server) SignNotice(notice map[string]any) (http.Header, []byte) {
+	b, err := json.Marshal(notice["body"])
+	if err != nil {
+		panic("ecny sandbox: " + err.Error())
+	}
+	raw, sig, err := s.signEnvelope(notice["head"], b)
+	if err != nil {
+		panic("ecny sandbox: signing failed: " + err.Error())
+	}
+	h := http.Header{}
+	h.Set("Content-Type", noticeContentType)
+	h.Set(api.SignatureHeader, sig)
+	return h, raw
 }

@@ -3,10 +3,12 @@ package unionpay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -468,6 +470,38 @@ func (s *Server) notify(t *txn, copies int) {
 	if target == "" || s.closed {
 		return
 	}
+	f := s.noticeFields(t)
+	// Signed on first delivery, outside s.mu: an RSA signature under the
+	// simulator's one lock would serialise every payment behind it.
+	var once sync.Once
+	var body string
+	var signErr error
+	s.notifier.Send(sandbox.Delivery{
+		Build: func(ctx context.Context) (*http.Request, error) {
+			once.Do(func() {
+				if signErr = up.Sign(f, s.upKey); signErr == nil {
+					body = up.EncodeForm(f)
+				}
+			})
+			if signErr != nil {
+				return nil, signErr
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Content-Type", noticeContentType)
+			return req, nil
+		},
+		Accepted: func(status int, _ []byte) bool { return status == http.StatusOK },
+		Copies:   copies,
+	})
+}
+
+const noticeContentType = "application/x-www-form-urlencoded;charset=UTF-8"
+
+// noticeFields are the fields of t's notify, unsigned.
+func (s *Server) noticeFields(t *txn) map[string]string {
 	f := map[string]string{
 		"version": up.Version, "encoding": up.Encoding, "signMethod": up.SignMethod, "certId": s.upCertID,
 		"merId": s.opts.MerID, "orderId": t.orderID, "txnType": t.txnType, "txnSubType": t.txnSubType,
@@ -484,22 +518,41 @@ func (s *Server) notify(t *txn, copies int) {
 	if t.card != "" {
 		f["accNo"] = t.card
 	}
-	if err := up.Sign(f, s.upKey); err != nil {
-		return
+	return f
+}
+
+// TradeNotice returns the fields of the notify of the transaction orderId as
+// it would be sent now, unsigned; ok is false for an unknown orderId. A test
+// aid, with SignNotice.
+func (s *Server) TradeNotice(orderID string) (fields map[string]any, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.txns[orderID]
+	if t == nil {
+		return nil, false
 	}
-	body := up.EncodeForm(f)
-	s.notifier.Send(sandbox.Delivery{
-		Build: func(ctx context.Context) (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-			return req, nil
-		},
-		Accepted: func(status int, _ []byte) bool { return status == http.StatusOK },
-		Copies:   copies,
-	})
+	fields = map[string]any{}
+	for k, v := range s.noticeFields(t) {
+		fields[k] = v
+	}
+	return fields, true
+}
+
+// SignNotice returns the headers and body of a notify of fields (values are
+// formatted with fmt's %v), signed with the platform's certificate as the
+// simulator's own are. A test aid: with fields edited, it crafts notifies
+// that are correctly signed yet wrong (another amount, another merchant).
+func (s *Server) SignNotice(fields map[string]any) (http.Header, []byte) {
+	f := make(map[string]string, len(fields))
+	for k, v := range fields {
+		f[k] = fmt.Sprint(v)
+	}
+	if err := up.Sign(f, s.upKey); err != nil {
+		panic("unionpay sandbox: signing failed: " + err.Error())
+	}
+	h := http.Header{}
+	h.Set("Content-Type", noticeContentType)
+	return h, []byte(up.EncodeForm(f))
 }
 
 // ZM is the day's (Beijing time) INN{yyMMdd}88ZM file of what was settled.

@@ -174,16 +174,7 @@ func (s *Server) notify(url, eventType, summary, originalType string, payload an
 	if url == "" {
 		return
 	}
-	plain, _ := json.Marshal(payload)
-	n := notification{
-		ID:           randomUUID(),
-		CreateTime:   s.now().In(beijing).Format(time.RFC3339),
-		ResourceType: "encrypt-resource",
-		EventType:    eventType,
-		Summary:      summary,
-		Resource:     s.encrypt(originalType, plain),
-	}
-	body, _ := json.Marshal(n)
+	body := s.notification(eventType, summary, originalType, payload)
 	s.notifier.Send(sandbox.Delivery{
 		Copies: copies,
 		Build: func(ctx context.Context) (*http.Request, error) {
@@ -199,6 +190,45 @@ func (s *Server) notify(url, eventType, summary, originalType string, payload an
 			return status == http.StatusOK || status == http.StatusNoContent
 		},
 	})
+}
+
+// notification is the body of a notification carrying payload, encrypted.
+func (s *Server) notification(eventType, summary, originalType string, payload any) []byte {
+	plain, _ := json.Marshal(payload)
+	n := notification{
+		ID:           randomUUID(),
+		CreateTime:   s.now().In(beijing).Format(time.RFC3339),
+		ResourceType: "encrypt-resource",
+		EventType:    eventType,
+		Summary:      summary,
+		Resource:     s.encrypt(originalType, plain),
+	}
+	body, _ := json.Marshal(n)
+	return body
+}
+
+// TradeNotice returns the resource a payment notification of the trade
+// out_trade_no carries (decrypted), as it would be sent now; ok is false for
+// an unknown trade. A test aid, with SignNotice.
+func (s *Server) TradeNotice(outTradeNo string) (resource map[string]any, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.trades[outTradeNo]
+	if !ok {
+		return nil, false
+	}
+	return s.tradeJSON(t), true
+}
+
+// SignNotice returns the headers and body of a TRANSACTION.SUCCESS
+// notification of resource, encrypted and signed as the simulator's own
+// are. A test aid: with resource edited, it crafts callbacks that are
+// correctly signed yet wrong (another amount, another merchant).
+func (s *Server) SignNotice(resource map[string]any) (http.Header, []byte) {
+	body := s.notification("TRANSACTION.SUCCESS", "支付成功", "transaction", resource)
+	h := s.sign(body)
+	h.Set("Content-Type", "application/json")
+	return h, body
 }
 
 func randomUUID() string {
