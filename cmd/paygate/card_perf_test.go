@@ -17,15 +17,15 @@ import (
 	"github.com/paygate-cn/paygate"
 )
 
-// timedChannel records how long each order's Pay spent in the channel, so
+// cardTimedChannel records how long each order's Pay spent in the channel, so
 // that the harness can tell the gateway's own work from the acquirer's.
-type timedChannel struct {
+type cardTimedChannel struct {
 	paygate.Channel
 	mu    sync.Mutex
 	spent map[string]time.Duration
 }
 
-func (c *timedChannel) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate.Result, error) {
+func (c *cardTimedChannel) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate.Result, error) {
 	start := time.Now()
 	r, err := c.Channel.Pay(ctx, req)
 	d := time.Since(start)
@@ -35,7 +35,7 @@ func (c *timedChannel) Pay(ctx context.Context, req *paygate.PaymentRequest) (*p
 	return r, err
 }
 
-func (c *timedChannel) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
+func (c *cardTimedChannel) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
 	return c.Channel.(paygate.Reverser).Reverse(ctx, o)
 }
 
@@ -92,7 +92,7 @@ func TestCardSalePerformance(t *testing.T) {
 	pg := pgbenchInsertRate(t, seconds)
 
 	c := testMain(t, "postgres")
-	tc := &timedChannel{Channel: c.m.Payments.Channels["acquirer"], spent: map[string]time.Duration{}}
+	tc := &cardTimedChannel{Channel: c.m.Payments.Channels["acquirer"], spent: map[string]time.Duration{}}
 	c.m.Payments.Channels["acquirer"] = tc
 
 	sale := func() (string, time.Duration, bool) {
