@@ -67,6 +67,12 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 	if r.PayerID != "" {
 		u.PayerID = &r.PayerID
 	}
+	// A result the order already reflects (a duplicate or late callback
+	// read after the transition) needs no write: the read is the truth,
+	// since a paid order never becomes unpaid by a channel's result.
+	if o.Status == u.To && u.To != paygate.OrderPending || u.To == paygate.OrderSucceeded && o.Status.Paid() {
+		return o, false, nil
+	}
 	u.Event = &paygate.Event{Type: paygate.OrderEventType(u.To), NotifyURL: o.NotifyURL}
 	return a.Orders.UpdateOrder(ctx, u)
 }
