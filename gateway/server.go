@@ -93,6 +93,7 @@ func New(d Deps) *Server {
 	v1.GET("/refunds/:id", s.getRefund)
 	v1.GET("/events", s.listEvents)
 	v1.GET("/events/:id", s.getEvent)
+	v1.POST("/events/:id/redeliver", s.redeliverEvent)
 	if d.Mount != nil {
 		d.Mount(e)
 	}
