@@ -70,6 +70,11 @@ func (c *captureTransport) waitCaptured(t *testing.T, n int) []capturedCallback 
 	}
 }
 
+// callbackClient keeps connections to the gateways open, as a channel's
+// notifier would.
+var callbackClient = &http.Client{Timeout: 30 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxIdleConns: 512}}
+
 // send delivers a captured notification to a gateway.
 func (cb capturedCallback) send(base string) (int, error) {
 	req, err := http.NewRequest(http.MethodPost, base+cb.path, bytes.NewReader(cb.body))
@@ -77,7 +82,7 @@ func (cb capturedCallback) send(base string) (int, error) {
 		return 0, err
 	}
 	req.Header = cb.header.Clone()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := callbackClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
