@@ -33,7 +33,10 @@ type Inbound struct {
 	DoneTTL time.Duration
 	Logger  *slog.Logger
 	// Observe, when set, is told the outcome of each callback
-	// ("applied", "duplicate", "unchanged", "rejected_signature", ...).
+	// ("applied"; "duplicate" when Redis knows it was applied, "unchanged"
+	// when the database's compare-and-set finds nothing to do — both are
+	// replays; "rejected_signature", "rejected_stale", "rejected_malformed",
+	// "rejected_provider", "rejected_amount", "unknown_order", ...).
 	Observe func(kind, outcome string)
 }
 
@@ -62,8 +65,11 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 	}
 	if err != nil {
 		outcome := "rejected_malformed"
-		if paygate.ErrorCode(err) == paygate.EINVALIDSIG {
+		switch paygate.ErrorCode(err) {
+		case paygate.EINVALIDSIG:
 			outcome = "rejected_signature"
+		case paygate.ESTALETIMESTAMP:
+			outcome = "rejected_stale"
 		}
 		return in.finish(kind, parsers[0], outcome, err)
 	}

@@ -429,13 +429,22 @@ func (p *Payments) Resolve(ctx context.Context, o *paygate.Order) (*paygate.Orde
 	return o, qerr
 }
 
-// ResolvePending resolves every pending order older than minAge, oldest
-// first, up to limit, and returns how many it looked at.
-//
-// It is safe to run in one process at a time; multi-replica claiming is the
-// job of the scheduled resolver.
-func (p *Payments) ResolvePending(ctx context.Context, minAge time.Duration, limit int) (int, error) {
-	orders, err := p.Orders.PendingOrders(ctx, p.now().Add(-minAge), limit)
+// ResolvePending queries the channel for pending orders and refunds older
+// than minAge (lost callbacks), oldest first, at most limit of each. When
+// the store can claim them (paygate.PendingClaimer) each is leased for
+// lease, so that replicas running this job never query one order at once
+// and an order is queried again only after its lease; otherwise (a store
+// without claims, one process) it reads them plainly.
+func (p *Payments) ResolvePending(ctx context.Context, minAge, lease time.Duration, limit int) (int, error) {
+	before := p.now().Add(-minAge)
+	claimer, claims := p.Orders.(paygate.PendingClaimer)
+	var orders []*paygate.Order
+	var err error
+	if claims {
+		orders, err = claimer.ClaimPendingOrders(ctx, before, lease, limit)
+	} else {
+		orders, err = p.Orders.PendingOrders(ctx, before, limit)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -444,7 +453,12 @@ func (p *Payments) ResolvePending(ctx context.Context, minAge time.Duration, lim
 			p.log().Warn("resolve pending order", "order", o.ID, "err", err)
 		}
 	}
-	refunds, err := p.Refunds.PendingRefunds(ctx, p.now().Add(-minAge), limit)
+	var refunds []*paygate.Refund
+	if claims {
+		refunds, err = claimer.ClaimPendingRefunds(ctx, before, lease, limit)
+	} else {
+		refunds, err = p.Refunds.PendingRefunds(ctx, before, limit)
+	}
 	if err != nil {
 		return len(orders), err
 	}

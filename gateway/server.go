@@ -101,6 +101,7 @@ func New(d Deps) *Server {
 	v1.POST("/routes/quote", s.quote)
 	v1.GET("/events", s.listEvents)
 	v1.GET("/events/:id", s.getEvent)
+	v1.POST("/events/:id/redeliver", s.redeliverEvent)
 	if d.Terminals != nil {
 		v1.POST("/terminals", s.createTerminal)
 		v1.GET("/terminals/:id", s.getTerminal)

@@ -81,8 +81,8 @@ func invalidSig(msg string) error {
 func invalid(msg string) error { return paygate.Errorf(paygate.EINVALID, "wechat callback: %s", msg) }
 
 // ParseCallback verifies, decrypts and classifies a WeChat Pay v3
-// notification. Returns EINVALIDSIG for a forged, tampered or stale callback
-// and EINVALID for a malformed one.
+// notification. Returns EINVALIDSIG for a forged or tampered callback,
+// ESTALETIMESTAMP for a stale one, and EINVALID for a malformed one.
 func (c *Client) ParseCallback(ctx context.Context, header http.Header, body []byte) (*paygate.Notification, error) {
 	if len(body) > MaxCallbackBytes {
 		return nil, invalid("body too large")
@@ -100,7 +100,7 @@ func (c *Client) ParseCallback(ctx context.Context, header http.Header, body []b
 		return nil, invalidSig("bad timestamp")
 	}
 	if d := c.now().Sub(time.Unix(sec, 0)); d > CallbackSkew || d < -CallbackSkew {
-		return nil, invalidSig("timestamp outside the allowed window")
+		return nil, paygate.Errorf(paygate.ESTALETIMESTAMP, "wechat callback: timestamp outside the allowed window")
 	}
 	if err := verifyRSA(c.platform, ts, nonce, string(body), sig); err != nil {
 		return nil, invalidSig(err.Error())
@@ -202,7 +202,7 @@ func (c *Client) CallbackReply(err error) (status int, contentType string, body 
 	}
 	status = http.StatusInternalServerError
 	switch paygate.ErrorCode(err) {
-	case paygate.EINVALIDSIG:
+	case paygate.EINVALIDSIG, paygate.ESTALETIMESTAMP:
 		status = http.StatusUnauthorized
 	case paygate.EINVALID:
 		status = http.StatusBadRequest

@@ -57,8 +57,8 @@ func TestParseCallback(t *testing.T) {
 		{"one byte tampered", e.client, d.header, tampered, 0, paygate.EINVALIDSIG},
 		{"wrong platform key", e.newClient(t, wrongKey, time.Second), d.header, d.body, 0, paygate.EINVALIDSIG},
 		{"signature missing", e.client, noSig, d.body, 0, paygate.EINVALIDSIG},
-		{"stale timestamp", e.client, d.header, d.body, 6 * time.Minute, paygate.EINVALIDSIG},
-		{"future timestamp", e.client, d.header, d.body, -6 * time.Minute, paygate.EINVALIDSIG},
+		{"stale timestamp", e.client, d.header, d.body, 6 * time.Minute, paygate.ESTALETIMESTAMP},
+		{"future timestamp", e.client, d.header, d.body, -6 * time.Minute, paygate.ESTALETIMESTAMP},
 		{"undecryptable resource", e.newClient(t, wrongAPIKey, time.Second), d.header, d.body, 0, paygate.EINVALID},
 		{"oversized", e.client, d.header, make([]byte, MaxCallbackBytes+1), 0, paygate.EINVALID},
 	}
@@ -122,7 +122,7 @@ func FuzzParseCallback(f *testing.F) {
 		h.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(body))
 		if n, err := c.ParseCallback(context.Background(), h, body); err == nil {
 			t.Fatalf("unsigned callback accepted: %+v", n)
-		} else if code := paygate.ErrorCode(err); code != paygate.EINVALIDSIG && code != paygate.EINVALID {
+		} else if code := paygate.ErrorCode(err); code != paygate.EINVALIDSIG && code != paygate.ESTALETIMESTAMP && code != paygate.EINVALID {
 			t.Fatalf("error code %s", code)
 		}
 		n, err := c.parseVerified(body)

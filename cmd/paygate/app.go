@@ -305,9 +305,26 @@ func (m *Main) printSandbox() {
 		m.URL, sb.Merchant, m.URL, sb.KeyID, sb.Secret)
 }
 
-// startJobs runs the background work: resolving orders whose outcome is
-// unknown, and purging expired idempotency keys.
+// startJobs runs the background work, in every replica: delivering the
+// webhook outbox, resolving orders whose outcome is unknown (lost
+// callbacks; B-scan-C orders past their window are reversed), and purging
+// expired idempotency keys. Outbox events and pending orders are claimed
+// with leases, so replicas share the work without doing anything twice at
+// once.
 func (m *Main) startJobs(ctx context.Context) {
+	jobs := m.Config.Jobs
+	if jobs.Disabled {
+		return
+	}
+	orDefault := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	orDefault(&jobs.LeaseTTL, config.DefaultLeaseTTL)
+	orDefault(&jobs.OutboxInterval, config.DefaultOutboxInterval)
+	orDefault(&jobs.PendingQueryInterval, config.DefaultPendingQueryInterval)
+	orDefault(&jobs.PendingQueryAfter, config.DefaultPendingQueryAfter)
 	every := func(d time.Duration, f func(context.Context)) {
 		m.wg.Add(1)
 		go func() {
@@ -324,8 +341,17 @@ func (m *Main) startJobs(ctx context.Context) {
 			}
 		}()
 	}
-	every(10*time.Second, func(ctx context.Context) {
-		if _, err := m.Payments.ResolvePending(ctx, 30*time.Second, 100); err != nil {
+	dispatcher := &callbacks.Dispatcher{
+		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
+		Client: &http.Client{Timeout: min(10*time.Second, jobs.LeaseTTL/2)}, Logger: m.Logger,
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		dispatcher.Run(ctx, jobs.OutboxInterval)
+	}()
+	every(jobs.PendingQueryInterval, func(ctx context.Context) {
+		if _, err := m.Payments.ResolvePending(ctx, jobs.PendingQueryAfter, jobs.LeaseTTL, jobs.Batch); err != nil && ctx.Err() == nil {
 			m.Logger.Warn("resolve pending", "err", err)
 		}
 	})

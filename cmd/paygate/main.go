@@ -5,6 +5,7 @@
 //	paygate sandbox            run the channel simulators alone
 //	paygate api METHOD PATH    send a signed API request
 //	paygate config example     print the commented example configuration
+//	paygate webhooks listen    receive, verify and print webhooks locally
 package main
 
 import (
@@ -26,6 +27,9 @@ commands:
                             send a request signed with PAYGATE_KEY_ID / PAYGATE_SECRET
                             (or the sandbox key) to PAYGATE_URL (default http://127.0.0.1:8080)
   config example            print the commented example configuration
+  webhooks listen [--addr 127.0.0.1:9000] [--secret SECRET ...]
+                            receive webhooks locally: verify each signature, print the
+                            event (id, type, object status), deduplicate by event id
 
 configuration: PAYGATE_CONFIG names a YAML file; PAYGATE_* variables override it
 (see docs/configuration.md).
@@ -56,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return api(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout)
+	case "webhooks":
+		return webhooks(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return bench(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":

@@ -1,0 +1,81 @@
+package paygate
+
+import (
+	"context"
+	"time"
+)
+
+// Delivery states of an event in the outbox.
+const (
+	DeliveryPending   = "pending"   // not delivered yet; retried on the schedule
+	DeliveryDelivered = "delivered" // a 2xx answer was received
+	DeliveryFailed    = "failed"    // the schedule ran out; only a redelivery sends it again
+)
+
+// DeliveryAttempt is one POST of an event to the merchant.
+type DeliveryAttempt struct {
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code"` // 0 when no HTTP answer came
+	LatencyMS  int64     `json:"latency_ms"`
+	Error      string    `json:"error,omitempty"`
+	// ResponseExcerpt is the start of the answer's body (at most 1 KiB).
+	ResponseExcerpt string `json:"response_excerpt,omitempty"`
+}
+
+// EventDelivery is an event's delivery state and its attempts, oldest first.
+type EventDelivery struct {
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	DeliveredAt   *time.Time
+	Log           []DeliveryAttempt
+}
+
+// ClaimedEvent is an event leased to one dispatcher until LeaseUntil.
+type ClaimedEvent struct {
+	Event      *Event
+	Attempts   int // attempts made before this claim
+	LeaseUntil time.Time
+}
+
+// DeliveryOutcome is what a dispatcher records after handling a claim.
+type DeliveryOutcome struct {
+	// Attempt is the POST made; nil when none was (no URL to send to),
+	// which postpones the event to Next without counting an attempt.
+	Attempt   *DeliveryAttempt
+	Delivered bool
+	// Next is when to try again; zero (and not delivered) marks the event
+	// failed.
+	Next time.Time
+}
+
+// Outbox is the delivery side of the event store, shared by every replica.
+type Outbox interface {
+	// ClaimEvents leases up to limit pending events that are due, so that
+	// no other dispatcher takes them until the lease ends. A claim whose
+	// holder dies comes back when the lease ends.
+	ClaimEvents(ctx context.Context, limit int, lease time.Duration) ([]*ClaimedEvent, error)
+
+	// RecordDelivery logs o.Attempt and moves the event on, if c is still
+	// the event's current claim. It reports whether it was.
+	RecordDelivery(ctx context.Context, c *ClaimedEvent, o DeliveryOutcome) (bool, error)
+
+	// EventDelivery returns an event's delivery state, scoped to
+	// merchantID ("" = any). Returns ENOTFOUND if the event does not exist.
+	EventDelivery(ctx context.Context, merchantID, id string) (*EventDelivery, error)
+
+	// Redeliver makes an event due now again, whatever its state.
+	// Returns ENOTFOUND if it does not exist for merchantID.
+	Redeliver(ctx context.Context, merchantID, id string) (*Event, error)
+}
+
+// PendingClaimer leases orders and refunds whose outcome is still unknown
+// to one resolver at a time, so that replicas never query one twice at once.
+type PendingClaimer interface {
+	// ClaimPendingOrders leases up to limit pending orders created before
+	// `before` and not leased now, oldest first.
+	ClaimPendingOrders(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]*Order, error)
+	// ClaimPendingRefunds does the same for pending refunds.
+	ClaimPendingRefunds(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]*Refund, error)
+}

@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
+)
+
+var listEventParams = map[string]bool{"order_id": true, "type": true, "cursor": true, "limit": true}
+
+func (s *Server) listEvents(c *gin.Context) {
+	key := apiKey(c)
+	if key.TerminalID != "" {
+		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read events"))
+		return
+	}
+	q := c.Request.URL.Query()
+	for k := range q {
+		if !listEventParams[k] {
+			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
+			return
+		}
+	}
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	events, next, err := s.deps.Events.Events(c.Request.Context(), paygate.EventFilter{
+		MerchantID: key.MerchantID, OrderID: q.Get("order_id"), Type: q.Get("type"), Cursor: q.Get("cursor"), Limit: limit,
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newList(events, next))
+}
+
+// eventWithDelivery is GET /v1/events/{id}: the event as webhooks carry
+// it, plus its delivery status and attempts.
+type eventWithDelivery struct {
+	*paygate.Event
+	DeliveryStatus string                    `json:"delivery_status"`
+	Attempts       []paygate.DeliveryAttempt `json:"attempts"`
+}
+
+func (e eventWithDelivery) MarshalJSON() ([]byte, error) {
+	type plain paygate.Event
+	return json.Marshal(struct {
+		Object string `json:"object"`
+		*plain
+		DeliveryStatus string                    `json:"delivery_status"`
+		Attempts       []paygate.DeliveryAttempt `json:"attempts"`
+	}{"event", (*plain)(e.Event), e.DeliveryStatus, e.Attempts})
+}
+
+func (s *Server) getEvent(c *gin.Context) {
+	key := apiKey(c)
+	if key.TerminalID != "" {
+		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read events"))
+		return
+	}
+	ctx := c.Request.Context()
+	e, err := s.deps.Events.Event(ctx, key.MerchantID, c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.answerEvent(c, ctx, key.MerchantID, e)
+}
+
+// redeliverEvent schedules an immediate new delivery of an event.
+func (s *Server) redeliverEvent(c *gin.Context) {
+	key := apiKey(c)
+	if key.TerminalID != "" {
+		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot redeliver events"))
+		return
+	}
+	outbox, ok := s.deps.Events.(paygate.Outbox)
+	if !ok {
+		s.writeError(c, paygate.Errorf(paygate.EUNAVAILABLE, "webhook delivery is not available"))
+		return
+	}
+	ctx := c.Request.Context()
+	e, err := outbox.Redeliver(ctx, key.MerchantID, c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.answerEvent(c, ctx, key.MerchantID, e)
+}
+
+func (s *Server) answerEvent(c *gin.Context, ctx context.Context, merchantID string, e *paygate.Event) {
+	out := eventWithDelivery{Event: e, DeliveryStatus: paygate.DeliveryPending, Attempts: []paygate.DeliveryAttempt{}}
+	if outbox, ok := s.deps.Events.(paygate.Outbox); ok {
+		d, err := outbox.EventDelivery(ctx, merchantID, e.ID)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		out.DeliveryStatus, out.Attempts = d.Status, d.Log
+	}
+	c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paygate-cn/paygate"
+)
+
+var (
+	_ paygate.Outbox         = (*DB)(nil)
+	_ paygate.PendingClaimer = (*DB)(nil)
+)
+
+// skipLocked is the suffix of a claiming sub-select: PostgreSQL skips rows
+// another replica is claiming; SQLite's write transaction already holds the
+// whole database, so the single writer is the claim.
+func (db *DB) skipLocked() string {
+	if db.dialect == DialectPostgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// ClaimEvents leases up to limit pending events whose next attempt is due.
+// The claim moves next_attempt_at to the end of the lease, so a claim whose
+// holder dies is due again when the lease ends, and sets lease_until, which
+// RecordDelivery checks to know the claim is still the holder's.
+func (db *DB) ClaimEvents(ctx context.Context, limit int, lease time.Duration) ([]*paygate.ClaimedEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	now := db.nowTime()
+	until := normTime(now.Add(lease))
+	q := `UPDATE events SET lease_until = ?, next_attempt_at = ?
+		WHERE id IN (SELECT id FROM events WHERE delivery_status = 'pending' AND next_attempt_at <= ?
+			ORDER BY next_attempt_at LIMIT ` + fmt.Sprint(limit) + db.skipLocked() + `)
+		RETURNING ` + eventColumns + `, attempts`
+	var out []*paygate.ClaimedEvent
+	err := db.inTx(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, q, db.ts(until), db.ts(until), db.ts(now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e paygate.Event
+			c := &paygate.ClaimedEvent{Event: &e, LeaseUntil: until}
+			err := rows.Scan(&e.ID, &e.MerchantID, &e.Type, &e.OrderID, &e.RefundID, &e.NotifyURL,
+				jsonCol{&e.Data}, timeCol{&e.CreatedAt}, &c.Attempts)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim events: %w", err)
+	}
+	return out, nil
+}
+
+// RecordDelivery logs the attempt and moves the event to delivered, failed
+// or its next attempt — only while c is still the event's claim (its
+// lease_until unchanged). A claim that lost its lease records nothing and
+// reports false: the event went to another dispatcher.
+func (db *DB) RecordDelivery(ctx context.Context, c *paygate.ClaimedEvent, o paygate.DeliveryOutcome) (bool, error) {
+	status, next := DeliveryPending, o.Next
+	var delivered any
+	switch {
+	case o.Delivered:
+		status, next = DeliveryDelivered, db.nowTime()
+		if o.Attempt != nil {
+			next = o.Attempt.At
+		}
+		delivered = db.ts(next)
+	case next.IsZero():
+		status, next = DeliveryFailed, db.nowTime()
+	}
+	inc := 0
+	if o.Attempt != nil {
+		inc = 1
+	}
+	ok := false
+	err := db.inTx(ctx, func(tx *Tx) error {
+		var attempts int
+		err := tx.queryRow(ctx, `UPDATE events SET delivery_status = ?, next_attempt_at = ?, lease_until = NULL,
+			attempts = attempts + ?, delivered_at = COALESCE(?, delivered_at)
+			WHERE id = ? AND lease_until = ? RETURNING attempts`,
+			status, db.ts(next), inc, delivered, c.Event.ID, db.ts(c.LeaseUntil)).Scan(&attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ok = true
+		if a := o.Attempt; a != nil {
+			_, err = tx.exec(ctx, `INSERT INTO event_attempts (event_id, attempt, at, status_code, latency_ms, error, response_excerpt)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				c.Event.ID, attempts, db.ts(a.At), a.StatusCode, a.LatencyMS, cleanText(a.Error, 1024), cleanText(a.ResponseExcerpt, 1024))
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: record delivery: %w", err)
+	}
+	return ok, nil
+}
+
+// cleanText makes s storable as TEXT in both databases: valid UTF-8, no NUL,
+// at most max bytes (cut on a rune boundary).
+func cleanText(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// EventDelivery returns an event's delivery state and attempts.
+// Returns ENOTFOUND if the event does not exist (for merchantID).
+func (db *DB) EventDelivery(ctx context.Context, merchantID, id string) (*paygate.EventDelivery, error) {
+	q := "SELECT delivery_status, attempts, next_attempt_at, delivered_at FROM events WHERE id = ?"
+	args := []any{id}
+	if merchantID != "" {
+		q += " AND merchant_id = ?"
+		args = append(args, merchantID)
+	}
+	var d paygate.EventDelivery
+	err := db.queryRow(ctx, q, args...).Scan(&d.Status, &d.Attempts, timeCol{&d.NextAttemptAt}, timePtrCol{&d.DeliveredAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such event: %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read event delivery: %w", err)
+	}
+	rows, err := db.query(ctx, `SELECT attempt, at, status_code, latency_ms, error, response_excerpt
+		FROM event_attempts WHERE event_id = ? ORDER BY attempt`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: read event attempts: %w", err)
+	}
+	defer rows.Close()
+	d.Log = []paygate.DeliveryAttempt{}
+	for rows.Next() {
+		var a paygate.DeliveryAttempt
+		if err := rows.Scan(&a.Attempt, timeCol{&a.At}, &a.StatusCode, &a.LatencyMS, &a.Error, &a.ResponseExcerpt); err != nil {
+			return nil, fmt.Errorf("store: read event attempts: %w", err)
+		}
+		d.Log = append(d.Log, a)
+	}
+	return &d, rows.Err()
+}
+
+// Redeliver makes the event pending and due now, dropping any claim on it;
+// the attempt count goes on from where it was.
+// Returns ENOTFOUND if the event does not exist (for merchantID).
+func (db *DB) Redeliver(ctx context.Context, merchantID, id string) (*paygate.Event, error) {
+	q := "UPDATE events SET delivery_status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ?"
+	args := []any{db.ts(db.nowTime()), id}
+	if merchantID != "" {
+		q += " AND merchant_id = ?"
+		args = append(args, merchantID)
+	}
+	var e *paygate.Event
+	err := db.inTx(ctx, func(tx *Tx) error {
+		var err error
+		e, err = scanEvent(tx.queryRow(ctx, q+" RETURNING "+eventColumns, args...))
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such event: %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: redeliver event: %w", err)
+	}
+	return e, nil
+}
+
+// ClaimPendingOrders leases up to limit pending orders created before
+// `before` whose previous lease (if any) has ended, oldest first. The lease
+// is also the pause before the order is queried again.
+func (db *DB) ClaimPendingOrders(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]*paygate.Order, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	now := db.nowTime()
+	q := `UPDATE orders SET resolve_lease_until = ?
+		WHERE id IN (SELECT id FROM orders WHERE status = 'pending' AND created_at < ?
+			AND (resolve_lease_until IS NULL OR resolve_lease_until <= ?)
+			ORDER BY created_at, id LIMIT ` + fmt.Sprint(limit) + db.skipLocked() + `)
+		RETURNING ` + orderColumns
+	var list []*paygate.Order
+	err := db.inTx(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, q, db.ts(now.Add(lease)), db.ts(before), db.ts(now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			o, err := scanOrder(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, o)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim pending orders: %w", err)
+	}
+	return list, nil
+}
+
+// ClaimPendingRefunds leases pending refunds as ClaimPendingOrders does
+// orders.
+func (db *DB) ClaimPendingRefunds(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]*paygate.Refund, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	now := db.nowTime()
+	q := `UPDATE refunds SET resolve_lease_until = ?
+		WHERE id IN (SELECT id FROM refunds WHERE status = 'pending' AND created_at < ?
+			AND (resolve_lease_until IS NULL OR resolve_lease_until <= ?)
+			ORDER BY created_at, id LIMIT ` + fmt.Sprint(limit) + db.skipLocked() + `)
+		RETURNING ` + refundColumns
+	var list []*paygate.Refund
+	err := db.inTx(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, q, db.ts(now.Add(lease)), db.ts(before), db.ts(now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRefund(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim pending refunds: %w", err)
+	}
+	return list, nil
+}
