@@ -6,6 +6,7 @@
 //	paygate api METHOD PATH    send a signed API request
 //	paygate config example     print the commented example configuration
 //	paygate webhooks listen    receive, verify and print webhooks locally
+//	paygate bench              measure B-scan-C throughput against the simulators
 package main
 
 import (
@@ -27,6 +28,9 @@ commands:
                             send a request signed with PAYGATE_KEY_ID / PAYGATE_SECRET
                             (or the sandbox key) to PAYGATE_URL (default http://127.0.0.1:8080)
   config example            print the commented example configuration
+  bench [-channels wechat,alipay,...] [-orders N] [-database-url URL] [-redis-url URL]
+                            measure end-to-end B-scan-C throughput against the simulators
+                            beside each channel's signing limit (docs/performance.md)
   webhooks listen [--addr 127.0.0.1:9000] [--secret SECRET ...]
                             receive webhooks locally: verify each signature, print the
                             event (id, type, object status), deduplicate by event id
