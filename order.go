@@ -192,6 +192,12 @@ type OrderUpdate struct {
 	// Event, when set, is written to the outbox in the same transaction as
 	// the update, and only if the update applied.
 	Event *Event
+
+	// Expect, when set, is the caller's fresh read of the order. A store
+	// may then apply the update and write the event in one statement,
+	// conditioned on the order still being exactly that read; otherwise it
+	// applies the update as usual. The outcome is the same either way.
+	Expect *Order
 }
 
 // OrderFilter selects orders of one merchant for listing.

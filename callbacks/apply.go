@@ -74,6 +74,7 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 		return o, false, nil
 	}
 	u.Event = &paygate.Event{Type: paygate.OrderEventType(u.To), NotifyURL: o.NotifyURL}
+	u.Expect = o
 	return a.Orders.UpdateOrder(ctx, u)
 }
 

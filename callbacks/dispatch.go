@@ -61,7 +61,7 @@ type Dispatcher struct {
 
 func (d *Dispatcher) defaults() {
 	if d.Client == nil {
-		d.Client = &http.Client{Timeout: 10 * time.Second}
+		d.Client = &http.Client{Timeout: 10 * time.Second, Transport: PooledTransport()}
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -234,4 +234,14 @@ func describeSendError(err error) string {
 		inner = u
 	}
 	return inner.Error()
+}
+
+// PooledTransport keeps enough idle connections per host for concurrent
+// calls: the default transport keeps 2, so under load most requests would
+// open (and, over TLS, handshake) a new connection.
+func PooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	return t
 }

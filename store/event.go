@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/paygate-cn/paygate"
 )
@@ -30,14 +31,13 @@ func scanEvent(s scanner) (*paygate.Event, error) {
 	return &e, nil
 }
 
-// insertEvent writes e to the outbox, filling what the caller left empty:
-// ID, CreatedAt, MerchantID, OrderID and NotifyURL from the order, RefundID
-// from the refund, and Data as {"object": ...} — the refund for refund.*
-// events, the order otherwise.
-func (tx *Tx) insertEvent(ctx context.Context, e *paygate.Event, o *paygate.Order, r *paygate.Refund) error {
-	db := tx.db
+// fillEvent fills what the caller left empty: ID, CreatedAt (now),
+// MerchantID, OrderID and NotifyURL from the order, RefundID from the
+// refund, and Data as {"object": ...} — the refund for refund.* events, the
+// order otherwise.
+func fillEvent(e *paygate.Event, now time.Time, o *paygate.Order, r *paygate.Refund) error {
 	if e.CreatedAt.IsZero() {
-		e.CreatedAt = db.nowTime()
+		e.CreatedAt = now
 	}
 	e.CreatedAt = normTime(e.CreatedAt)
 	if e.ID == "" {
@@ -75,6 +75,18 @@ func (tx *Tx) insertEvent(ctx context.Context, e *paygate.Event, o *paygate.Orde
 			return fmt.Errorf("store: encode event data: %w", err)
 		}
 		e.Data = data
+	}
+	return nil
+}
+
+// insertEvent writes e to the outbox, filling what the caller left empty:
+// ID, CreatedAt, MerchantID, OrderID and NotifyURL from the order, RefundID
+// from the refund, and Data as {"object": ...} — the refund for refund.*
+// events, the order otherwise.
+func (tx *Tx) insertEvent(ctx context.Context, e *paygate.Event, o *paygate.Order, r *paygate.Refund) error {
+	db := tx.db
+	if err := fillEvent(e, db.nowTime(), o, r); err != nil {
+		return err
 	}
 	_, err := tx.exec(ctx, `INSERT INTO events (id, merchant_id, type, order_id, refund_id, notify_url,
 		data, created_at, delivery_status, attempts, next_attempt_at)

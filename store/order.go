@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -210,6 +211,22 @@ func (db *DB) UpdateOrder(ctx context.Context, u paygate.OrderUpdate) (*paygate.
 	if len(from) == 0 {
 		from = paygate.SourcesOf(u.To)
 	}
+	if u.Expect != nil && db.dialect == DialectPostgres && len(from) > 0 {
+		o, ok, err := db.updateOrderAsExpected(ctx, u, from)
+		if err != nil || ok {
+			return o, ok, err
+		}
+		// The order moved on since the caller's read. Usually another
+		// path (a callback racing the channel's answer) already made the
+		// transition: one read says so without a transaction.
+		cur, err := db.Order(ctx, "", u.OrderID)
+		if err != nil {
+			return nil, false, err
+		}
+		if !slices.Contains(from, cur.Status) {
+			return cur, false, nil
+		}
+	}
 	var o *paygate.Order
 	var applied bool
 	err := db.inTx(ctx, func(tx *Tx) error {
@@ -236,12 +253,101 @@ func (db *DB) UpdateOrder(ctx context.Context, u paygate.OrderUpdate) (*paygate.
 	return o, applied, nil
 }
 
-// casOrder runs the conditional UPDATE and returns the order afterwards,
-// or nil if the order was not in one of from.
-func (tx *Tx) casOrder(ctx context.Context, u paygate.OrderUpdate, from []paygate.OrderStatus) (*paygate.Order, error) {
-	db := tx.db
+// updateOrderAsExpected applies u, and writes u.Event, in one statement
+// (one round trip, atomic on its own) when the order is still exactly
+// u.Expect: same status among from, same updated_at. The order afterwards
+// is then known without reading it back. ok=false means the order had
+// moved on; the caller takes the general path, which decides anew.
+func (db *DB) updateOrderAsExpected(ctx context.Context, u paygate.OrderUpdate, from []paygate.OrderStatus) (*paygate.Order, bool, error) {
+	cur := u.Expect
+	if cur.ID != u.OrderID || !slices.Contains(from, cur.Status) {
+		return nil, false, nil
+	}
+	now := db.nowTime()
+	set, args, err := db.orderSet(u, now)
+	if err != nil {
+		return nil, false, err
+	}
+	args = append(args, u.OrderID, string(cur.Status), db.ts(cur.UpdatedAt))
+	update := "UPDATE orders SET " + strings.Join(set, ", ") + " WHERE id = ? AND status = ? AND updated_at = ?"
+
+	after := afterUpdate(cur, u, now)
+	if u.Event == nil {
+		res, err := db.w.ExecContext(ctx, db.rebind(update), args...)
+		if err != nil {
+			return nil, false, err
+		}
+		n, err := res.RowsAffected()
+		return after, err == nil && n == 1, err
+	}
+	// Fill a copy: the caller's event is updated only if this applies.
+	ev := *u.Event
+	e := &ev
+	if err := fillEvent(e, now, after, nil); err != nil {
+		return nil, false, err
+	}
+	q := "WITH u AS (" + update + " RETURNING id) " +
+		`INSERT INTO events (id, merchant_id, type, order_id, refund_id, notify_url,
+		data, created_at, delivery_status, attempts, next_attempt_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ? FROM u`
+	args = append(args, e.ID, e.MerchantID, e.Type, e.OrderID, e.RefundID, e.NotifyURL, string(e.Data),
+		db.ts(e.CreatedAt), DeliveryPending, db.ts(e.CreatedAt))
+	res, err := db.w.ExecContext(ctx, db.rebind(q), args...)
+	if err != nil {
+		return nil, false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n != 1 {
+		return nil, false, err
+	}
+	*u.Event = ev
+	return after, true, nil
+}
+
+// afterUpdate is what the order becomes when u applies to cur at now: the
+// same columns orderSet writes.
+func afterUpdate(cur *paygate.Order, u paygate.OrderUpdate, now time.Time) *paygate.Order {
+	o := *cur
+	o.Status, o.UpdatedAt = u.To, now
+	if u.ChannelTradeNo != nil {
+		o.ChannelTradeNo = *u.ChannelTradeNo
+	}
+	if u.PaidAt != nil {
+		t := normTime(*u.PaidAt)
+		o.PaidAt = &t
+	}
+	if u.Failure != nil {
+		o.Failure = u.Failure
+	}
+	if u.QRCode != nil {
+		o.QRCode = u.QRCode
+	}
+	if len(u.Credential) > 0 {
+		o.Credential = u.Credential
+	}
+	if u.PayerID != nil {
+		o.PayerID = *u.PayerID
+	}
+	if u.Amount != nil {
+		o.Amount = *u.Amount
+	}
+	if u.Fee != nil {
+		o.Fee = *u.Fee
+	}
+	if u.NetAmount != nil {
+		o.NetAmount = *u.NetAmount
+	}
+	if u.Route != nil {
+		o.Route, o.Provider, o.Channel, o.Fee = u.Route, u.Route.Provider, u.Route.Channel, u.Route.Fee
+		o.NetAmount = o.Amount - u.Route.Fee
+	}
+	return &o
+}
+
+// orderSet is the SET clause of an order update and its arguments.
+func (db *DB) orderSet(u paygate.OrderUpdate, now time.Time) ([]string, []any, error) {
 	set := []string{"status = ?", "updated_at = ?"}
-	args := []any{string(u.To), db.ts(db.nowTime())}
+	args := []any{string(u.To), db.ts(now)}
 	add := func(col string, arg any) {
 		set = append(set, col+" = ?")
 		args = append(args, arg)
@@ -255,7 +361,7 @@ func (tx *Tx) casOrder(ctx context.Context, u paygate.OrderUpdate, from []paygat
 	if u.Failure != nil {
 		f, err := jsonArg(u.Failure)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		add("failure", f)
 	}
@@ -280,7 +386,7 @@ func (tx *Tx) casOrder(ctx context.Context, u paygate.OrderUpdate, from []paygat
 	if u.Route != nil {
 		r, err := jsonArg(u.Route)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		add("route", r)
 		add("provider", u.Route.Provider)
@@ -288,6 +394,16 @@ func (tx *Tx) casOrder(ctx context.Context, u paygate.OrderUpdate, from []paygat
 		add("fee", u.Route.Fee)
 		set = append(set, "net_amount = amount - ?")
 		args = append(args, u.Route.Fee)
+	}
+	return set, args, nil
+}
+
+// casOrder runs the conditional UPDATE and returns the order afterwards,
+// or nil if the order was not in one of from.
+func (tx *Tx) casOrder(ctx context.Context, u paygate.OrderUpdate, from []paygate.OrderStatus) (*paygate.Order, error) {
+	set, args, err := tx.db.orderSet(u, tx.db.nowTime())
+	if err != nil {
+		return nil, err
 	}
 	args = append(args, u.OrderID)
 	for _, s := range from {

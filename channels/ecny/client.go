@@ -95,7 +95,7 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		merchantNo: merchantNo,
 		key:        key,
 		bankKey:    bankKey,
-		http:       &http.Client{Timeout: timeout},
+		http:       &http.Client{Timeout: timeout, Transport: pooledTransport()},
 		Now:        time.Now,
 	}, nil
 }
@@ -413,4 +413,14 @@ func (c *Client) classifyRefund(op string, ri *RefundInfo) (*paygate.RefundResul
 		return nil, &paygate.ChannelError{Provider: c.id, Op: op, Message: fmt.Sprintf("unknown refund_status %q", ri.RefundStatus)}
 	}
 	return r, nil
+}
+
+// pooledTransport keeps enough idle connections per host for concurrent
+// calls: the default transport keeps 2, so under load most requests would
+// open (and, over TLS, handshake) a new connection.
+func pooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	return t
 }

@@ -37,7 +37,7 @@ type Notifier struct {
 func NewNotifier() *Notifier {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Notifier{
-		Client:   &http.Client{Timeout: 10 * time.Second},
+		Client:   &http.Client{Timeout: 10 * time.Second, Transport: pooledTransport()},
 		Schedule: WeChatSchedule,
 		Scale:    1,
 		ctx:      ctx,
@@ -140,4 +140,14 @@ func (n *Notifier) Release() {
 func (n *Notifier) Close() {
 	n.cancel()
 	n.wg.Wait()
+}
+
+// pooledTransport keeps enough idle connections per host for concurrent
+// calls: the default transport keeps 2, so under load most requests would
+// open (and, over TLS, handshake) a new connection.
+func pooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	return t
 }

@@ -119,7 +119,7 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		return nil, err
 	}
 	c.backURL = spec.Credentials["back_url"]
-	c.http = &http.Client{Timeout: c.timeout}
+	c.http = &http.Client{Timeout: c.timeout, Transport: pooledTransport()}
 	return c, nil
 }
 
@@ -224,3 +224,13 @@ func (c *Client) backURLFor(u string) string {
 }
 
 func (c *Client) nowTxnTime() string { return c.now().In(shanghai).Format(txnTimeLayout) }
+
+// pooledTransport keeps enough idle connections per host for concurrent
+// calls: the default transport keeps 2, so under load most requests would
+// open (and, over TLS, handshake) a new connection.
+func pooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	return t
+}

@@ -343,7 +343,7 @@ func (m *Main) startJobs(ctx context.Context) {
 	}
 	dispatcher := &callbacks.Dispatcher{
 		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
-		Client: &http.Client{Timeout: min(10*time.Second, jobs.LeaseTTL/2)}, Logger: m.Logger,
+		Client: &http.Client{Timeout: min(10*time.Second, jobs.LeaseTTL/2), Transport: callbacks.PooledTransport()}, Logger: m.Logger,
 	}
 	m.wg.Add(1)
 	go func() {
