@@ -50,12 +50,21 @@ type DeliveryOutcome struct {
 	Next time.Time
 }
 
+// EventClaimFilter narrows which due events a dispatcher claims.
+type EventClaimFilter struct {
+	// Deliverable, when non-nil, restricts claims to events that carry
+	// their order's notify_url or belong to one of these merchants (those
+	// with a webhook URL and secret): events nobody can receive yet stay
+	// pending, untouched, instead of being claimed and put back.
+	Deliverable []string
+}
+
 // Outbox is the delivery side of the event store, shared by every replica.
 type Outbox interface {
-	// ClaimEvents leases up to limit pending events that are due, so that
-	// no other dispatcher takes them until the lease ends. A claim whose
-	// holder dies comes back when the lease ends.
-	ClaimEvents(ctx context.Context, limit int, lease time.Duration) ([]*ClaimedEvent, error)
+	// ClaimEvents leases up to limit pending events that are due and pass
+	// f, so that no other dispatcher takes them until the lease ends. A
+	// claim whose holder dies comes back when the lease ends.
+	ClaimEvents(ctx context.Context, limit int, lease time.Duration, f EventClaimFilter) ([]*ClaimedEvent, error)
 
 	// RecordDelivery logs o.Attempt and moves the event on, if c is still
 	// the event's current claim. It reports whether it was.

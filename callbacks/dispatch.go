@@ -36,6 +36,10 @@ const MaxExcerpt = 1024
 type Dispatcher struct {
 	Outbox    paygate.Outbox
 	Merchants paygate.MerchantDirectory
+	// Deliverable, when set, lists the merchants with a webhook URL and
+	// secret; only their events (and events with an order notify_url) are
+	// claimed. Nil claims every due event.
+	Deliverable func() []string
 	// Client sends the webhooks; default: a client with a 10 s timeout,
 	// which must stay below Lease.
 	Client *http.Client
@@ -109,7 +113,14 @@ func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
 // many it claimed.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	d.defaults()
-	claims, err := d.Outbox.ClaimEvents(ctx, d.Batch, d.Lease)
+	var f paygate.EventClaimFilter
+	if d.Deliverable != nil {
+		f.Deliverable = d.Deliverable()
+		if f.Deliverable == nil {
+			f.Deliverable = []string{}
+		}
+	}
+	claims, err := d.Outbox.ClaimEvents(ctx, d.Batch, d.Lease, f)
 	if err != nil {
 		return 0, err
 	}

@@ -31,19 +31,31 @@ func (db *DB) skipLocked() string {
 // The claim moves next_attempt_at to the end of the lease, so a claim whose
 // holder dies is due again when the lease ends, and sets lease_until, which
 // RecordDelivery checks to know the claim is still the holder's.
-func (db *DB) ClaimEvents(ctx context.Context, limit int, lease time.Duration) ([]*paygate.ClaimedEvent, error) {
+func (db *DB) ClaimEvents(ctx context.Context, limit int, lease time.Duration, f paygate.EventClaimFilter) ([]*paygate.ClaimedEvent, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	now := db.nowTime()
 	until := normTime(now.Add(lease))
+	args := []any{db.ts(until), db.ts(until), db.ts(now)}
+	only := ""
+	if f.Deliverable != nil {
+		only = " AND (notify_url <> ''"
+		if len(f.Deliverable) > 0 {
+			only += " OR merchant_id IN (" + placeholders(len(f.Deliverable)) + ")"
+			for _, m := range f.Deliverable {
+				args = append(args, m)
+			}
+		}
+		only += ")"
+	}
 	q := `UPDATE events SET lease_until = ?, next_attempt_at = ?
-		WHERE id IN (SELECT id FROM events WHERE delivery_status = 'pending' AND next_attempt_at <= ?
+		WHERE id IN (SELECT id FROM events WHERE delivery_status = 'pending' AND next_attempt_at <= ?` + only + `
 			ORDER BY next_attempt_at LIMIT ` + fmt.Sprint(limit) + db.skipLocked() + `)
 		RETURNING ` + eventColumns + `, attempts`
 	var out []*paygate.ClaimedEvent
 	err := db.inTx(ctx, func(tx *Tx) error {
-		rows, err := tx.query(ctx, q, db.ts(until), db.ts(until), db.ts(now))
+		rows, err := tx.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 		ctx := context.Background()
 		id := paidWithEvent(t, db, "m_1", "A1")
 
-		claims, err := db.ClaimEvents(ctx, 10, time.Minute)
+		claims, err := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{})
 		if err != nil || len(claims) != 1 || claims[0].Event.ID != id || claims[0].Attempts != 0 {
 			t.Fatalf("claim = %v, %v", claims, err)
 		}
@@ -41,7 +41,7 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 			t.Fatalf("claimed event lacks data: %+v", claims[0].Event)
 		}
 		// Leased: nobody else gets it, even when due by its old time.
-		if again, _ := db.ClaimEvents(ctx, 10, time.Minute); len(again) != 0 {
+		if again, _ := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{}); len(again) != 0 {
 			t.Fatalf("claimed twice: %v", again)
 		}
 		// A failed attempt schedules the next one.
@@ -53,11 +53,11 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("record = %v, %v", ok, err)
 		}
-		if c, _ := db.ClaimEvents(ctx, 10, time.Minute); len(c) != 0 {
+		if c, _ := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{}); len(c) != 0 {
 			t.Fatalf("claimed before due: %v", c)
 		}
 		clk.Advance(15 * time.Second)
-		claims, _ = db.ClaimEvents(ctx, 10, time.Minute)
+		claims, _ = db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{})
 		if len(claims) != 1 || claims[0].Attempts != 1 {
 			t.Fatalf("claim after delay = %v", claims)
 		}
@@ -65,7 +65,7 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 		// the first holder's late record is refused.
 		stale := claims[0]
 		clk.Advance(time.Minute)
-		claims, _ = db.ClaimEvents(ctx, 10, time.Minute)
+		claims, _ = db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{})
 		if len(claims) != 1 {
 			t.Fatalf("lease did not come back: %v", claims)
 		}
@@ -98,7 +98,7 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 		if e, err := db.Redeliver(ctx, "m_1", id); err != nil || e.ID != id {
 			t.Fatalf("redeliver = %v, %v", e, err)
 		}
-		claims, _ = db.ClaimEvents(ctx, 10, time.Minute)
+		claims, _ = db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{})
 		if len(claims) != 1 || claims[0].Attempts != 2 {
 			t.Fatalf("claim after redeliver = %v", claims)
 		}
@@ -108,7 +108,7 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 			t.Fatal("record failed")
 		}
 		clk.Advance(48 * time.Hour)
-		if c, _ := db.ClaimEvents(ctx, 10, time.Minute); len(c) != 0 {
+		if c, _ := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{}); len(c) != 0 {
 			t.Fatalf("failed event claimed: %v", c)
 		}
 		if d, _ := db.EventDelivery(ctx, "", id); d.Status != paygate.DeliveryFailed || d.Attempts != 3 {
@@ -116,7 +116,7 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 		}
 		// Postponing without an attempt counts nothing.
 		db.Redeliver(ctx, "", id)
-		claims, _ = db.ClaimEvents(ctx, 10, time.Minute)
+		claims, _ = db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{})
 		db.RecordDelivery(ctx, claims[0], paygate.DeliveryOutcome{Next: clk.Now().Add(time.Hour)})
 		if d, _ := db.EventDelivery(ctx, "", id); d.Status != paygate.DeliveryPending || d.Attempts != 3 || len(d.Log) != 3 {
 			t.Fatalf("after postpone: %+v", d)
@@ -140,7 +140,7 @@ func TestOutboxConcurrentClaims(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for {
-					c, err := db.ClaimEvents(ctx, 7, time.Minute)
+					c, err := db.ClaimEvents(ctx, 7, time.Minute, paygate.EventClaimFilter{})
 					if err != nil {
 						t.Error(err)
 						return
@@ -202,6 +202,44 @@ func TestClaimPending(t *testing.T) {
 		clk.Advance(time.Minute)
 		if l, _ := db.ClaimPendingOrders(ctx, clk.Now(), time.Minute, 10); len(l) != 1 {
 			t.Fatalf("lease did not end: %v", l)
+		}
+	})
+}
+
+// Events nobody can receive yet (no notify_url, merchant without a webhook)
+// are not claimed under a Deliverable filter; the others are.
+func TestOutboxClaimOnlyDeliverable(t *testing.T) {
+	backends(t, func(t *testing.T, db *store.DB, clk *clock) {
+		ctx := context.Background()
+		hooked := paidWithEvent(t, db, "m_hook", "H1")
+		silent := paidWithEvent(t, db, "m_none", "N1")
+		o := newOrder("m_none", "N2", 100)
+		o.NotifyURL = "https://merchant.example/order"
+		if err := db.CreateOrder(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		u := paygateSucceeded(o.ID)
+		if _, ok, err := db.UpdateOrder(ctx, u); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		claims, err := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{Deliverable: []string{"m_hook"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, c := range claims {
+			got[c.Event.ID] = true
+		}
+		if len(got) != 2 || !got[hooked] || !got[u.Event.ID] || got[silent] {
+			t.Fatalf("claimed %v; want %s and %s, not %s", got, hooked, u.Event.ID, silent)
+		}
+		// With no webhook merchant at all, only notify_url events qualify;
+		// without a filter, the silent one is claimable as before.
+		if c, _ := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{Deliverable: []string{}}); len(c) != 0 {
+			t.Fatalf("claimed %d leased or undeliverable events", len(c))
+		}
+		if c, _ := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{}); len(c) != 1 || c[0].Event.ID != silent {
+			t.Fatalf("unfiltered claim = %v", c)
 		}
 	})
 }

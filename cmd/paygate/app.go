@@ -344,6 +344,7 @@ func (m *Main) startJobs(ctx context.Context) {
 	dispatcher := &callbacks.Dispatcher{
 		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
 		Client: &http.Client{Timeout: min(10*time.Second, jobs.LeaseTTL/2), Transport: callbacks.PooledTransport()}, Logger: m.Logger,
+		Deliverable: m.webhookMerchants,
 	}
 	m.wg.Add(1)
 	go func() {
@@ -360,6 +361,19 @@ func (m *Main) startJobs(ctx context.Context) {
 			m.Logger.Warn("purge idempotency keys", "err", err)
 		}
 	})
+}
+
+// webhookMerchants lists the merchants that can receive webhooks (a URL
+// and a signing secret); merchants are fixed by the configuration, so the
+// list is the same on every call.
+func (m *Main) webhookMerchants() []string {
+	var ids []string
+	for _, mc := range m.Directory.Merchants() {
+		if mc.WebhookURL != "" && len(mc.WebhookSecrets) > 0 {
+			ids = append(ids, mc.ID)
+		}
+	}
+	return ids
 }
 
 // Close stops serving and releases everything, in reverse order of Run.
