@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -195,4 +196,16 @@ type ProviderSpec struct {
 	MaxAmount   int64             `yaml:"max_amount"` // fen, 0 = MaxAmount
 	Methods     []Method          `yaml:"methods"`    // empty = every method the kind supports
 	Networks    []string          `yaml:"networks"`   // card networks accepted (acquirers, unionpay)
+}
+
+// Credential returns the named credential, trimmed of white space.
+// Returns EPARAMMISSING, param "credentials.<name>", when it is absent or
+// blank. Channel constructors use it so that every provider names a
+// missing credential the same way.
+func (s *ProviderSpec) Credential(name string) (string, error) {
+	v := strings.TrimSpace(s.Credentials[name])
+	if v == "" {
+		return "", ParamErrorf(EPARAMMISSING, "credentials."+name, "credentials.%s: missing", name)
+	}
+	return v, nil
 }

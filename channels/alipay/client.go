@@ -55,13 +55,7 @@ var (
 // spec.BaseURL is the gateway (default ProductionGateway).
 // Returns EPARAMINVALID naming the credential at fault.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := func(name string) (string, error) {
-		v := strings.TrimSpace(spec.Credentials[name])
-		if v == "" {
-			return "", paygate.ParamErrorf(paygate.EPARAMMISSING, "credentials."+name, "credentials.%s: required", name)
-		}
-		return v, nil
-	}
+	cred := spec.Credential
 	appID, err := cred("app_id")
 	if err != nil {
 		return nil, err

@@ -54,13 +54,7 @@ var (
 // merchant's SM2 key, PEM) and bank_public_key (the bank's SM2 public key,
 // PEM). Returns EPARAMMISSING or EPARAMINVALID naming the field at fault.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := func(name string) (string, error) {
-		v := strings.TrimSpace(spec.Credentials[name])
-		if v == "" {
-			return "", paygate.ParamErrorf(paygate.EPARAMMISSING, "credentials."+name, "ecny provider %q: credential %s is missing", spec.ID, name)
-		}
-		return v, nil
-	}
+	cred := spec.Credential
 	if spec.BaseURL == "" {
 		return nil, paygate.ParamErrorf(paygate.EPARAMMISSING, "base_url", "ecny provider %q: base_url is missing", spec.ID)
 	}

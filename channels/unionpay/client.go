@@ -76,13 +76,7 @@ var (
 // request carries none). A missing or malformed credential is an error naming
 // the field.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := func(name string) (string, error) {
-		v := strings.TrimSpace(spec.Credentials[name])
-		if v == "" {
-			return "", fmt.Errorf("unionpay provider %q: credential %s is missing", spec.ID, name)
-		}
-		return v, nil
-	}
+	cred := spec.Credential
 	c := &Client{id: spec.ID, timeout: spec.Timeout, now: time.Now}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second

@@ -54,13 +54,7 @@ type Client struct {
 // New builds a client from a provider spec. It returns an error naming the
 // credential at fault when one is missing or malformed.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := func(name string) (string, error) {
-		v := strings.TrimSpace(spec.Credentials[name])
-		if v == "" {
-			return "", fmt.Errorf("credentials.%s: missing", name)
-		}
-		return v, nil
-	}
+	cred := spec.Credential
 	var vals [7]string
 	for i, name := range []string{"mchid", "appid", "serial_no", "api_v3_key", "private_key", "platform_public_key", "platform_public_key_id"} {
 		v, err := cred(name)
