@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -247,46 +248,69 @@ func (s *Server) merchant(c *gin.Context) (*paygate.Merchant, bool) {
 	return m, true
 }
 
-func (s *Server) createOrder(c *gin.Context) {
+// orderRequest reads, decodes and validates an order body, binding a
+// terminal key to its terminal and reading the card. Orders and quotes
+// share it so that they decide on the same input; for a quote
+// merchant_order_no may be left out and a card may be described without
+// card data (entry mode, type and network alone).
+func (s *Server) orderRequest(c *gin.Context, quote bool) (*OrderRequest, *paygate.Merchant, error) {
 	body, ok := s.readBody(c)
 	if !ok {
-		return
+		return nil, nil, errAnswered
 	}
 	var in OrderRequest
 	if err := decodeStrict(body, &in); err != nil {
-		s.writeError(c, err)
-		return
+		return nil, nil, err
 	}
-	m, ok := s.merchant(c)
-	if !ok {
-		return
+	m, err := s.deps.Directory.Merchant(c.Request.Context(), apiKey(c).MerchantID)
+	if err != nil {
+		return nil, nil, err
 	}
-	key := apiKey(c)
-	if key.TerminalID != "" {
+	if key := apiKey(c); key.TerminalID != "" {
 		if in.TerminalID != "" && in.TerminalID != key.TerminalID {
-			s.writeError(c, paygate.ParamErrorf(paygate.EFORBIDDEN, "terminal_id", "a terminal key creates orders for its own terminal only"))
-			return
+			return nil, nil, paygate.ParamErrorf(paygate.EFORBIDDEN, "terminal_id", "a terminal key creates orders for its own terminal only")
 		}
 		in.TerminalID = key.TerminalID
 	}
+	if quote && in.MerchantOrderNo == "" {
+		in.MerchantOrderNo = "quote"
+	}
 	p := s.deps.Payments
 	if err := in.validate(m, p.AuthCodes); err != nil {
+		return nil, nil, err
+	}
+	if in.method != paygate.MethodCard {
+		return &in, m, nil
+	}
+	if quote && in.Card.EMV == "" && in.Card.Token == "" {
+		in.cardInfo, err = cardInfoOf(in.Card)
+		return &in, m, err
+	}
+	if p.ParseCard == nil {
+		return nil, nil, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "card payments are not enabled")
+	}
+	in.cardData, in.cardInfo, err = p.ParseCard(in.Card)
+	return &in, m, err
+}
+
+// errAnswered reports that the request was already answered (readBody
+// writes its own error).
+var errAnswered = errors.New("gateway: already answered")
+
+// fail answers err unless the request was already answered.
+func (s *Server) fail(c *gin.Context, err error) {
+	if err != errAnswered {
 		s.writeError(c, err)
+	}
+}
+
+func (s *Server) createOrder(c *gin.Context) {
+	in, m, err := s.orderRequest(c, false)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	if in.method == paygate.MethodCard {
-		if p.ParseCard == nil {
-			s.writeError(c, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "card payments are not enabled"))
-			return
-		}
-		data, info, err := p.ParseCard(in.Card)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		in.cardData, in.cardInfo = data, info
-	}
-	o, err := p.Start(c.Request.Context(), m, &in)
+	o, err := s.deps.Payments.Start(c.Request.Context(), m, in)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -24,52 +24,12 @@ type QuoteResponse struct {
 // a card may be described by entry_mode, type and network alone (no EMV),
 // since only routing needs it.
 func (s *Server) quote(c *gin.Context) {
-	body, ok := s.readBody(c)
-	if !ok {
+	in, m, err := s.orderRequest(c, true)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	var in OrderRequest
-	if err := decodeStrict(body, &in); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	m, ok := s.merchant(c)
-	if !ok {
-		return
-	}
-	if key := apiKey(c); key.TerminalID != "" {
-		in.TerminalID = key.TerminalID
-	}
-	if in.MerchantOrderNo == "" {
-		in.MerchantOrderNo = "quote"
-	}
-	p := s.deps.Payments
-	if err := in.validate(m, p.AuthCodes); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if in.method == paygate.MethodCard {
-		if in.Card.EMV != "" || in.Card.Token != "" {
-			if p.ParseCard == nil {
-				s.writeError(c, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "card payments are not enabled"))
-				return
-			}
-			_, info, err := p.ParseCard(in.Card)
-			if err != nil {
-				s.writeError(c, err)
-				return
-			}
-			in.cardInfo = info
-		} else {
-			info, err := cardInfoOf(in.Card)
-			if err != nil {
-				s.writeError(c, err)
-				return
-			}
-			in.cardInfo = info
-		}
-	}
-	route, err := p.Quote(c.Request.Context(), m, &in)
+	route, err := s.deps.Payments.Quote(c.Request.Context(), m, in)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -203,50 +203,29 @@ func (db *DB) Redeliver(ctx context.Context, merchantID, id string) (*paygate.Ev
 // `before` whose previous lease (if any) has ended, oldest first. The lease
 // is also the pause before the order is queried again.
 func (db *DB) ClaimPendingOrders(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]*paygate.Order, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	now := db.nowTime()
-	q := `UPDATE orders SET resolve_lease_until = ?
-		WHERE id IN (SELECT id FROM orders WHERE status = 'pending' AND created_at < ?
-			AND (resolve_lease_until IS NULL OR resolve_lease_until <= ?)
-			ORDER BY created_at, id LIMIT ` + fmt.Sprint(limit) + db.skipLocked() + `)
-		RETURNING ` + orderColumns
-	var list []*paygate.Order
-	err := db.inTx(ctx, func(tx *Tx) error {
-		rows, err := tx.query(ctx, q, db.ts(now.Add(lease)), db.ts(before), db.ts(now))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			o, err := scanOrder(rows)
-			if err != nil {
-				return err
-			}
-			list = append(list, o)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: claim pending orders: %w", err)
-	}
-	return list, nil
+	return claimPending(ctx, db, "orders", orderColumns, scanOrder, before, lease, limit)
 }
 
 // ClaimPendingRefunds leases pending refunds as ClaimPendingOrders does
 // orders.
 func (db *DB) ClaimPendingRefunds(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]*paygate.Refund, error) {
+	return claimPending(ctx, db, "refunds", refundColumns, scanRefund, before, lease, limit)
+}
+
+// claimPending leases the pending rows of table (orders or refunds): the
+// one claim both resolvers share.
+func claimPending[T any](ctx context.Context, db *DB, table, columns string, scan func(scanner) (T, error),
+	before time.Time, lease time.Duration, limit int) ([]T, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	now := db.nowTime()
-	q := `UPDATE refunds SET resolve_lease_until = ?
-		WHERE id IN (SELECT id FROM refunds WHERE status = 'pending' AND created_at < ?
+	q := `UPDATE ` + table + ` SET resolve_lease_until = ?
+		WHERE id IN (SELECT id FROM ` + table + ` WHERE status = 'pending' AND created_at < ?
 			AND (resolve_lease_until IS NULL OR resolve_lease_until <= ?)
 			ORDER BY created_at, id LIMIT ` + fmt.Sprint(limit) + db.skipLocked() + `)
-		RETURNING ` + refundColumns
-	var list []*paygate.Refund
+		RETURNING ` + columns
+	var list []T
 	err := db.inTx(ctx, func(tx *Tx) error {
 		rows, err := tx.query(ctx, q, db.ts(now.Add(lease)), db.ts(before), db.ts(now))
 		if err != nil {
@@ -254,16 +233,16 @@ func (db *DB) ClaimPendingRefunds(ctx context.Context, before time.Time, lease t
 		}
 		defer rows.Close()
 		for rows.Next() {
-			r, err := scanRefund(rows)
+			v, err := scan(rows)
 			if err != nil {
 				return err
 			}
-			list = append(list, r)
+			list = append(list, v)
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: claim pending refunds: %w", err)
+		return nil, fmt.Errorf("store: claim pending %s: %w", table, err)
 	}
 	return list, nil
 }
