@@ -52,8 +52,12 @@ type RefundResult struct {
 	Outcome         Outcome // success, pending, declined or not_found
 	ChannelRefundNo string
 	Amount          int64
-	At              *time.Time
-	Failure         *Failure
+	// RefundedTotal is the order's cumulative refunded amount the channel
+	// reports with a success instead of this refund's own amount (Alipay's
+	// refund_fee); 0 when it reports none.
+	RefundedTotal int64
+	At            *time.Time
+	Failure       *Failure
 }
 
 // ChannelError reports a channel call whose outcome is unknown: it timed out,

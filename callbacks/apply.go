@@ -78,7 +78,11 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 	return a.Orders.UpdateOrder(ctx, u)
 }
 
-// ApplyRefundResult finishes a pending refund according to r.
+// ApplyRefundResult finishes a pending refund according to r. A success
+// reporting an amount other than the refund's, or a cumulative refunded
+// total (RefundedTotal) that cannot include this refund — below its amount,
+// or above the order's pending and succeeded refunds together — is refused
+// with EINVALID and changes nothing.
 func (a *Applier) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *paygate.Refund, r *paygate.RefundResult) (*paygate.Refund, bool, error) {
 	u := paygate.RefundUpdate{RefundID: ref.ID, At: a.Now().UTC()}
 	if r.At != nil {
@@ -92,6 +96,14 @@ func (a *Applier) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *
 		if r.Amount != 0 && r.Amount != ref.Amount {
 			return ref, false, paygate.Errorf(paygate.EINVALID,
 				"channel reports refund amount %d for refund %s of amount %d", r.Amount, ref.ID, ref.Amount)
+		}
+		// The channel's total counts refunds in its own order, so only its
+		// bounds are known: this refund at least, every refund not failed
+		// at most (RefundReserved includes this one, pending or not).
+		if r.RefundedTotal != 0 && (r.RefundedTotal < ref.Amount || r.RefundedTotal > o.RefundReserved) {
+			return ref, false, paygate.Errorf(paygate.EINVALID,
+				"channel reports %d refunded in total with refund %s of amount %d; the order has %d in refunds",
+				r.RefundedTotal, ref.ID, ref.Amount, o.RefundReserved)
 		}
 		u.To = paygate.RefundSucceeded
 		orderType := paygate.EventOrderPartiallyRefunded

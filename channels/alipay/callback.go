@@ -19,7 +19,8 @@ const MaxCallbackBytes = 64 << 10
 // A notification carrying refund fields (out_biz_no, refund_fee or
 // gmt_refund) reports a refund: RefundID is out_biz_no (our out_request_no)
 // and Refund.Amount is left 0, because refund_fee is the trade's cumulative
-// refunded total, not this refund's amount. Any other is a payment.
+// refunded total, not this refund's amount; it is Refund.RefundedTotal, for
+// the applier to check against the order. Any other is a payment.
 func (c *Client) ParseCallback(ctx context.Context, header http.Header, body []byte) (*paygate.Notification, error) {
 	if len(body) > MaxCallbackBytes {
 		return nil, paygate.Errorf(paygate.EINVALID, "alipay notification exceeds %d bytes", MaxCallbackBytes)
@@ -56,8 +57,10 @@ func (c *Client) ParseCallback(ctx context.Context, header http.Header, body []b
 		if p["out_biz_no"] == "" {
 			return nil, paygate.Errorf(paygate.EINVALID, "alipay refund notification has no out_biz_no")
 		}
+		var total int64
 		if p["refund_fee"] != "" {
-			if _, err := parseFen(p["refund_fee"]); err != nil {
+			var err error
+			if total, err = parseFen(p["refund_fee"]); err != nil || total <= 0 {
 				return nil, paygate.Errorf(paygate.EINVALID, "alipay notification refund_fee is malformed")
 			}
 		}
@@ -65,6 +68,7 @@ func (c *Client) ParseCallback(ctx context.Context, header http.Header, body []b
 		n.Refund = &paygate.RefundResult{
 			Outcome:         paygate.OutcomeSuccess,
 			ChannelRefundNo: p["trade_no"],
+			RefundedTotal:   total,
 			At:              parseTime(p["gmt_refund"]),
 		}
 		return n, nil

@@ -362,7 +362,8 @@ func TestRefunds(t *testing.T) {
 		t.Fatalf("refund = %+v", r)
 	}
 	n, err := e.client.ParseCallback(ctx(), nil, []byte(e.sink.next(t)))
-	if err != nil || n.RefundID != "rf_1" || n.Refund == nil || n.Refund.Outcome != paygate.OutcomeSuccess || n.Result != nil {
+	if err != nil || n.RefundID != "rf_1" || n.Refund == nil || n.Refund.Outcome != paygate.OutcomeSuccess || n.Result != nil ||
+		n.Refund.Amount != 0 || n.Refund.RefundedTotal != 300 {
 		t.Fatalf("refund notification = %+v, %v", n, err)
 	}
 	if r := refund("rf_1", 300); r.Outcome != paygate.OutcomeSuccess {

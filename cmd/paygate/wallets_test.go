@@ -349,6 +349,20 @@ type tamperKit struct {
 	merchant func(n map[string]any)
 	accepted func(status int, body []byte) bool // as the channel reads the reply
 	unsign   func(http.Header, []byte) (http.Header, []byte)
+
+	// The same for the channel's refund notifications; merchant, accepted
+	// and unsign above apply to them as well.
+	refundNotice   func(refundID string) (map[string]any, bool)
+	signRefund     func(map[string]any) (http.Header, []byte)
+	wrongKeyRefund func(map[string]any) (http.Header, []byte)
+	refundFlipAt   string
+	// refundAmount sets the amount a refund notification reports: the
+	// refund's own, or for Alipay the trade's refunded total (refund_fee).
+	refundAmount func(n map[string]any, fen int64)
+	// delayRefunds keeps the channel's refunds processing for d, so that
+	// only a notification can finish them; nil for Alipay, whose refund
+	// answer is final.
+	delayRefunds func(d time.Duration)
 }
 
 // dropHeaders removes signature headers.
@@ -384,13 +398,15 @@ func newTamperKit(t *testing.T, sb *Sandbox, channel string) tamperKit {
 			t.Fatal(err)
 		}
 		t.Cleanup(other.Close)
-		return tamperKit{
-			notice: sb.WeChat.TradeNotice, sign: sb.WeChat.SignNotice,
-			wrongKey: func(n map[string]any) (http.Header, []byte) {
-				h, b := other.SignNotice(n)
+		claimGenuine := func(sign func(map[string]any) (http.Header, []byte)) func(map[string]any) (http.Header, []byte) {
+			return func(n map[string]any) (http.Header, []byte) {
+				h, b := sign(n)
 				h.Set("Wechatpay-Serial", creds["platform_public_key_id"]) // claim the genuine key
 				return h, b
-			},
+			}
+		}
+		return tamperKit{
+			notice: sb.WeChat.TradeNotice, sign: sb.WeChat.SignNotice, wrongKey: claimGenuine(other.SignNotice),
 			flipAt: `"ciphertext":"`,
 			amount: func(n map[string]any, fen int64) {
 				a := n["amount"].(map[string]any)
@@ -399,6 +415,14 @@ func newTamperKit(t *testing.T, sb *Sandbox, channel string) tamperKit {
 			merchant: func(n map[string]any) { n["mchid"] = "1900000999" },
 			accepted: func(status int, _ []byte) bool { return status == http.StatusOK || status == http.StatusNoContent },
 			unsign:   dropHeaders("Wechatpay-Signature"),
+
+			refundNotice: sb.WeChat.RefundNotice, signRefund: sb.WeChat.SignRefundNotice,
+			wrongKeyRefund: claimGenuine(other.SignRefundNotice), refundFlipAt: `"ciphertext":"`,
+			refundAmount: func(n map[string]any, fen int64) {
+				a := n["amount"].(map[string]any)
+				a["refund"], a["payer_refund"] = fen, fen
+			},
+			delayRefunds: sb.WeChat.SetRefundDelay,
 		}
 	case paygate.KindAlipay:
 		other, err := alipaysb.New(alipaysb.Options{AppID: sb.Alipay.Credentials()["app_id"]})
@@ -416,6 +440,10 @@ func newTamperKit(t *testing.T, sb *Sandbox, channel string) tamperKit {
 			merchant: func(n map[string]any) { n["app_id"], n["auth_app_id"] = "2021000000000999", "2021000000000999" },
 			accepted: func(_ int, body []byte) bool { return string(body) == "success" },
 			unsign:   dropField("sign"),
+
+			refundNotice: sb.Alipay.RefundNotice, signRefund: sb.Alipay.SignRefundNotice,
+			wrongKeyRefund: other.SignRefundNotice, refundFlipAt: "refund_fee=",
+			refundAmount: func(n map[string]any, fen int64) { n["refund_fee"] = fmt.Sprintf("%d.%02d", fen/100, fen%100) },
 		}
 	case paygate.KindUnionPay:
 		other, err := unionpaysb.New(unionpaysb.Options{MerID: sb.UnionPay.Credentials()["mer_id"]})
@@ -431,6 +459,12 @@ func newTamperKit(t *testing.T, sb *Sandbox, channel string) tamperKit {
 			merchant: func(n map[string]any) { n["merId"] = "777290058110099" },
 			accepted: ok200,
 			unsign:   dropField("signature"),
+
+			refundNotice: func(id string) (map[string]any, bool) { return sb.UnionPay.RefundNotice(unionpay.ToOrderID(id)) },
+			signRefund:   sb.UnionPay.SignRefundNotice, wrongKeyRefund: other.SignRefundNotice,
+			refundFlipAt: "txnAmt=",
+			refundAmount: func(n map[string]any, fen int64) { n["txnAmt"], n["settleAmt"] = fen, fen },
+			delayRefunds: sb.UnionPay.SetRefundDelay,
 		}
 	case paygate.KindECNY:
 		other, err := ecnysb.New(ecnysb.Options{MerchantNo: sb.ECNY.Credentials()["merchant_no"]})
@@ -448,6 +482,11 @@ func newTamperKit(t *testing.T, sb *Sandbox, channel string) tamperKit {
 				return status == http.StatusOK && json.Unmarshal(body, &ack) == nil && ack.Code == "SUCCESS"
 			},
 			unsign: dropHeaders(ecny.SignatureHeader),
+
+			refundNotice: sb.ECNY.RefundNotice, signRefund: sb.ECNY.SignRefundNotice,
+			wrongKeyRefund: other.SignRefundNotice, refundFlipAt: `"refund_amount":`,
+			refundAmount: func(n map[string]any, fen int64) { n["body"].(map[string]any)["refund_amount"] = fen },
+			delayRefunds: sb.ECNY.SetRefundDelay,
 		}
 	}
 	t.Fatalf("no tamper kit for %s", channel)
@@ -580,6 +619,139 @@ func TestWalletsTamperedCallbacks(t *testing.T) {
 			ev := c.do("GET", "/v1/events?order_id="+id, "/v1/events", nil, "").decode(t)
 			if n := len(ev["data"].([]any)); n != 1 {
 				t.Errorf("%d events, want 1", n)
+			}
+		})
+	})
+}
+
+// TestWalletsTamperedRefundCallbacks posts crafted refund notifications of a
+// partial refund. WeChat, UnionPay and e-CNY refunds are kept processing at
+// the channel (answer and queries), so the refund stays pending and only a
+// notification can finish it. Alipay answers a refund synchronously and
+// finally, so its refund has succeeded before any notification; there the
+// test shows that tampered notifications are refused and change nothing,
+// and that the genuine one is acknowledged without a second transition.
+// Alipay's refund_fee is the trade's refunded total, not the refund's
+// amount; with one refund the two are equal, so the amount cases tamper it.
+func TestWalletsTamperedRefundCallbacks(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, c *client) {
+		c.m.Sandbox.Notifier.Hold()
+		defer c.m.Sandbox.Notifier.Release()
+		c.eachWallet(t, func(t *testing.T, w wallet) {
+			c := c.with(t)
+			kit := newTamperKit(t, c.m.Sandbox, w.channel)
+			if kit.delayRefunds != nil {
+				kit.delayRefunds(time.Hour)
+			}
+			const amount, refunded = 2500, 300
+			o := c.createOrder(authCodeOrder(w.code("6789"), amount), "").decode(t)
+			id := o["id"].(string)
+			if o["status"] != "succeeded" {
+				t.Fatalf("payment: %v", o)
+			}
+			r := c.do("POST", "/v1/orders/"+id+"/refunds", "/v1/orders/{id}/refunds",
+				map[string]any{"merchant_refund_no": "RF-" + randSuffix(), "amount": refunded, "reason": "test"}, "")
+			if r.Status != 201 {
+				t.Fatalf("refund: %d %s", r.Status, r.Body)
+			}
+			ref := r.decode(t)
+			refID := ref["id"].(string)
+			want := "pending"
+			if kit.delayRefunds == nil {
+				want = "succeeded"
+			}
+			if ref["status"] != want {
+				t.Fatalf("refund answered %v, want %s: %v", ref["status"], want, ref)
+			}
+			genuine, ok := kit.refundNotice(refID)
+			if !ok {
+				t.Fatalf("the simulator has no refund %s", refID)
+			}
+			events := func() []string {
+				t.Helper()
+				ev := c.do("GET", "/v1/events?order_id="+id, "/v1/events", nil, "").decode(t)
+				var types []string
+				for _, e := range ev["data"].([]any) {
+					types = append(types, e.(map[string]any)["type"].(string))
+				}
+				return types
+			}
+			refund := func() map[string]any {
+				t.Helper()
+				return c.do("GET", "/v1/refunds/"+refID, "/v1/refunds/{id}", nil, "").decode(t)
+			}
+			beforeOrder, beforeRefund, beforeEvents := c.order(id), refund(), fmt.Sprint(events())
+			unchanged := func(what string) {
+				t.Helper()
+				got := c.order(id)
+				for _, k := range []string{"status", "updated_at", "refunded_amount"} {
+					if got[k] != beforeOrder[k] {
+						t.Errorf("%s changed the order's %s: %v, was %v", what, k, got[k], beforeOrder[k])
+					}
+				}
+				gotRefund := refund()
+				for _, k := range []string{"status", "updated_at", "succeeded_at", "channel_refund_no", "amount"} {
+					if gotRefund[k] != beforeRefund[k] {
+						t.Errorf("%s changed the refund's %s: %v, was %v", what, k, gotRefund[k], beforeRefund[k])
+					}
+				}
+				if e := fmt.Sprint(events()); e != beforeEvents {
+					t.Errorf("%s changed the events: %s, were %s", what, e, beforeEvents)
+				}
+			}
+			for _, tc := range []struct {
+				name  string
+				craft func() (http.Header, []byte)
+			}{
+				{"one byte changed", func() (http.Header, []byte) {
+					h, b := kit.signRefund(deepCopy(t, genuine))
+					return h, flipByte(t, b, kit.refundFlipAt)
+				}},
+				{"signed with the wrong key", func() (http.Header, []byte) { return kit.wrongKeyRefund(deepCopy(t, genuine)) }},
+				{"higher amount", func() (http.Header, []byte) {
+					n := deepCopy(t, genuine)
+					kit.refundAmount(n, refunded+1)
+					return kit.signRefund(n)
+				}},
+				{"lower amount", func() (http.Header, []byte) {
+					n := deepCopy(t, genuine)
+					kit.refundAmount(n, refunded-1)
+					return kit.signRefund(n)
+				}},
+				{"another merchant", func() (http.Header, []byte) {
+					n := deepCopy(t, genuine)
+					kit.merchant(n)
+					return kit.signRefund(n)
+				}},
+				{"signature removed", func() (http.Header, []byte) { return kit.unsign(kit.signRefund(deepCopy(t, genuine))) }},
+			} {
+				h, b := tc.craft()
+				status, reply := c.postCallback(w.channel, h, b)
+				if kit.accepted(status, reply) {
+					t.Errorf("%s: accepted (%d %s)", tc.name, status, reply)
+				}
+				unchanged(tc.name)
+			}
+			// The genuine notification is taken, and taken once: a second
+			// delivery is acknowledged and changes nothing.
+			for range 2 {
+				h, b := kit.signRefund(deepCopy(t, genuine))
+				if status, reply := c.postCallback(w.channel, h, b); !kit.accepted(status, reply) {
+					t.Fatalf("genuine refund callback refused: %d %s", status, reply)
+				}
+			}
+			if got := refund(); got["status"] != "succeeded" || got["amount"] != float64(refunded) {
+				t.Errorf("refund after the genuine callback: %v", got)
+			}
+			if got := c.order(id); got["status"] != "partially_refunded" || got["refunded_amount"] != float64(refunded) {
+				t.Errorf("order after the genuine callback: status %v refunded_amount %v", got["status"], got["refunded_amount"])
+			}
+			count := map[string]int{}
+			for _, e := range events() {
+				count[e]++
+			}
+			if count["refund.succeeded"] != 1 || count["order.partially_refunded"] != 1 || len(count) != 3 {
+				t.Errorf("events %v, want one order.succeeded, refund.succeeded and order.partially_refunded", count)
 			}
 		})
 	})

@@ -121,3 +121,33 @@ func (s *Server) SignNotice(params map[string]any) (http.Header, []byte) {
 	h.Set("Content-Type", noticeContentType)
 	return h, []byte(s.signNotice(p))
 }
+
+// RefundNotice returns the parameters of the refund notification of the
+// refund out_request_no (out_biz_no in the notification) as it would be
+// sent now, unsigned; ok is false for an unknown refund. refund_fee is the
+// trade's cumulative refunded amount, as Alipay sends it. A test aid, with
+// SignRefundNotice.
+func (s *Server) RefundNotice(outRequestNo string) (params map[string]any, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.trades {
+		for _, rf := range t.Refunds {
+			if rf.OutRequestNo == outRequestNo && outRequestNo != "" {
+				params = map[string]any{}
+				for k, v := range s.noticeParams(t, rf) {
+					params[k] = v
+				}
+				return params, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// SignRefundNotice returns the headers and body of a refund notification
+// of params, signed as the simulator's own are. Alipay's refund and payment
+// notifications share one format (trade_status_sync), so this is
+// SignNotice; a test aid like it.
+func (s *Server) SignRefundNotice(params map[string]any) (http.Header, []byte) {
+	return s.SignNotice(params)
+}

@@ -42,7 +42,7 @@ func (s *Server) Bill(day time.Time) ([]byte, error) {
 		}
 	}
 	for _, rf := range s.refunds {
-		if dayOf(rf.at) == date {
+		if rf.RefundStatus == api.RefundSuccess && dayOf(rf.at) == date {
 			lines = append(lines, billLine{at: rf.at, seq: rf.seq, typ: api.BillRefund, outTradeNo: rf.OutTradeNo,
 				tradeNo: rf.TradeNo, outRefund: rf.OutRefundNo, refund: rf.RefundNo,
 				walletType: rf.t.WalletType, walletID: rf.t.WalletID, amount: rf.RefundAmount})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	api "github.com/paygate-cn/paygate/channels/ecny"
 	"github.com/paygate-cn/paygate/channels/sandbox"
@@ -84,13 +85,56 @@ func (s *Server) TradeNotice(outTradeNo string) (notice map[string]any, ok bool)
 	if t == nil {
 		return nil, false
 	}
-	var head, body map[string]any
-	h, _ := json.Marshal(s.noticeHead(api.NotifyTradeSuccess, "N"+randomHex(15)))
-	b, _ := json.Marshal(tr)
-	if json.Unmarshal(h, &head) != nil || json.Unmarshal(b, &body) != nil {
+	return s.notice(api.NotifyTradeSuccess, tr)
+}
+
+// RefundNotice returns the REFUND_SUCCESS notification of out_refund_no as
+// it is sent when the refund succeeds, now for one still processing,
+// unsigned, as {"head": {...}, "body": {...}}; ok is false for an unknown
+// refund. A test aid, with SignRefundNotice.
+func (s *Server) RefundNotice(outRefundNo string) (notice map[string]any, ok bool) {
+	s.mu.Lock()
+	rf := s.refunds[outRefundNo]
+	var info api.RefundInfo
+	if rf != nil {
+		info = rf.RefundInfo
+		if info.RefundStatus != api.RefundSuccess {
+			info.RefundStatus, info.SuccessTime = api.RefundSuccess, api.BankTime(s.now())
+		}
+	}
+	s.mu.Unlock()
+	if rf == nil {
 		return nil, false
 	}
-	return map[string]any{"head": head, "body": body}, true
+	return s.notice(api.NotifyRefundSuccess, info)
+}
+
+// notice is a notification of type typ carrying body, stamped now, as the
+// generic {"head": {...}, "body": {...}} a test edits.
+func (s *Server) notice(typ string, body any) (map[string]any, bool) {
+	var head, b map[string]any
+	hj, _ := json.Marshal(s.noticeHead(typ, "N"+randomHex(15)))
+	bj, _ := json.Marshal(body)
+	if json.Unmarshal(hj, &head) != nil || json.Unmarshal(bj, &b) != nil {
+		return nil, false
+	}
+	return map[string]any{"head": head, "body": b}, true
+}
+
+// SetRefundDelay makes refunds requested from now on stay PROCESSING for d
+// before they succeed and are notified; 0, the default, succeeds them at
+// once.
+func (s *Server) SetRefundDelay(d time.Duration) {
+	s.mu.Lock()
+	s.opts.RefundDelay = d
+	s.mu.Unlock()
+}
+
+// SignRefundNotice returns the headers and body of the refund notification
+// notice, signed as the simulator's own are. Refund and trade notifications
+// share one envelope, so this is SignNotice; a test aid like it.
+func (s *Server) SignRefundNotice(notice map[string]any) (http.Header, []byte) {
+	return s.SignNotice(notice)
 }
 
 // SignNotice returns the headers and body of the notification notice

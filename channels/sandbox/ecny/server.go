@@ -31,6 +31,9 @@ type Options struct {
 	// HangFor is how long the first call of a 4444 code hangs before the
 	// connection is dropped; 0 hangs until the client gives up.
 	HangFor time.Duration
+	// RefundDelay is how long a refund stays PROCESSING (answer and
+	// queries) before it succeeds and is notified; 0 succeeds it at once.
+	RefundDelay time.Duration
 }
 
 // Server is a simulated operating bank.

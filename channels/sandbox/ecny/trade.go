@@ -264,7 +264,7 @@ func (s *Server) refund(body json.RawMessage) reply {
 	rf.RefundInfo = api.RefundInfo{
 		OutTradeNo: t.OutTradeNo, TradeNo: t.TradeNo, OutRefundNo: req.OutRefundNo,
 		RefundNo: fmt.Sprintf("R%s%010d", dayOf(now), rf.seq), RefundAmount: req.RefundAmount,
-		RefundStatus: api.RefundSuccess, SuccessTime: api.BankTime(now),
+		RefundStatus: api.RefundProcessing,
 	}
 	t.refunded += req.RefundAmount
 	s.refunds[rf.OutRefundNo] = rf
@@ -272,8 +272,23 @@ func (s *Server) refund(body json.RawMessage) reply {
 	if url == "" {
 		url = t.notifyURL
 	}
-	s.notify(api.NotifyRefundSuccess, rf.RefundInfo, url, 1)
+	if s.opts.RefundDelay > 0 {
+		s.timers = append(s.timers, time.AfterFunc(s.opts.RefundDelay, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.refunded(rf, s.now(), url)
+		}))
+		return ok(rf.RefundInfo)
+	}
+	s.refunded(rf, now, url)
 	return ok(rf.RefundInfo)
+}
+
+// refunded completes a processing refund and notifies; call with s.mu held.
+func (s *Server) refunded(rf *refund, at time.Time, url string) {
+	rf.at = at
+	rf.RefundStatus, rf.SuccessTime = api.RefundSuccess, api.BankTime(at)
+	s.notify(api.NotifyRefundSuccess, rf.RefundInfo, url, 1)
 }
 
 func (s *Server) refundQuery(body json.RawMessage) reply {

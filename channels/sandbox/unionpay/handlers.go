@@ -294,13 +294,22 @@ func (s *Server) refund(w http.ResponseWriter, f map[string]string, amt int64) {
 	}
 	orig.refunded += amt
 	t := &txn{orderID: f["orderId"], txnType: up.TxnRefund, txnSubType: up.SubNone, bizType: f["bizType"],
-		txnTime: f["txnTime"], amount: amt, backURL: f["backUrl"], orig: orig, state: up.RespSuccess, card: orig.card, termID: orig.termID}
+		txnTime: f["txnTime"], amount: amt, backURL: f["backUrl"], orig: orig, state: up.RespAccepted, card: orig.card, termID: orig.termID}
 	t.queryID, t.traceNo = s.nextIDs(now)
 	t.traceAt = now
 	t.fee = feeOf(amt)
 	s.txns[t.orderID], s.byQID[t.queryID] = t, t
-	s.record(t, up.ZMCodeRefund, now)
-	s.notify(t, 1)
+	// 00 to a refund means accepted; the outcome is the notify (and the
+	// query's origRespCode), at once or after Options.RefundDelay.
+	if s.opts.RefundDelay > 0 {
+		s.timers = append(s.timers, time.AfterFunc(s.opts.RefundDelay, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.refunded(t, s.now())
+		}))
+	} else {
+		s.refunded(t, now)
+	}
 	s.answer(w, f, up.RespSuccess, map[string]string{"queryId": t.queryID, "origQryId": orig.queryID, "txnAmt": f["txnAmt"]})
 }
 
@@ -433,6 +442,14 @@ func (s *Server) succeed(t *txn, now time.Time) {
 	s.notify(t, t.scenario.Copies())
 }
 
+// refunded completes an accepted refund: books it and notifies. Called
+// with s.mu held.
+func (s *Server) refunded(t *txn, now time.Time) {
+	t.state, t.traceAt = up.RespSuccess, now
+	s.record(t, up.ZMCodeRefund, now)
+	s.notify(t, 1)
+}
+
 // feeOf is the sandbox's merchant discount: 0.38% up to 1000.00 CNY,
 // 0.60% above (DESIGN §5's QuickPass rule, credit rate above the limit).
 func feeOf(amount int64) int64 {
@@ -536,6 +553,44 @@ func (s *Server) TradeNotice(orderID string) (fields map[string]any, ok bool) {
 		fields[k] = v
 	}
 	return fields, true
+}
+
+// RefundNotice returns the fields of the notify (txnType 04) of the refund
+// orderId as it is sent when the refund succeeds, now for one still
+// processing; ok is false for an unknown orderId or one that is not a
+// refund. A test aid, with SignRefundNotice.
+func (s *Server) RefundNotice(orderID string) (fields map[string]any, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.txns[orderID]
+	if t == nil || t.txnType != up.TxnRefund {
+		return nil, false
+	}
+	done := *t
+	if done.state != up.RespSuccess {
+		done.state, done.traceAt = up.RespSuccess, s.now()
+	}
+	fields = map[string]any{}
+	for k, v := range s.noticeFields(&done) {
+		fields[k] = v
+	}
+	return fields, true
+}
+
+// SignRefundNotice returns the headers and body of a refund notify of
+// fields, signed as the simulator's own are. Refund and payment notifies
+// share one format, so this is SignNotice; a test aid like it.
+func (s *Server) SignRefundNotice(fields map[string]any) (http.Header, []byte) {
+	return s.SignNotice(fields)
+}
+
+// SetRefundDelay makes refunds accepted from now on stay processing
+// (origRespCode 05 in a query) for d before they succeed and are notified;
+// 0, the default, succeeds them at once.
+func (s *Server) SetRefundDelay(d time.Duration) {
+	s.mu.Lock()
+	s.opts.RefundDelay = d
+	s.mu.Unlock()
 }
 
 // SignNotice returns the headers and body of a notify of fields (values are

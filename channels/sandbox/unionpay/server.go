@@ -35,6 +35,9 @@ type Options struct {
 	// HangFor is how long the first call of scenario 4444 hangs before it
 	// answers (it stops early when the client goes away); 30 s when zero.
 	HangFor time.Duration
+	// RefundDelay is how long an accepted refund stays processing; 0
+	// succeeds it at once.
+	RefundDelay time.Duration
 }
 
 // Server is a simulated platform for one merchant.

@@ -42,7 +42,8 @@ func (s *Server) refundJSON(f *refund) map[string]any {
 }
 
 // createRefund serves POST /v3/refund/domestic/refunds. The answer says
-// PROCESSING; the refund then succeeds at once and REFUND.SUCCESS is sent.
+// PROCESSING; the refund then succeeds (at once, or after
+// Options.RefundDelay) and REFUND.SUCCESS is sent.
 func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		TransactionID string `json:"transaction_id"`
@@ -99,22 +100,76 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		amount: in.Amount.Refund, reason: in.Reason, status: "PROCESSING", createdAt: s.now(),
 	}
 	s.refunds[f.outRefundNo] = f
+	t.refunded += f.amount
 	answer := s.refundJSON(f)
 
-	f.status, f.successAt = "SUCCESS", s.now()
-	t.refunded += f.amount
-	t.state, t.stateDesc = stateRefund, "转入退款"
 	url := in.NotifyURL
 	if url == "" {
 		url = s.opts.NotifyURL
 	}
-	s.notify(url, "REFUND.SUCCESS", "退款成功", "refund", map[string]any{
+	succeed := func() {
+		f.status, f.successAt = "SUCCESS", s.now()
+		t.state, t.stateDesc = stateRefund, "转入退款"
+		s.notify(url, "REFUND.SUCCESS", "退款成功", "refund", s.refundNotice(f), 1)
+	}
+	if s.opts.RefundDelay > 0 {
+		s.timers = append(s.timers, time.AfterFunc(s.opts.RefundDelay, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			succeed()
+		}))
+	} else {
+		succeed()
+	}
+	s.reply(w, http.StatusOK, answer)
+}
+
+// refundNotice is the resource of f's REFUND.SUCCESS notification.
+func (s *Server) refundNotice(f *refund) map[string]any {
+	t := f.trade
+	return map[string]any{
 		"mchid": t.mchid, "out_trade_no": t.outTradeNo, "transaction_id": t.transactionID,
 		"out_refund_no": f.outRefundNo, "refund_id": f.refundID, "refund_status": f.status,
 		"success_time": s.timeString(f.successAt), "user_received_account": "支付用户零钱",
 		"amount": map[string]any{"total": t.total, "refund": f.amount, "payer_total": t.total, "payer_refund": f.amount},
-	}, 1)
-	s.reply(w, http.StatusOK, answer)
+	}
+}
+
+// RefundNotice returns the resource the REFUND.SUCCESS notification of the
+// refund out_refund_no carries (decrypted), as it is sent when the refund
+// succeeds, now for one still processing; ok is false for an unknown
+// refund. A test aid, with SignRefundNotice.
+func (s *Server) RefundNotice(outRefundNo string) (resource map[string]any, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.refunds[outRefundNo]
+	if !ok {
+		return nil, false
+	}
+	done := *f
+	if done.successAt.IsZero() {
+		done.status, done.successAt = "SUCCESS", s.now()
+	}
+	return s.refundNotice(&done), true
+}
+
+// SignRefundNotice returns the headers and body of a REFUND.SUCCESS
+// notification of resource, encrypted and signed as the simulator's own
+// are. A test aid, like SignNotice.
+func (s *Server) SignRefundNotice(resource map[string]any) (http.Header, []byte) {
+	body := s.notification("REFUND.SUCCESS", "退款成功", "refund", resource)
+	h := s.sign(body)
+	h.Set("Content-Type", "application/json")
+	return h, body
+}
+
+// SetRefundDelay makes refunds requested from now on stay PROCESSING for d
+// (answer and queries) before they succeed and are notified; 0, the
+// default, succeeds them at once (the answer still says PROCESSING).
+func (s *Server) SetRefundDelay(d time.Duration) {
+	s.mu.Lock()
+	s.opts.RefundDelay = d
+	s.mu.Unlock()
 }
 
 // queryRefund serves GET /v3/refund/domestic/refunds/{no}.

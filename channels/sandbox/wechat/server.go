@@ -46,6 +46,9 @@ type Options struct {
 	// HangFor is how long a 4444 first call hangs; default 15 s, or until
 	// the client goes away.
 	HangFor time.Duration
+	// RefundDelay is how long a refund stays PROCESSING; 0 succeeds it at
+	// once.
+	RefundDelay time.Duration
 }
 
 // Server is a simulated WeChat Pay.
