@@ -26,6 +26,8 @@ const (
 	EINVALIDSIG     = "invalid_signature"
 	ESTALETIMESTAMP = "stale_timestamp"
 	EREPLAYEDNONCE  = "replayed_nonce"
+	// EACTIVATIONEXPIRED: a terminal activation code past its expiry.
+	EACTIVATIONEXPIRED = "activation_code_expired"
 
 	// 403, 404.
 	EFORBIDDEN = "forbidden"

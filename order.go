@@ -182,8 +182,10 @@ type OrderUpdate struct {
 	Credential     json.RawMessage
 	PayerID        *string
 	Amount         *int64 // capture of a pre-authorisation for less than authorised
-	Fee            *int64
-	NetAmount      *int64
+	// AuthorizedAmount is set when a pre-authorisation succeeds.
+	AuthorizedAmount *int64
+	Fee              *int64
+	NetAmount        *int64
 	// Route re-assigns the order to another provider before anything was
 	// sent to the first (fallback): provider, channel, route, fee and net
 	// amount all follow it.

@@ -33,6 +33,13 @@ type Terminal struct {
 	// ActivationCode is shown once, in the answer that created the
 	// terminal; only its hash is stored.
 	ActivationCode string `json:"activation_code,omitempty"`
+	// ActivationExpiresAt is when a pending terminal's activation code
+	// stops working.
+	ActivationExpiresAt *time.Time `json:"activation_expires_at,omitempty"`
+	// ActivationCodeWithheld marks a replayed answer that had a code: the
+	// code is shown once and never kept for replay; a new one is issued
+	// with POST /v1/terminals/{id}/activation_code.
+	ActivationCodeWithheld bool `json:"activation_code_withheld,omitempty"`
 }
 
 // MarshalJSON adds "object": "terminal".
@@ -54,7 +61,8 @@ type TerminalActivation struct {
 // TerminalStore persists terminals and their keys. Key secrets are sealed
 // by the store's caller (the store keeps only what it is given).
 type TerminalStore interface {
-	// CreateTerminal inserts t with the hash of its activation code.
+	// CreateTerminal inserts t with the hash of its activation code, which
+	// works until t.ActivationExpiresAt.
 	// Returns ECONFLICT if the merchant already has t.TerminalID.
 	CreateTerminal(ctx context.Context, t *Terminal, codeHash string) error
 
@@ -69,8 +77,15 @@ type TerminalStore interface {
 	// ActivateTerminal consumes an activation code: the pending terminal
 	// with that code hash becomes active and gets the key whose sealed
 	// secret is given, in one transaction. Returns ENOTFOUND if no pending
-	// terminal has the code (unknown, already used or deactivated).
+	// terminal has the code (unknown, already used, replaced or
+	// deactivated), EACTIVATIONEXPIRED if its code expired at or before at.
 	ActivateTerminal(ctx context.Context, codeHash string, keyID, sealedSecret string, at time.Time) (*Terminal, error)
+
+	// ReissueActivationCode gives a pending terminal a new activation code
+	// (its hash) working until expiresAt; the previous code stops working.
+	// Returns ENOTFOUND if the terminal does not exist or belongs to another
+	// merchant, EINVALIDSTATE if it is not pending activation.
+	ReissueActivationCode(ctx context.Context, merchantID, id, codeHash string, expiresAt time.Time) (*Terminal, error)
 
 	// DeactivateTerminal deactivates a terminal and revokes its keys.
 	// Returns ENOTFOUND if it does not exist or belongs to another merchant.

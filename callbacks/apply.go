@@ -46,6 +46,13 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 	case paygate.OutcomeAuthorized:
 		u.To = paygate.OrderAuthorized
 		u.From = []paygate.OrderStatus{paygate.OrderPending}
+		// The authorised amount exists once the issuer approved it; a
+		// declined or unanswered pre-authorisation never shows one.
+		authorized := o.Amount
+		if r.Amount != 0 {
+			authorized = r.Amount
+		}
+		u.AuthorizedAmount = &authorized
 	case paygate.OutcomeDeclined:
 		u.To = paygate.OrderFailed
 		u.From = []paygate.OrderStatus{paygate.OrderPending}

@@ -132,14 +132,25 @@ func (s *Server) useNonce(ctx context.Context, keyID, nonce string) error {
 
 const bodyKey = "paygate.body"
 
-// readBody reads the request body once, bounded by MaxBodyBytes.
+// readBody reads the request body once, bounded by MaxBodyBytes, and
+// answers the error if it cannot.
 func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
-	if b, ok := c.Get(bodyKey); ok {
-		return b.([]byte), true
-	}
-	if c.Request.ContentLength > s.deps.MaxBodyBytes {
-		s.writeError(c, paygate.Errorf(paygate.EBODYTOOLARGE, "request body exceeds %d bytes", s.deps.MaxBodyBytes))
+	b, err := s.body(c)
+	if err != nil {
+		s.writeError(c, err)
 		return nil, false
+	}
+	return b, true
+}
+
+// body reads the request body once, bounded by MaxBodyBytes.
+func (s *Server) body(c *gin.Context) ([]byte, error) {
+	if b, ok := c.Get(bodyKey); ok {
+		return b.([]byte), nil
+	}
+	tooLarge := paygate.Errorf(paygate.EBODYTOOLARGE, "request body exceeds %d bytes", s.deps.MaxBodyBytes)
+	if c.Request.ContentLength > s.deps.MaxBodyBytes {
+		return nil, tooLarge
 	}
 	buf := make([]byte, 0, 1024)
 	r := c.Request.Body
@@ -150,15 +161,14 @@ func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > s.deps.MaxBodyBytes {
-			s.writeError(c, paygate.Errorf(paygate.EBODYTOOLARGE, "request body exceeds %d bytes", s.deps.MaxBodyBytes))
-			return nil, false
+			return nil, tooLarge
 		}
 		if err != nil {
 			break
 		}
 	}
 	c.Set(bodyKey, buf)
-	return buf, true
+	return buf, nil
 }
 
 func apiKey(c *gin.Context) *paygate.APIKey {

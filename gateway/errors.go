@@ -20,11 +20,12 @@ var statusOf = map[string]int{
 	paygate.EUNSUPPORTED:    http.StatusBadRequest,
 	paygate.EUNKNOWNCHANNEL: http.StatusBadRequest,
 
-	paygate.EAUTHMISSING:    http.StatusUnauthorized,
-	paygate.EINVALIDKEY:     http.StatusUnauthorized,
-	paygate.EINVALIDSIG:     http.StatusUnauthorized,
-	paygate.ESTALETIMESTAMP: http.StatusUnauthorized,
-	paygate.EREPLAYEDNONCE:  http.StatusUnauthorized,
+	paygate.EAUTHMISSING:       http.StatusUnauthorized,
+	paygate.EINVALIDKEY:        http.StatusUnauthorized,
+	paygate.EINVALIDSIG:        http.StatusUnauthorized,
+	paygate.ESTALETIMESTAMP:    http.StatusUnauthorized,
+	paygate.EREPLAYEDNONCE:     http.StatusUnauthorized,
+	paygate.EACTIVATIONEXPIRED: http.StatusUnauthorized,
 
 	paygate.EFORBIDDEN: http.StatusForbidden,
 	paygate.ENOTFOUND:  http.StatusNotFound,

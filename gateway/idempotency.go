@@ -16,6 +16,10 @@ import (
 // IdempotencyTTL is how long a key's first response is replayed.
 const IdempotencyTTL = 24 * time.Hour
 
+// replayBodyKey holds, when a handler sets it, the body to keep for replay
+// instead of the one answered (an answer holding a one-time secret).
+const replayBodyKey = "paygate.replay_body"
+
 // idempotencyLock bounds how long a running request holds its key: longer
 // than any request can run (wait_seconds is at most 120 s).
 const idempotencyLock = 5 * time.Minute
@@ -104,7 +108,11 @@ func (s *Server) idempotent(c *gin.Context) {
 		}
 		return
 	}
-	if err := s.deps.Idempotency.FinishIdempotent(done, scope, key, status, w.buf.Bytes()); err != nil {
+	stored := w.buf.Bytes()
+	if b, ok := c.Get(replayBodyKey); ok {
+		stored = b.([]byte)
+	}
+	if err := s.deps.Idempotency.FinishIdempotent(done, scope, key, status, stored); err != nil {
 		s.log.Error("idempotency finish failed", "err", err)
 	}
 }

@@ -202,9 +202,6 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 	if o.Metadata == nil {
 		o.Metadata = map[string]string{}
 	}
-	if o.Capture == paygate.CaptureManual {
-		o.AuthorizedAmount = o.Amount
-	}
 	if err := p.Orders.CreateOrder(ctx, o); err != nil {
 		return nil, err
 	}

@@ -106,6 +106,7 @@ func New(d Deps) *Server {
 		v1.POST("/terminals", s.createTerminal)
 		v1.GET("/terminals/:id", s.getTerminal)
 		v1.POST("/terminals/:id/deactivate", s.deactivateTerminal)
+		v1.POST("/terminals/:id/activation_code", s.reissueActivationCode)
 	}
 	if d.Mount != nil {
 		d.Mount(e)

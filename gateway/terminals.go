@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
@@ -23,7 +24,19 @@ type Terminals struct {
 	// Registered reports a terminal id the configuration already binds for
 	// the merchant; such ids cannot be registered again. Nil: none.
 	Registered func(ctx context.Context, merchantID, terminalID string) bool
+	// FailuresPerIP and FailuresTotal limit failed activations per client
+	// address and overall, per minute (defaults
+	// DefaultActivationFailuresPerIP and DefaultActivationFailuresTotal).
+	FailuresPerIP, FailuresTotal int
 }
+
+// Activation code lifetimes: activation_expires_in is bounded so that a
+// code is neither useless on arrival nor a credential that lives on.
+const (
+	DefaultActivationTTL = 24 * time.Hour
+	minActivationTTL     = 5 * time.Minute
+	maxActivationTTL     = 7 * 24 * time.Hour
+)
 
 // TerminalRequest is the body of POST /v1/terminals.
 type TerminalRequest struct {
@@ -31,6 +44,26 @@ type TerminalRequest struct {
 	SerialNo   string `json:"serial_no"`
 	Model      string `json:"model"`
 	RegionCode string `json:"region_code"`
+	// ActivationExpiresIn is the activation code's lifetime in seconds.
+	ActivationExpiresIn *int `json:"activation_expires_in"`
+}
+
+// ActivationCodeRequest is the body of POST /v1/terminals/{id}/activation_code.
+type ActivationCodeRequest struct {
+	ActivationExpiresIn *int `json:"activation_expires_in"`
+}
+
+// activationTTL validates activation_expires_in.
+func activationTTL(in *int) (time.Duration, error) {
+	if in == nil {
+		return DefaultActivationTTL, nil
+	}
+	d := time.Duration(*in) * time.Second
+	if d < minActivationTTL || d > maxActivationTTL {
+		return 0, paygate.ParamErrorf(paygate.EPARAMINVALID, "activation_expires_in",
+			"activation_expires_in must be %d-%d seconds", int(minActivationTTL.Seconds()), int(maxActivationTTL.Seconds()))
+	}
+	return d, nil
 }
 
 // ActivationRequest is the body of POST /v1/terminals/activate.
@@ -120,6 +153,10 @@ func (s *Server) createTerminal(c *gin.Context) {
 	if err == nil {
 		err = checkLen("model", in.Model, 64)
 	}
+	var ttl time.Duration
+	if err == nil {
+		ttl, err = activationTTL(in.ActivationExpiresIn)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -135,14 +172,71 @@ func (s *Server) createTerminal(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	now := s.now()
+	expires := now.Add(ttl)
 	t := &paygate.Terminal{MerchantID: m.ID, TerminalID: in.TerminalID, SerialNo: in.SerialNo, Model: in.Model,
-		RegionCode: in.RegionCode, Status: paygate.TerminalPendingActivation, CreatedAt: s.now()}
+		RegionCode: in.RegionCode, Status: paygate.TerminalPendingActivation, CreatedAt: now,
+		ActivationExpiresAt: &expires}
 	if err := ts.Store.CreateTerminal(ctx, t, codeHash(code)); err != nil {
 		s.writeError(c, err)
 		return
 	}
+	s.writeWithCode(c, http.StatusCreated, t, code)
+}
+
+// reissueActivationCode gives a terminal still pending activation a new
+// code; the previous one stops working.
+func (s *Server) reissueActivationCode(c *gin.Context) {
+	if !s.merchantOnly(c, "issue activation codes") {
+		return
+	}
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	var in ActivationCodeRequest
+	if len(body) > 0 {
+		if err := decodeStrict(body, &in); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	ttl, err := activationTTL(in.ActivationExpiresIn)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	code, err := newActivationCode()
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	t, err := s.deps.Terminals.Store.ReissueActivationCode(c.Request.Context(), apiKey(c).MerchantID, c.Param("id"),
+		codeHash(code), s.now().Add(ttl))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.writeWithCode(c, http.StatusOK, t, code)
+}
+
+// writeWithCode answers the terminal with its new activation code. The
+// code is shown once: what the idempotency record keeps for replay is the
+// terminal without it, marked activation_code_withheld, so the plaintext
+// code never sits in the database. A client that lost the answer asks for
+// a new code.
+func (s *Server) writeWithCode(c *gin.Context, status int, t *paygate.Terminal, code string) {
+	withheld := *t
+	withheld.ActivationCodeWithheld = true
+	replay, err := json.Marshal(&withheld)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Set(replayBodyKey, replay)
 	t.ActivationCode = code
-	c.JSON(http.StatusCreated, t)
+	c.Header("Cache-Control", "no-store")
+	c.JSON(status, t)
 }
 
 func (s *Server) getTerminal(c *gin.Context) {
@@ -176,35 +270,46 @@ func (s *Server) deactivateTerminal(c *gin.Context) {
 // and its answer is never stored for idempotent replay: the key secret is
 // shown once. A terminal that lost the answer is deactivated and
 // registered again.
+//
+// Failed attempts are limited per client address and overall (see
+// activation_limit.go); a successful activation does not count.
 func (s *Server) activateTerminal(c *gin.Context) {
-	body, ok := s.readBody(c)
-	if !ok {
+	if !s.activationAllowed(c) {
 		return
 	}
-	var in ActivationRequest
-	if err := decodeStrict(body, &in); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if in.ActivationCode == "" {
-		s.writeError(c, paygate.ParamErrorf(paygate.EPARAMMISSING, "activation_code", "activation_code is required"))
-		return
-	}
-	if len(in.ActivationCode) > 64 {
-		s.writeError(c, paygate.ParamErrorf(paygate.EPARAMINVALID, "activation_code", "activation_code is not valid"))
-		return
-	}
-	keyID, secret, sealed, err := s.newTerminalKey()
+	t, secret, err := s.activate(c)
 	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	t, err := s.deps.Terminals.Store.ActivateTerminal(c.Request.Context(), codeHash(in.ActivationCode), keyID, sealed, s.now())
-	if err != nil {
+		s.countActivationFailure(c, err)
 		s.writeError(c, err)
 		return
 	}
 	s.writeActivation(c, t, secret)
+}
+
+func (s *Server) activate(c *gin.Context) (*paygate.Terminal, string, error) {
+	body, err := s.body(c)
+	if err != nil {
+		return nil, "", err
+	}
+	var in ActivationRequest
+	if err := decodeStrict(body, &in); err != nil {
+		return nil, "", err
+	}
+	if in.ActivationCode == "" {
+		return nil, "", paygate.ParamErrorf(paygate.EPARAMMISSING, "activation_code", "activation_code is required")
+	}
+	if len(in.ActivationCode) > 64 {
+		return nil, "", paygate.ParamErrorf(paygate.EPARAMINVALID, "activation_code", "activation_code is not valid")
+	}
+	keyID, secret, sealed, err := s.newTerminalKey()
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := s.deps.Terminals.Store.ActivateTerminal(c.Request.Context(), codeHash(in.ActivationCode), keyID, sealed, s.now())
+	if err != nil {
+		return nil, "", err
+	}
+	return t, secret, nil
 }
 
 // newTerminalKey makes a terminal key: its id, its secret and the secret

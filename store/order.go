@@ -331,6 +331,9 @@ func afterUpdate(cur *paygate.Order, u paygate.OrderUpdate, now time.Time) *payg
 	if u.Amount != nil {
 		o.Amount = *u.Amount
 	}
+	if u.AuthorizedAmount != nil {
+		o.AuthorizedAmount = *u.AuthorizedAmount
+	}
 	if u.Fee != nil {
 		o.Fee = *u.Fee
 	}
@@ -376,6 +379,9 @@ func (db *DB) orderSet(u paygate.OrderUpdate, now time.Time) ([]string, []any, e
 	}
 	if u.Amount != nil {
 		add("amount", *u.Amount)
+	}
+	if u.AuthorizedAmount != nil {
+		add("authorized_amount", *u.AuthorizedAmount)
 	}
 	if u.Fee != nil {
 		add("fee", *u.Fee)

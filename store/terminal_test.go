@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/store"
@@ -12,7 +13,9 @@ import (
 func TestTerminalLifecycle(t *testing.T) {
 	backends(t, func(t *testing.T, db *store.DB, clk *clock) {
 		ctx := context.Background()
-		term := &paygate.Terminal{MerchantID: "m1", TerminalID: "T0002", SerialNo: "SN1", Model: "P2", RegionCode: "310000"}
+		expires := clk.Now().Add(24 * time.Hour)
+		term := &paygate.Terminal{MerchantID: "m1", TerminalID: "T0002", SerialNo: "SN1", Model: "P2", RegionCode: "310000",
+			ActivationExpiresAt: &expires}
 		if err := db.CreateTerminal(ctx, term, "hash-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -84,5 +87,53 @@ func TestTerminalLifecycle(t *testing.T) {
 		wantCode(t, func() error { _, err := db.DeactivateTerminal(ctx, "m2", term.ID, clk.Now()); return err }(), paygate.ENOTFOUND)
 		// A used code cannot be used again, and a deactivated terminal's code is gone.
 		wantCode(t, func() error { _, err := db.ActivateTerminal(ctx, "hash-1", "tk_z", "s", clk.Now()); return err }(), paygate.ENOTFOUND)
+	})
+}
+
+func TestActivationCodeExpiry(t *testing.T) {
+	backends(t, func(t *testing.T, db *store.DB, clk *clock) {
+		ctx := context.Background()
+		expires := clk.Now().Add(time.Hour).Truncate(time.Microsecond) // the stores keep microseconds
+		term := &paygate.Terminal{MerchantID: "m1", TerminalID: "T0003", RegionCode: "310000", ActivationExpiresAt: &expires}
+		if err := db.CreateTerminal(ctx, term, "old"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Terminal(ctx, "m1", term.ID)
+		if err != nil || got.ActivationExpiresAt == nil || !got.ActivationExpiresAt.Equal(expires) {
+			t.Fatalf("expiry read back: %+v %v", got, err)
+		}
+		activate := func(hash string) error {
+			_, err := db.ActivateTerminal(ctx, hash, "tk_"+hash, "sealed", clk.Now())
+			return err
+		}
+		// At the expiry instant the code no longer works; an expired code
+		// is told apart from an unknown one.
+		clk.Advance(time.Hour)
+		wantCode(t, activate("old"), paygate.EACTIVATIONEXPIRED)
+		wantCode(t, activate("nope"), paygate.ENOTFOUND)
+
+		// A new code replaces the old one, expired or not.
+		r, err := db.ReissueActivationCode(ctx, "m1", term.ID, "new", clk.Now().Add(time.Hour))
+		if err != nil || r.Status != paygate.TerminalPendingActivation || !r.ActivationExpiresAt.Equal(expires.Add(time.Hour)) {
+			t.Fatalf("reissue: %+v %v", r, err)
+		}
+		wantCode(t, activate("old"), paygate.ENOTFOUND)
+		wantCode(t, func() error { _, err := db.ReissueActivationCode(ctx, "m2", term.ID, "x", clk.Now()); return err }(), paygate.ENOTFOUND)
+		if err := activate("new"); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = db.Terminal(ctx, "m1", term.ID)
+		if got.Status != paygate.TerminalActive || got.ActivationExpiresAt != nil {
+			t.Fatalf("activated: %+v", got)
+		}
+		// An active terminal gets no new code.
+		wantCode(t, func() error { _, err := db.ReissueActivationCode(ctx, "m1", term.ID, "x", clk.Now()); return err }(), paygate.EINVALIDSTATE)
+
+		// A code stored without an expiry (issued before codes had one) is void.
+		legacy := &paygate.Terminal{MerchantID: "m1", TerminalID: "T0004", RegionCode: "310000"}
+		if err := db.CreateTerminal(ctx, legacy, "legacy"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, activate("legacy"), paygate.EACTIVATIONEXPIRED)
 	})
 }

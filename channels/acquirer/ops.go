@@ -179,7 +179,7 @@ func (c *Client) original(o *paygate.Order) (*trade, error) {
 	if o.TerminalID != "" {
 		t.terminal = TerminalID(o.TerminalID)
 	}
-	if o.AuthorizedAmount > 0 || o.Status == paygate.OrderAuthorized {
+	if o.Capture == paygate.CaptureManual || o.AuthorizedAmount > 0 || o.Status == paygate.OrderAuthorized {
 		t.proc, t.condition = procPreAuth, conditionPreAuth
 		t.amount = max(o.AuthorizedAmount, o.Amount)
 	}

@@ -406,8 +406,15 @@ func activate(t *testing.T, c *client, terminalID, region string) (map[string]an
 // postActivation calls the activation endpoint, which takes no API key.
 func postActivation(t *testing.T, c *client, code string) response {
 	t.Helper()
+	return postActivationFrom(t, c, http.DefaultClient, code)
+}
+
+// postActivationFrom calls the activation endpoint through hc (which may
+// dial from another local address).
+func postActivationFrom(t *testing.T, c *client, hc *http.Client, code string) response {
+	t.Helper()
 	body, _ := json.Marshal(map[string]string{"activation_code": code})
-	resp, err := http.Post(c.base+"/v1/terminals/activate", "application/json", bytes.NewReader(body))
+	resp, err := hc.Post(c.base+"/v1/terminals/activate", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +423,7 @@ func postActivation(t *testing.T, c *client, code string) response {
 	if err := c.doc.CheckResponse("POST", "/v1/terminals/activate", resp.StatusCode, out); err != nil {
 		t.Errorf("activation answer does not match the OpenAPI document: %v\n%s", err, out)
 	}
-	return response{Status: resp.StatusCode, Body: out}
+	return response{Status: resp.StatusCode, Body: out, Header: resp.Header}
 }
 
 func TestTerminalKeys(t *testing.T) {

@@ -62,6 +62,13 @@ func randSuffix() string {
 // adjusts the configuration first.
 func testMain(t *testing.T, backend string, configure ...func(*config.Config)) *client {
 	t.Helper()
+	return testMainWith(t, backend, nil, configure...)
+}
+
+// testMainWith is testMain with setup adjusting the Main (its clock, say)
+// just before it runs.
+func testMainWith(t *testing.T, backend string, setup func(*Main), configure ...func(*config.Config)) *client {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -88,6 +95,9 @@ func testMain(t *testing.T, backend string, configure ...func(*config.Config)) *
 	m.ChannelTimeout = 1500 * time.Millisecond
 	m.SandboxHang = 3 * time.Second
 	m.PaymentWindow = 4 * time.Second
+	if setup != nil {
+		setup(m)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		t.Fatalf("start gateway: %v", err)
