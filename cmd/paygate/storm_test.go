@@ -21,6 +21,7 @@ import (
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway/apitest"
+	"github.com/paygate-cn/paygate/store"
 )
 
 const stormWebhookSecret = "whsec_test_storm_0123456789abcdef"
@@ -168,12 +169,15 @@ func callbackMetric(t *testing.T, base, outcome string) int {
 }
 
 // allEvents lists the demo merchant's events from the store.
-func allEvents(t *testing.T, m *Main) []*paygate.Event {
+func allEvents(t *testing.T, m *Main) []*paygate.Event { return listEvents(t, m.DB) }
+
+// listEvents lists the demo merchant's events in db.
+func listEvents(t *testing.T, db *store.DB) []*paygate.Event {
 	t.Helper()
 	var all []*paygate.Event
 	cursor := ""
 	for {
-		page, next, err := m.DB.Events(context.Background(), paygate.EventFilter{MerchantID: config.DemoMerchantID, Cursor: cursor, Limit: 100})
+		page, next, err := db.Events(context.Background(), paygate.EventFilter{MerchantID: config.DemoMerchantID, Cursor: cursor, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,8 +212,16 @@ func parallel(n, workers int, f func(i int)) {
 // createScannedQROrders creates n WeChat QR orders on c and has the
 // simulated customer pay each; it returns the order ids.
 func createScannedQROrders(t *testing.T, c *client, n int) []string {
+	return payQROrders(t, []*client{c}, c.base, n)
+}
+
+// payQROrders creates n WeChat QR orders, round-robin on clients, and has
+// the simulated customer pay each at the simulators served from scanBase;
+// it returns the order ids.
+func payQROrders(t *testing.T, clients []*client, scanBase string, n int) []string {
 	ids := make([]string, n)
 	parallel(n, 8, func(i int) {
+		c := clients[i%len(clients)]
 		r := c.createOrder(map[string]any{"merchant_order_no": orderNo(), "amount": 100 + i, "subject": "Storm",
 			"method": "qr", "channel": "wechat"}, "")
 		if r.Status != 201 {
@@ -219,7 +231,7 @@ func createScannedQROrders(t *testing.T, c *client, n int) []string {
 		o := r.decode(t)
 		ids[i] = o["id"].(string)
 		scan, _ := json.Marshal(map[string]string{"qr_code": o["qr_code"].(string)})
-		resp, err := http.Post(c.base+"/sandbox/wechat/scan", "application/json", bytes.NewReader(scan))
+		resp, err := http.Post(scanBase+"/sandbox/wechat/scan", "application/json", bytes.NewReader(scan))
 		if err != nil {
 			t.Error(err)
 			return
