@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,9 @@ type proc struct {
 	args []string
 	env  []string
 	log  string
+	// hidden is how many leading bytes of the output a failure report
+	// leaves out (the simulators' printed credentials).
+	hidden atomic.Int64
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -149,6 +153,9 @@ func (p *proc) output() string {
 
 func (p *proc) dumpLog() {
 	out := p.output()
+	if n := int(p.hidden.Load()); n <= len(out) {
+		out = out[n:]
+	}
 	if lines := strings.Split(out, "\n"); len(lines) > 40 {
 		out = strings.Join(lines[len(lines)-40:], "\n")
 	}
@@ -267,5 +274,6 @@ func startSandbox(t *testing.T, bin, gatewayURL string) *sandboxProc {
 		t.Fatalf("paygate sandbox printed no providers:\n%s", out)
 	}
 	s.Providers = out
+	s.hidden.Store(int64(len(out)))
 	return s
 }
