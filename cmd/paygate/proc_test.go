@@ -91,16 +91,19 @@ func startProc(t *testing.T, name, path string, args, env []string) *proc {
 			p.dumpLog()
 		}
 	})
-	p.start()
+	if err := p.start(); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
-// start runs the command (again).
-func (p *proc) start() {
-	p.t.Helper()
+// start runs the command (again). Like every method of proc that can
+// fail, it returns the error rather than failing the test, so that it may
+// be called from any goroutine.
+func (p *proc) start() error {
 	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		p.t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(p.path, p.args...)
 	cmd.Env = p.env
@@ -108,7 +111,7 @@ func (p *proc) start() {
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		p.t.Fatalf("start %s: %v", p.name, err)
+		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -119,6 +122,7 @@ func (p *proc) start() {
 	p.mu.Lock()
 	p.cmd, p.done = cmd, done
 	p.mu.Unlock()
+	return nil
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -162,32 +166,30 @@ func (p *proc) dumpLog() {
 	p.t.Logf("--- %s (last lines) ---\n%s", p.name, out)
 }
 
-// waitUntil polls ready until it returns nil; it fails the test if p exits
-// or the deadline passes first.
-func (p *proc) waitUntil(what string, ready func() error) {
-	p.t.Helper()
+// waitUntil polls ready until it returns nil; it gives up, showing the
+// process's output, if p exits or the deadline passes first.
+func (p *proc) waitUntil(what string, ready func() error) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := ready()
 		if err == nil {
-			return
+			return nil
 		}
 		if p.exited() {
 			p.dumpLog()
-			p.t.Fatalf("%s exited before %s", p.name, what)
+			return fmt.Errorf("%s exited before %s", p.name, what)
 		}
 		if time.Now().After(deadline) {
 			p.dumpLog()
-			p.t.Fatalf("%s: %s: %v", p.name, what, err)
+			return fmt.Errorf("%s: %s: %w", p.name, what, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // waitHTTP waits until url answers 200.
-func (p *proc) waitHTTP(url string) {
-	p.t.Helper()
-	p.waitUntil("answering "+url, func() error {
+func (p *proc) waitHTTP(url string) error {
+	return p.waitUntil("answering "+url, func() error {
 		resp, err := http.Get(url)
 		if err != nil {
 			return err
@@ -222,25 +224,27 @@ func startRedis(t *testing.T) *redisProc {
 		"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 		"--protected-mode", "no", "--dir", t.TempDir(),
 	}, childEnv())}
-	r.waitReady()
+	if err := r.waitReady(); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
 // waitReady waits until the server answers PING.
-func (r *redisProc) waitReady() {
-	r.t.Helper()
+func (r *redisProc) waitReady() error {
 	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
 	defer c.Close()
-	r.waitUntil("answering PING", func() error {
+	return r.waitUntil("answering PING", func() error {
 		return c.Ping(context.Background()).Err()
 	})
 }
 
 // restart starts the server again on the same port.
-func (r *redisProc) restart() {
-	r.t.Helper()
-	r.start()
-	r.waitReady()
+func (r *redisProc) restart() error {
+	if err := r.start(); err != nil {
+		return err
+	}
+	return r.waitReady()
 }
 
 // sandboxProc runs `paygate sandbox`: the channel simulators as a process
@@ -261,7 +265,7 @@ func startSandbox(t *testing.T, bin, gatewayURL string) *sandboxProc {
 		childEnv("PAYGATE_ADDR="+addr, "PAYGATE_GATEWAY_URL="+gatewayURL))}
 	// The providers are printed before the server starts answering, so
 	// once it answers, the output is complete.
-	s.waitUntil("serving", func() error {
+	err := s.waitUntil("serving", func() error {
 		resp, err := http.Get(s.URL + "/sandbox/")
 		if err != nil {
 			return err
@@ -269,6 +273,9 @@ func startSandbox(t *testing.T, bin, gatewayURL string) *sandboxProc {
 		resp.Body.Close()
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := []byte(s.output())
 	if !bytes.Contains(out, []byte("providers:")) {
 		t.Fatalf("paygate sandbox printed no providers:\n%s", out)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -74,7 +75,9 @@ jobs:
 		"PAYGATE_DATA_DIR="+dir)
 	g := &gatewayProc{URL: "http://" + addr,
 		proc: startProc(t, fmt.Sprintf("gateway%d", i), bin, []string{"serve"}, env)}
-	g.waitHTTP(g.URL + "/readyz")
+	if err := g.waitHTTP(g.URL + "/readyz"); err != nil {
+		t.Fatal(err)
+	}
 	return g
 }
 
@@ -85,11 +88,15 @@ func (g *gatewayProc) crash() {
 }
 
 // restart starts the replica again with the same command and environment.
-func (g *gatewayProc) restart() {
-	g.t.Helper()
-	g.start()
-	g.waitHTTP(g.URL + "/readyz")
+func (g *gatewayProc) restart() error {
+	if err := g.start(); err != nil {
+		return err
+	}
+	if err := g.waitHTTP(g.URL + "/readyz"); err != nil {
+		return err
+	}
 	g.down.Store(false)
+	return nil
 }
 
 // callbackCollector stands where the channel's notifications arrive (a
@@ -162,10 +169,15 @@ func TestProcessStorm(t *testing.T) {
 	var hold atomic.Bool
 	hold.Store(true)
 	var held atomic.Int64
+	var heldIDs sync.Map // ids of the events held when their sender died
 	victimPath := fmt.Sprintf("/hook/%d", victim)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == victimPath && hold.Load() {
-			io.Copy(io.Discard, r.Body) // so the server notices the sender hanging up
+			// Reading the body also lets the server notice the sender die.
+			var e receivedEvent
+			if b, err := io.ReadAll(r.Body); err == nil && json.Unmarshal(b, &e) == nil {
+				heldIDs.Store(e.ID, true)
+			}
 			held.Add(1)
 			<-r.Context().Done()
 			return
@@ -229,20 +241,23 @@ func TestProcessStorm(t *testing.T) {
 	}
 	rand.Shuffle(len(storm), func(i, j int) { storm[i], storm[j] = storm[j], storm[i] })
 
-	// The crash: as soon as the victim has deliveries in flight.
+	// The crash: 100 ms after the victim's first delivery is held (its
+	// whole claimed batch is in flight by then, held or waiting for a free
+	// sender), well before its 3 s client timeout would record an attempt.
 	var killedAt, crashAt atomic.Int64
 	var sent, retried atomic.Int64
 	crashed := make(chan struct{})
 	stormDone := make(chan struct{})
 	go func() {
 		defer close(crashed)
-		for held.Load() < 4 {
+		for held.Load() == 0 {
 			select {
 			case <-stormDone:
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
 		}
+		time.Sleep(100 * time.Millisecond)
 		gws[victim].crash()
 		hold.Store(false)
 		killedAt.Store(held.Load())
@@ -256,11 +271,17 @@ func TestProcessStorm(t *testing.T) {
 		case n == int64(len(storm))*2/5:
 			redisDown.Do(rds.kill)
 		case n == int64(len(storm))*3/5:
-			redisUp.Do(rds.restart)
+			redisUp.Do(func() {
+				if err := rds.restart(); err != nil {
+					t.Errorf("restart redis-server: %v", err)
+				}
+			})
 		case n == int64(len(storm))*4/5:
 			victimUp.Do(func() {
 				if gws[victim].down.Load() {
-					gws[victim].restart()
+					if err := gws[victim].restart(); err != nil {
+						t.Errorf("restart %s: %v", gws[victim].name, err)
+					}
 					restartAt.Store(n)
 				}
 			})
@@ -290,7 +311,9 @@ func TestProcessStorm(t *testing.T) {
 		t.Fatal("the victim never had a delivery in flight, so it was not killed")
 	}
 	if gws[victim].down.Load() {
-		gws[victim].restart()
+		if err := gws[victim].restart(); err != nil {
+			t.Fatalf("restart %s: %v", gws[victim].name, err)
+		}
 		restartAt.Store(sent.Load())
 	}
 	// The gateways did see Redis gone (and carried on with the database).
@@ -340,6 +363,14 @@ func TestProcessStorm(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	delivered := time.Since(start)
+	heldSeen := 0
+	heldIDs.Range(func(id, _ any) bool {
+		if rcv.Seen()[id.(string)] == 0 {
+			t.Errorf("event %s, in flight at the crash, never delivered", id)
+		}
+		heldSeen++
+		return true
+	})
 	for _, e := range events {
 		d, err := db.EventDelivery(ctx, "", e.ID)
 		if err != nil || d.Status != paygate.DeliveryDelivered {
@@ -359,8 +390,8 @@ func TestProcessStorm(t *testing.T) {
 		t.Errorf("duplicates on the fast path after Redis came back = %d, want >= 20", got)
 	}
 	t.Logf("%d callbacks over %d processes; redis-server killed at %d, back at %d (%d Redis-unavailable warnings); "+
-		"%s killed at %d with %d deliveries in flight, back at %d (%d callbacks retried elsewhere); events %d; receiver saw %d distinct",
-		len(storm), len(gws), len(storm)*2/5, len(storm)*3/5, redisLost, gws[victim].name, crashAt.Load(), killedAt.Load(),
+		"%s killed at %d with %d deliveries in flight (%d delivered later), back at %d (%d callbacks retried elsewhere); events %d; receiver saw %d distinct",
+		len(storm), len(gws), len(storm)*2/5, len(storm)*3/5, redisLost, gws[victim].name, crashAt.Load(), killedAt.Load(), heldSeen,
 		restartAt.Load(), retried.Load(), len(events), len(rcv.Seen()))
 	t.Logf("times from the start: built %v, processes ready %v, %d orders paid %v, storm over %v, all delivered %v",
 		built.Round(time.Millisecond), started.Round(time.Millisecond), orders, paid.Round(time.Millisecond),
