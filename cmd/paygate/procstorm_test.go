@@ -155,9 +155,9 @@ func TestProcessStorm(t *testing.T) {
 	}
 	const orders, copies, senders, victim = 1000, 5, 24, 2
 	start := time.Now()
+	rds := startRedis(t) // first: it skips at once when redis-server is missing
 	bin := buildPaygate(t)
 	built := time.Since(start)
-	rds := startRedis(t)
 
 	collector := &callbackCollector{}
 	collect := httptest.NewServer(collector)
