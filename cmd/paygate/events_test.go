@@ -13,7 +13,7 @@ func TestEventDeliveryAPI(t *testing.T) {
 	defer hook.Close()
 	schema := "events_" + randSuffix()
 	t.Cleanup(func() { dropSchema(t, schema) })
-	m := startMain(t, stormConfig(t, redisURL(), "test:"+randSuffix()+":", hook.URL, true, nil), schema)
+	m := startMain(t, stormConfig(t, redisURL(), "test:"+randSuffix()+":", hook.URL), schema)
 	defer m.Close()
 	c := newClient(t, m)
 

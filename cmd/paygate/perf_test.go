@@ -31,7 +31,7 @@ func TestPerformance(t *testing.T) {
 	const n = 3000
 	schema, prefix := "perf_"+randSuffix(), "perf:"+randSuffix()+":"
 	t.Cleanup(func() { dropSchema(t, schema) })
-	cfg := stormConfig(t, redisURL(), prefix, "", true, nil)
+	cfg := stormConfig(t, redisURL(), prefix, "")
 	cfg.Jobs.Disabled = true // the dispatcher is measured on its own below
 	m := startMain(t, cfg, schema)
 	defer m.Close()

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway/apitest"
+	"github.com/paygate-cn/paygate/store"
 )
 
 const stormWebhookSecret = "whsec_test_storm_0123456789abcdef"
@@ -91,11 +89,10 @@ func (cb capturedCallback) send(base string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// stormConfig is a gateway configuration on PostgreSQL (schema chosen by
-// the caller) and the given Redis. With sandbox, it runs the simulators;
-// without, it talks to the providers given (another gateway's simulators)
-// as the demo merchant with the test key.
-func stormConfig(t *testing.T, redisURL, prefix, hookURL string, sandbox bool, providers []paygate.ProviderSpec) *config.Config {
+// stormConfig is a sandbox gateway configuration on PostgreSQL (schema
+// chosen by the caller) and the given Redis, with the test key and the
+// merchant's webhooks sent to hookURL.
+func stormConfig(t *testing.T, redisURL, prefix, hookURL string) *config.Config {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -104,20 +101,8 @@ func stormConfig(t *testing.T, redisURL, prefix, hookURL string, sandbox bool, p
 	cfg.Jobs.OutboxInterval = 50 * time.Millisecond
 	cfg.Jobs.LeaseTTL = 2 * time.Second
 	cfg.Jobs.PendingQueryInterval = time.Hour // callbacks, not queries, move the orders here
-	if sandbox {
-		cfg.Sandbox.KeyID, cfg.Sandbox.Secret = testKeyID, testSecret
-		cfg.Sandbox.WebhookSecret, cfg.Sandbox.WebhookURL = stormWebhookSecret, hookURL
-		return cfg
-	}
-	cfg.Sandbox.Enabled = false
-	for i := range cfg.Merchants {
-		if cfg.Merchants[i].ID == config.DemoMerchantID {
-			m := &cfg.Merchants[i]
-			m.Keys = []config.Key{{ID: testKeyID, Secret: testSecret}}
-			m.WebhookURL, m.WebhookSecrets = hookURL, []string{stormWebhookSecret}
-		}
-	}
-	cfg.Providers = append([]paygate.ProviderSpec(nil), providers...)
+	cfg.Sandbox.KeyID, cfg.Sandbox.Secret = testKeyID, testSecret
+	cfg.Sandbox.WebhookSecret, cfg.Sandbox.WebhookURL = stormWebhookSecret, hookURL
 	return cfg
 }
 
@@ -168,12 +153,15 @@ func callbackMetric(t *testing.T, base, outcome string) int {
 }
 
 // allEvents lists the demo merchant's events from the store.
-func allEvents(t *testing.T, m *Main) []*paygate.Event {
+func allEvents(t *testing.T, m *Main) []*paygate.Event { return listEvents(t, m.DB) }
+
+// listEvents lists the demo merchant's events in db.
+func listEvents(t *testing.T, db *store.DB) []*paygate.Event {
 	t.Helper()
 	var all []*paygate.Event
 	cursor := ""
 	for {
-		page, next, err := m.DB.Events(context.Background(), paygate.EventFilter{MerchantID: config.DemoMerchantID, Cursor: cursor, Limit: 100})
+		page, next, err := db.Events(context.Background(), paygate.EventFilter{MerchantID: config.DemoMerchantID, Cursor: cursor, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,8 +196,16 @@ func parallel(n, workers int, f func(i int)) {
 // createScannedQROrders creates n WeChat QR orders on c and has the
 // simulated customer pay each; it returns the order ids.
 func createScannedQROrders(t *testing.T, c *client, n int) []string {
+	return payQROrders(t, []*client{c}, c.base, n)
+}
+
+// payQROrders creates n WeChat QR orders, round-robin on clients, and has
+// the simulated customer pay each at the simulators served from scanBase;
+// it returns the order ids.
+func payQROrders(t *testing.T, clients []*client, scanBase string, n int) []string {
 	ids := make([]string, n)
 	parallel(n, 8, func(i int) {
+		c := clients[i%len(clients)]
 		r := c.createOrder(map[string]any{"merchant_order_no": orderNo(), "amount": 100 + i, "subject": "Storm",
 			"method": "qr", "channel": "wechat"}, "")
 		if r.Status != 201 {
@@ -219,7 +215,7 @@ func createScannedQROrders(t *testing.T, c *client, n int) []string {
 		o := r.decode(t)
 		ids[i] = o["id"].(string)
 		scan, _ := json.Marshal(map[string]string{"qr_code": o["qr_code"].(string)})
-		resp, err := http.Post(c.base+"/sandbox/wechat/scan", "application/json", bytes.NewReader(scan))
+		resp, err := http.Post(scanBase+"/sandbox/wechat/scan", "application/json", bytes.NewReader(scan))
 		if err != nil {
 			t.Error(err)
 			return
@@ -233,214 +229,6 @@ func createScannedQROrders(t *testing.T, c *client, n int) []string {
 		t.FailNow()
 	}
 	return ids
-}
-
-// TestCallbackStorm: 1,000 paid QR orders; every notification delivered
-// 5 times, shuffled, concurrently across 3 gateways sharing one PostgreSQL
-// schema and one Redis, with Redis stopped for part of the storm. Each
-// order moves once and produces one event; the merchant receives each
-// event; once Redis is back, duplicates take the fast path again.
-func TestCallbackStorm(t *testing.T) {
-	if testing.Short() {
-		t.Skip("storm: skipped in -short")
-	}
-	const orders, copies = 1000, 5
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer mr.Close()
-	redisURL := "redis://" + mr.Addr()
-	schema, prefix := "storm_"+randSuffix(), "storm:"+randSuffix()+":"
-	t.Cleanup(func() { dropSchema(t, schema) })
-
-	rcv := &webhookReceiver{Secrets: []string{stormWebhookSecret}}
-	hook := httptest.NewServer(rcv)
-	defer hook.Close()
-
-	a := startMain(t, stormConfig(t, redisURL, prefix, hook.URL, true, nil), schema)
-	defer a.Close()
-	capture := &captureTransport{}
-	a.Sandbox.Notifier.Client = &http.Client{Transport: capture}
-	var mains = []*Main{a}
-	for range 2 {
-		m := startMain(t, stormConfig(t, redisURL, prefix, hook.URL, false, a.Config.Providers), schema)
-		defer m.Close()
-		mains = append(mains, m)
-	}
-	ca := newClient(t, a)
-
-	ids := createScannedQROrders(t, ca, orders)
-	cbs := capture.waitCaptured(t, orders)
-
-	type delivery struct {
-		cb      capturedCallback
-		gateway int
-	}
-	var storm []delivery
-	for _, cb := range cbs {
-		for range copies {
-			storm = append(storm, delivery{cb, rand.IntN(len(mains))})
-		}
-	}
-	rand.Shuffle(len(storm), func(i, j int) { storm[i], storm[j] = storm[j], storm[i] })
-
-	var sent atomic.Int64
-	var redisOnce, redisBack sync.Once
-	parallel(len(storm), 24, func(i int) {
-		switch n := sent.Add(1); {
-		case n == int64(len(storm))*2/5:
-			redisOnce.Do(mr.Close) // Redis stops mid-storm
-		case n == int64(len(storm))*3/5:
-			redisBack.Do(func() {
-				if err := mr.Restart(); err != nil {
-					t.Errorf("restart redis: %v", err)
-				}
-			})
-		}
-		d := storm[i]
-		status, err := d.cb.send(mains[d.gateway].URL)
-		if err != nil || status/100 != 2 {
-			t.Errorf("callback to gateway %d: %d %v", d.gateway, status, err)
-		}
-	})
-
-	// Exactly once: every order succeeded, with one event each.
-	ctx := context.Background()
-	for _, id := range ids {
-		o, err := a.DB.Order(ctx, "", id)
-		if err != nil || o.Status != paygate.OrderSucceeded {
-			t.Fatalf("order %s: %v %v", id, o.Status, err)
-		}
-	}
-	events := allEvents(t, a)
-	perOrder := map[string]int{}
-	for _, e := range events {
-		perOrder[e.OrderID]++
-		if e.Type != paygate.EventOrderSucceeded {
-			t.Errorf("unexpected event %s for %s", e.Type, e.OrderID)
-		}
-	}
-	if len(events) != orders || len(perOrder) != orders {
-		t.Fatalf("%d events for %d orders, want %d", len(events), len(perOrder), orders)
-	}
-	applied := 0
-	for _, m := range mains {
-		applied += callbackMetric(t, m.URL, "applied")
-	}
-	if applied != orders {
-		t.Errorf("applied outcomes = %d, want %d", applied, orders)
-	}
-
-	// Every event reaches the merchant (deduplicated by id).
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		seen := rcv.Seen()
-		missing := 0
-		for _, e := range events {
-			if seen[e.ID] == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events never reached the merchant", missing, len(events))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-
-	// Redis is back: replays of applied notifications take the fast path.
-	before := callbackMetric(t, a.URL, "duplicate")
-	for _, cb := range cbs[:20] {
-		cb.send(a.URL) // marks it done in Redis if the storm did not (Redis was down)
-		if status, err := cb.send(a.URL); err != nil || status/100 != 2 {
-			t.Fatalf("replay: %d %v", status, err)
-		}
-	}
-	if got := callbackMetric(t, a.URL, "duplicate") - before; got < 20 {
-		t.Errorf("duplicates on the fast path after Redis came back = %d, want >= 20", got)
-	}
-	t.Logf("storm: %d callbacks over %d gateways; applied %d; events %d; receiver saw %d distinct",
-		len(storm), len(mains), applied, len(events), len(rcv.Seen()))
-}
-
-// TestDeliveryAfterCrash: a gateway dies with deliveries in flight (its
-// context cancelled mid-POST, leases outstanding); a new gateway on the same
-// database delivers every event once the leases end.
-func TestDeliveryAfterCrash(t *testing.T) {
-	const n = 30
-	schema := "crash_" + randSuffix()
-	t.Cleanup(func() { dropSchema(t, schema) })
-	var hang atomic.Bool
-	hang.Store(true)
-	release := make(chan struct{})
-	var inflight atomic.Int64
-	rcv := &webhookReceiver{Secrets: []string{stormWebhookSecret}}
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hang.Load() {
-			// Reading the body lets the server notice the sender hanging up.
-			io.Copy(io.Discard, r.Body)
-			inflight.Add(1)
-			select { // in flight until the sender dies
-			case <-r.Context().Done():
-			case <-release:
-			}
-			return
-		}
-		rcv.ServeHTTP(w, r)
-	}))
-	defer hook.Close()
-	defer close(release)
-
-	cfg := stormConfig(t, "", "", hook.URL, true, nil)
-	a := startMain(t, cfg, schema)
-	ca := newClient(t, a)
-	parallel(n, 6, func(i int) {
-		if r := ca.createOrder(authCodeOrder("134567890123456789", int64(100+i)), ""); r.Status != 201 {
-			t.Errorf("create: %d %s", r.Status, r.Body)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for inflight.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no delivery started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	a.Close() // dies mid-delivery
-	hang.Store(false)
-
-	b := startMain(t, stormConfig(t, "", "", hook.URL, true, nil), schema)
-	defer b.Close()
-	events := allEvents(t, b)
-	if len(events) != n {
-		t.Fatalf("%d events, want %d", len(events), n)
-	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		seen, missing := rcv.Seen(), 0
-		for _, e := range events {
-			if seen[e.ID] == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events not delivered after the restart (%d were in flight at the crash)", missing, n, inflight.Load())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, e := range events {
-		d, err := b.DB.EventDelivery(context.Background(), "", e.ID)
-		if err != nil || d.Status != paygate.DeliveryDelivered {
-			t.Errorf("event %s: %+v %v", e.ID, d, err)
-		}
-	}
-	t.Logf("%d deliveries were in flight at the crash; all %d events delivered after the restart", inflight.Load(), n)
 }
 
 // TestRejectedCallbacks: forged, stale, replayed and malformed callbacks
