@@ -17,6 +17,8 @@ type Applier struct {
 	Orders  paygate.OrderStore
 	Refunds paygate.RefundStore
 	Now     paygate.Clock
+	// Recent, when set, is told of every order found or made paid.
+	Recent *RecentlyPaid
 }
 
 // ApplyResult moves o according to r. closedAs is the status an
@@ -78,11 +80,16 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 	// read after the transition) needs no write: the read is the truth,
 	// since a paid order never becomes unpaid by a channel's result.
 	if o.Status == u.To && u.To != paygate.OrderPending || u.To == paygate.OrderSucceeded && o.Status.Paid() {
+		a.Recent.Remember(o)
 		return o, false, nil
 	}
 	u.Event = &paygate.Event{Type: paygate.OrderEventType(u.To), NotifyURL: o.NotifyURL}
 	u.Expect = o
-	return a.Orders.UpdateOrder(ctx, u)
+	o2, applied, err := a.Orders.UpdateOrder(ctx, u)
+	if err == nil {
+		a.Recent.Remember(o2)
+	}
+	return o2, applied, err
 }
 
 // ApplyRefundResult finishes a pending refund according to r. A success

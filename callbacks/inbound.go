@@ -38,6 +38,9 @@ type Inbound struct {
 	// replays; "rejected_signature", "rejected_stale", "rejected_malformed",
 	// "rejected_provider", "rejected_amount", "unknown_order", ...).
 	Observe func(kind, outcome string)
+	// Recent, when set, short-cuts success notifications for orders this
+	// process recently saw paid (see RecentlyPaid).
+	Recent *RecentlyPaid
 }
 
 // Result of processing one callback.
@@ -74,6 +77,9 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		return in.finish(kind, parsers[0], outcome, err)
 	}
 	n.Provider = p.ID()
+	if in.Recent.Settled(n) {
+		return in.finish(kind, p, "duplicate", nil)
+	}
 
 	key := in.Prefix + "cb:" + n.Provider + ":" + n.ID
 	if in.Redis != nil {

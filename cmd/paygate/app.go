@@ -171,7 +171,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	applier := &callbacks.Applier{Orders: m.DB, Refunds: m.DB, Now: m.Now}
+	recent := callbacks.NewRecentlyPaid(100_000)
+	applier := &callbacks.Applier{Orders: m.DB, Refunds: m.DB, Now: m.Now, Recent: recent}
 	m.Payments = &gateway.Payments{
 		Orders: m.DB, Refunds: m.DB, Applier: applier, Router: m.Router, Channels: channels,
 		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
@@ -182,7 +183,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
-		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger,
+		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
 	}
 	m.Server = gateway.New(gateway.Deps{
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
