@@ -38,8 +38,9 @@ type Inbound struct {
 	// replays; "rejected_signature", "rejected_stale", "rejected_malformed",
 	// "rejected_provider", "rejected_amount", "unknown_order", ...).
 	Observe func(kind, outcome string)
-	// Recent, when set, short-cuts success notifications for orders this
-	// process recently saw paid (see RecentlyPaid).
+	// Recent, when set, spares the database read for success notifications
+	// of orders this process recently saw paid (see RecentlyPaid); Redis
+	// deduplication still comes first.
 	Recent *RecentlyPaid
 }
 
@@ -77,9 +78,6 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		return in.finish(kind, parsers[0], outcome, err)
 	}
 	n.Provider = p.ID()
-	if in.Recent.Settled(n) {
-		return in.finish(kind, p, "duplicate", nil)
-	}
 
 	key := in.Prefix + "cb:" + n.Provider + ":" + n.ID
 	if in.Redis != nil {
@@ -97,7 +95,12 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		}
 	}
 
-	outcome, err := in.apply(ctx, p, n)
+	// A success for an order this process recently saw paid changes
+	// nothing: the database read is skipped, with the outcome it would give.
+	outcome, err := "unchanged", error(nil)
+	if !in.Recent.Settled(n) {
+		outcome, err = in.apply(ctx, p, n)
+	}
 	if err != nil {
 		if in.Redis != nil {
 			in.Redis.Del(context.WithoutCancel(ctx), key)

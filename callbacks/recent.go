@@ -9,8 +9,8 @@ import (
 // RecentlyPaid remembers, per process, the orders this process recently saw
 // paid, with their provider and amount. A success notification for one of
 // them changes nothing — a paid order never becomes unpaid through a
-// channel's result — so it can be acknowledged without the Redis calls and
-// the database read the general path makes. Wallets that answer a B-scan-C
+// channel's result — so it can be acknowledged without the database read
+// the general path makes (Redis deduplication still comes first). Wallets that answer a B-scan-C
 // payment synchronously and also notify it (Alipay, UnionPay, e-CNY), and
 // every channel's retries, produce such duplicates.
 //
