@@ -47,7 +47,7 @@ type Sandbox struct {
 }
 
 // StartSandbox creates every simulator with fresh keys.
-func StartSandbox(o SandboxOptions) (*Sandbox, error) {
+func StartSandbox(o SandboxOptions) (_ *Sandbox, err error) {
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
 	}
@@ -56,64 +56,48 @@ func StartSandbox(o SandboxOptions) (*Sandbox, error) {
 	}
 	s := &Sandbox{Notifier: sandbox.NewNotifier(), handlers: map[string]http.Handler{}}
 	s.closers = append(s.closers, s.Notifier.Close)
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	callback := func(kind string) string { return o.PublicURL + "/callbacks/" + kind }
 
-	wx, err := wechatsb.New(wechatsb.Options{
-		MchID: "1900000109", AppID: "wxd678efh567hg6787",
-		NotifyURL: o.PublicURL + "/callbacks/wechat", Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor,
-	})
-	if err != nil {
+	if s.WeChat, err = wechatsb.New(wechatsb.Options{MchID: "1900000109", AppID: "wxd678efh567hg6787",
+		NotifyURL: callback(paygate.KindWeChat), Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor}); err != nil {
 		return nil, fmt.Errorf("wechat sandbox: %w", err)
 	}
-	s.WeChat = wx
-	s.add(paygate.KindWeChat, wx.Handler(), wx.Credentials(), "", o, wx.Close)
+	s.add(paygate.KindWeChat, s.WeChat.Handler(), s.WeChat.Credentials(), "", o, s.WeChat.Close)
 
-	ali, err := alipaysb.New(alipaysb.Options{
-		AppID: "2021000000000001", NotifyURL: o.PublicURL + "/callbacks/alipay",
-		Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor,
-	})
-	if err != nil {
-		s.Close()
+	if s.Alipay, err = alipaysb.New(alipaysb.Options{AppID: "2021000000000001",
+		NotifyURL: callback(paygate.KindAlipay), Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor}); err != nil {
 		return nil, fmt.Errorf("alipay sandbox: %w", err)
 	}
-	s.Alipay = ali
-	s.add(paygate.KindAlipay, ali.Handler(), ali.Credentials(), "/gateway.do", o, ali.Close)
+	s.add(paygate.KindAlipay, s.Alipay.Handler(), s.Alipay.Credentials(), "/gateway.do", o, s.Alipay.Close)
 
-	up, err := unionpaysb.New(unionpaysb.Options{
-		MerID: "777290058110048", NotifyURL: o.PublicURL + "/callbacks/unionpay",
-		Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor,
-	})
-	if err != nil {
-		s.Close()
+	if s.UnionPay, err = unionpaysb.New(unionpaysb.Options{MerID: "777290058110048",
+		NotifyURL: callback(paygate.KindUnionPay), Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor}); err != nil {
 		return nil, fmt.Errorf("unionpay sandbox: %w", err)
 	}
-	s.UnionPay = up
-	s.add(paygate.KindUnionPay, up.Handler(), up.Credentials(), "", o, up.Close)
+	s.add(paygate.KindUnionPay, s.UnionPay.Handler(), s.UnionPay.Credentials(), "", o, s.UnionPay.Close)
 
-	ec, err := ecnysb.New(ecnysb.Options{
-		MerchantNo: "ECNY310000005812", NotifyURL: o.PublicURL + "/callbacks/ecny",
-		Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor,
-	})
-	if err != nil {
-		s.Close()
+	if s.ECNY, err = ecnysb.New(ecnysb.Options{MerchantNo: "ECNY310000005812",
+		NotifyURL: callback(paygate.KindECNY), Notifier: s.Notifier, Now: o.Now, HangFor: o.HangFor}); err != nil {
 		return nil, fmt.Errorf("ecny sandbox: %w", err)
 	}
-	s.ECNY = ec
-	s.add(paygate.KindECNY, ec.Handler(), ec.Credentials(), "", o, ec.Close)
+	s.add(paygate.KindECNY, s.ECNY.Handler(), s.ECNY.Credentials(), "", o, s.ECNY.Close)
 
 	// The acquirer host speaks ISO 8583 over TCP, so it listens on a
 	// loopback port of its own rather than under /sandbox.
 	key := make([]byte, 16)
-	if _, err := rand.Read(key); err != nil {
-		s.Close()
+	if _, err = rand.Read(key); err != nil {
 		return nil, err
 	}
 	acq, err := acquirersb.New(acquirersb.Options{MACKey: key, Now: o.Now})
 	if err != nil {
-		s.Close()
 		return nil, fmt.Errorf("acquirer sandbox: %w", err)
 	}
-	if _, err := acq.Listen("127.0.0.1:0"); err != nil {
-		s.Close()
+	if _, err = acq.Listen("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("acquirer sandbox: %w", err)
 	}
 	s.Acquirer = acq
