@@ -120,13 +120,12 @@ func (a *Applier) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *
 				r.RefundedTotal, ref.ID, ref.Amount, o.RefundReserved)
 		}
 		u.To = paygate.RefundSucceeded
-		orderType := paygate.EventOrderPartiallyRefunded
-		if o.RefundedAmount+ref.Amount == o.Amount {
-			orderType = paygate.EventOrderRefunded
-		}
+		// The store types the order event from the order's status after
+		// this very update (partially_refunded or refunded): o may be stale
+		// when refunds finish concurrently.
 		u.Events = []*paygate.Event{
 			{Type: paygate.EventRefundSucceeded, NotifyURL: o.NotifyURL},
-			{Type: orderType, NotifyURL: o.NotifyURL},
+			{Type: paygate.EventOrderPartiallyRefunded, NotifyURL: o.NotifyURL},
 		}
 	case paygate.OutcomeDeclined:
 		u.To = paygate.RefundFailed
