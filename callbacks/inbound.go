@@ -81,17 +81,20 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 
 	key := in.Prefix + "cb:" + n.Provider + ":" + n.ID
 	if in.Redis != nil {
-		// SET NX claims the notification for a short while; a "done" value
-		// is the fast path for duplicates of a notification already applied.
-		claimed, rerr := in.Redis.SetNX(ctx, key, "processing", 30*time.Second).Result()
-		if rerr == nil && !claimed {
-			if v, _ := in.Redis.Get(ctx, key).Result(); v == "done" {
-				return in.finish(kind, p, "duplicate", nil)
-			}
+		// SET NX GET claims the notification for a short while and, in the
+		// same round trip, reads who holds it: "done" is the fast path for
+		// duplicates of a notification already applied.
+		prev, rerr := in.Redis.SetArgs(ctx, key, "processing", redis.SetArgs{Mode: "NX", TTL: 30 * time.Second, Get: true}).Result()
+		switch {
+		case errors.Is(rerr, redis.Nil):
+			// Claimed: this delivery processes it.
+		case rerr != nil:
+			in.log().Warn("callback dedup: redis unavailable, database only", "err", rerr)
+		case prev == "done":
+			return in.finish(kind, p, "duplicate", nil)
+		default:
 			// Another delivery is being processed right now: fall through
 			// to the database, whose compare-and-set decides.
-		} else if rerr != nil {
-			in.log().Warn("callback dedup: redis unavailable, database only", "err", rerr)
 		}
 	}
 
@@ -112,7 +115,10 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		if ttl == 0 {
 			ttl = 72 * time.Hour
 		}
-		in.Redis.Set(context.WithoutCancel(ctx), key, "done", ttl)
+		// The mark is a fast path only, so the answer does not wait for it:
+		// a duplicate arriving before it lands finds "processing" and asks
+		// the database, which decides the same.
+		go in.Redis.Set(context.WithoutCancel(ctx), key, "done", ttl)
 	}
 	return in.finish(kind, p, outcome, nil)
 }

@@ -49,6 +49,9 @@ type DB struct {
 	// For PostgreSQL both are the same pool.
 	w, r *sql.DB
 	now  paygate.Clock
+	// pipe groups stand-alone statements into shared round trips and
+	// commits (pipeline.go); PostgreSQL only.
+	pipe *pipeline
 }
 
 var (
@@ -102,7 +105,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: connect to postgres: %w", err)
 	}
-	return &DB{dialect: DialectPostgres, w: pool, r: pool}, nil
+	return &DB{dialect: DialectPostgres, w: pool, r: pool, pipe: newPipeline(pool)}, nil
 }
 
 // createSchema creates the schema on a short-lived connection before the
@@ -182,6 +185,9 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	if db.pipe != nil {
+		db.pipe.close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		if rerr := db.r.Close(); err == nil {

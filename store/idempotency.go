@@ -31,16 +31,14 @@ func scanIdempotency(s scanner) (*paygate.IdempotencyRecord, error) {
 // parameters, which the caller answers with EIDEMPOTENCYREUSED.
 func (db *DB) BeginIdempotent(ctx context.Context, merchantID, key, hash string, lockUntil time.Time) (*paygate.IdempotencyRecord, error) {
 	now := db.nowTime()
-	res, err := db.w.ExecContext(ctx, db.rebind(`INSERT INTO idempotency_keys
+	n, err := db.execOne(ctx, idempotencyKey(merchantID, key), `INSERT INTO idempotency_keys
 		(merchant_id, key, request_hash, done, status_code, body, created_at, locked_until)
-		VALUES (?, ?, ?, ?, 0, NULL, ?, ?) ON CONFLICT (merchant_id, key) DO NOTHING`),
+		VALUES (?, ?, ?, ?, 0, NULL, ?, ?) ON CONFLICT (merchant_id, key) DO NOTHING`,
 		merchantID, key, hash, false, db.ts(now), db.ts(lockUntil))
 	if err != nil {
 		return nil, fmt.Errorf("store: begin idempotent: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("store: begin idempotent: %w", err)
-	} else if n == 1 {
+	if n == 1 {
 		return nil, nil
 	}
 
@@ -55,15 +53,13 @@ func (db *DB) BeginIdempotent(ctx context.Context, merchantID, key, hash string,
 	if rec.Done || rec.RequestHash != hash || !rec.LockedUntil.Before(now) {
 		return rec, nil
 	}
-	res, err = db.w.ExecContext(ctx, db.rebind(`UPDATE idempotency_keys SET locked_until = ?
-		WHERE merchant_id = ? AND key = ? AND done = ? AND locked_until = ?`),
+	n, err = db.execOne(ctx, idempotencyKey(merchantID, key), `UPDATE idempotency_keys SET locked_until = ?
+		WHERE merchant_id = ? AND key = ? AND done = ? AND locked_until = ?`,
 		db.ts(lockUntil), merchantID, key, false, db.ts(rec.LockedUntil))
 	if err != nil {
 		return nil, fmt.Errorf("store: take over idempotency key: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("store: take over idempotency key: %w", err)
-	} else if n == 1 {
+	if n == 1 {
 		return nil, nil
 	}
 	// Someone else took it over or finished it first.
@@ -77,8 +73,17 @@ func (db *DB) BeginIdempotent(ctx context.Context, merchantID, key, hash string,
 // idempotencyRecord reads a record through the write pool, where the
 // claim that preceded it ran. It returns sql.ErrNoRows if there is none.
 func (db *DB) idempotencyRecord(ctx context.Context, merchantID, key string) (*paygate.IdempotencyRecord, error) {
-	rec, err := scanIdempotency(db.w.QueryRowContext(ctx, db.rebind("SELECT "+idempotencyColumns+
-		" FROM idempotency_keys WHERE merchant_id = ? AND key = ?"), merchantID, key))
+	q := "SELECT " + idempotencyColumns + " FROM idempotency_keys WHERE merchant_id = ? AND key = ?"
+	var rec *paygate.IdempotencyRecord
+	var err error
+	if db.pipe != nil {
+		err = db.queryOne(ctx, idempotencyKey(merchantID, key), q, []any{merchantID, key}, func(s scanner) (err error) {
+			rec, err = scanIdempotency(s)
+			return err
+		})
+	} else {
+		rec, err = scanIdempotency(db.w.QueryRowContext(ctx, db.rebind(q), merchantID, key))
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: read idempotency key: %w", err)
 	}
@@ -91,14 +96,12 @@ func (db *DB) FinishIdempotent(ctx context.Context, merchantID, key string, stat
 	if body == nil {
 		body = []byte{}
 	}
-	res, err := db.w.ExecContext(ctx, db.rebind(`UPDATE idempotency_keys SET done = ?, status_code = ?, body = ?
-		WHERE merchant_id = ? AND key = ?`), true, status, body, merchantID, key)
+	n, err := db.execOne(ctx, idempotencyKey(merchantID, key), `UPDATE idempotency_keys SET done = ?, status_code = ?, body = ?
+		WHERE merchant_id = ? AND key = ?`, true, status, body, merchantID, key)
 	if err != nil {
 		return fmt.Errorf("store: finish idempotent: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("store: finish idempotent: %w", err)
-	} else if n == 0 {
+	if n == 0 {
 		return paygate.Errorf(paygate.ENOTFOUND, "no idempotency record for key %q", key)
 	}
 	return nil
@@ -124,3 +127,6 @@ func (db *DB) PurgeIdempotent(ctx context.Context, before time.Time) (int64, err
 	}
 	return res.RowsAffected()
 }
+
+// idempotencyKey is the pipeline's ordering key of an idempotency record.
+func idempotencyKey(merchantID, key string) string { return "i:" + merchantID + "\x00" + key }

@@ -91,7 +91,7 @@ func (db *DB) CreateOrder(ctx context.Context, o *paygate.Order) error {
 		return fmt.Errorf("store: encode order: %w", jsonErr)
 	}
 	q := "INSERT INTO orders (" + orderColumns + ") VALUES (" + placeholders(len(args)) + ")"
-	_, err := db.w.ExecContext(ctx, db.rebind(q), args...)
+	_, err := db.execOne(ctx, "o:"+o.ID, q, args...)
 	if isUniqueViolation(err) {
 		// Which key collided is read from the data, not the message.
 		if _, gerr := db.OrderByMerchantNo(ctx, o.MerchantID, o.MerchantOrderNo); gerr == nil {
@@ -115,7 +115,11 @@ func (db *DB) Order(ctx context.Context, merchantID, id string) (*paygate.Order,
 		q += " AND merchant_id = ?"
 		args = append(args, merchantID)
 	}
-	o, err := scanOrder(db.queryRow(ctx, q, args...))
+	var o *paygate.Order
+	err := db.queryOne(ctx, "o:"+id, q, args, func(s scanner) (err error) {
+		o, err = scanOrder(s)
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrderNotFound(id)
 	}
@@ -273,11 +277,7 @@ func (db *DB) updateOrderAsExpected(ctx context.Context, u paygate.OrderUpdate, 
 
 	after := afterUpdate(cur, u, now)
 	if u.Event == nil {
-		res, err := db.w.ExecContext(ctx, db.rebind(update), args...)
-		if err != nil {
-			return nil, false, err
-		}
-		n, err := res.RowsAffected()
+		n, err := db.execOne(ctx, "o:"+u.OrderID, update, args...)
 		return after, err == nil && n == 1, err
 	}
 	// Fill a copy: the caller's event is updated only if this applies.
@@ -292,11 +292,7 @@ func (db *DB) updateOrderAsExpected(ctx context.Context, u paygate.OrderUpdate, 
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ? FROM u`
 	args = append(args, e.ID, e.MerchantID, e.Type, e.OrderID, e.RefundID, e.NotifyURL, string(e.Data),
 		db.ts(e.CreatedAt), DeliveryPending, db.ts(e.CreatedAt))
-	res, err := db.w.ExecContext(ctx, db.rebind(q), args...)
-	if err != nil {
-		return nil, false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := db.execOne(ctx, "o:"+u.OrderID, q, args...)
 	if err != nil || n != 1 {
 		return nil, false, err
 	}

@@ -44,9 +44,11 @@ type Main struct {
 	SandboxHang    time.Duration // how long a simulated timeout (4444) hangs
 
 	// Available after Run.
-	URL       string // base URL the gateway listens on
-	DB        *store.DB
-	Redis     redis.UniversalClient
+	URL   string // base URL the gateway listens on
+	DB    *store.DB
+	Redis redis.UniversalClient
+	// redisBase is the client behind an auto-pipelined Redis, closed last.
+	redisBase *redis.Client
 	Server    *gateway.Server
 	Payments  *gateway.Payments
 	Router    *routing.Router
@@ -272,6 +274,17 @@ func (m *Main) openRedis(ctx context.Context) error {
 		return fmt.Errorf("redis at %s: %w", redactURL(u), err)
 	}
 	m.Redis = client
+	if c, ok := client.(*redis.Client); ok {
+		// Requests' Redis calls (nonce, risk, callback claims) are small
+		// and concurrent: the auto-pipeliner sends those that arrive
+		// together in one round trip. A lone call still flushes at once.
+		ap, err := c.AutoPipeline()
+		if err != nil {
+			return fmt.Errorf("redis auto-pipeline: %w", err)
+		}
+		m.Redis = ap
+		m.redisBase = c
+	}
 	return nil
 }
 
@@ -396,7 +409,9 @@ func (m *Main) Close() error {
 	for i := len(m.closers) - 1; i >= 0; i-- {
 		m.closers[i]()
 	}
-	if m.Redis != nil {
+	if m.redisBase != nil {
+		m.redisBase.Close()
+	} else if m.Redis != nil {
 		m.Redis.Close()
 	}
 	if m.mini != nil {
