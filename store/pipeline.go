@@ -66,17 +66,21 @@ type pipeItem struct {
 }
 
 type pipeline struct {
-	db    *sql.DB
-	queue chan *pipeItem
-	stop  chan struct{}
-	wg    chan struct{}
+	db *sql.DB
+	// Reads and writes queue apart: a read-only batch commits without a
+	// WAL flush, so a read is never kept waiting behind writes' commits.
+	reads, writes chan *pipeItem
+	stop          chan struct{}
+	wg            chan struct{}
 }
 
 func newPipeline(db *sql.DB) *pipeline {
-	p := &pipeline{db: db, queue: make(chan *pipeItem, 4*pipelineMaxBatch),
-		stop: make(chan struct{}), wg: make(chan struct{}, pipelineFlushers)}
+	p := &pipeline{db: db, reads: make(chan *pipeItem, 4*pipelineMaxBatch),
+		writes: make(chan *pipeItem, 4*pipelineMaxBatch),
+		stop:   make(chan struct{}), wg: make(chan struct{}, 2*pipelineFlushers)}
 	for range pipelineFlushers {
-		go p.flusher()
+		go p.flusher(p.reads)
+		go p.flusher(p.writes)
 	}
 	return p
 }
@@ -84,7 +88,7 @@ func newPipeline(db *sql.DB) *pipeline {
 // close stops the flushers after they have finished what is queued.
 func (p *pipeline) close() {
 	close(p.stop)
-	for range pipelineFlushers {
+	for range 2 * pipelineFlushers {
 		<-p.wg
 	}
 }
@@ -97,8 +101,12 @@ var errPipelineClosed = errors.New("store: closed")
 // sent, and fails with ctx's error.
 func (p *pipeline) do(ctx context.Context, it *pipeItem) error {
 	it.ctx, it.done = ctx, make(chan struct{})
+	queue := p.writes
+	if it.scan != nil {
+		queue = p.reads
+	}
 	select {
-	case p.queue <- it:
+	case queue <- it:
 	case <-p.stop:
 		return errPipelineClosed
 	case <-ctx.Done():
@@ -108,18 +116,18 @@ func (p *pipeline) do(ctx context.Context, it *pipeItem) error {
 	return it.err
 }
 
-func (p *pipeline) flusher() {
+func (p *pipeline) flusher(queue chan *pipeItem) {
 	defer func() { p.wg <- struct{}{} }()
 	batch := make([]*pipeItem, 0, pipelineMaxBatch)
 	for {
 		var first *pipeItem
 		select {
-		case first = <-p.queue:
+		case first = <-queue:
 		case <-p.stop:
 			// Drain what callers managed to queue before the stop.
 			for {
 				select {
-				case it := <-p.queue:
+				case it := <-queue:
 					p.run([]*pipeItem{it})
 				default:
 					return
@@ -130,7 +138,7 @@ func (p *pipeline) flusher() {
 	fill:
 		for len(batch) < pipelineMaxBatch {
 			select {
-			case it := <-p.queue:
+			case it := <-queue:
 				batch = append(batch, it)
 			default:
 				break fill

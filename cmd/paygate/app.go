@@ -95,6 +95,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.defaults(); err != nil {
 		return err
 	}
+	tuneGC()
 	cfg := m.Config
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel

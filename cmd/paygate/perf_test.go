@@ -64,7 +64,11 @@ func TestPerformance(t *testing.T) {
 		out, _ := os.Create(f)
 		pprof.StartCPUProfile(out)
 	}
-	first := send(n, 48, func(i int) capturedCallback { return cbs[i] })
+	senders := 48
+	if v, err := strconv.Atoi(os.Getenv("PAYGATE_PERF_SENDERS")); err == nil && v > 0 {
+		senders = v
+	}
+	first := send(n, senders, func(i int) capturedCallback { return cbs[i] })
 	pprof.StopCPUProfile()
 	dup := send(4*n, 16, func(i int) capturedCallback { return cbs[i%n] })
 	inserts := pgbenchInserts(t)
