@@ -46,6 +46,17 @@
 //     running record whose lock expired is taken over with a compare-and-set
 //     on locked_until, and only by a request with the same hash (another hash
 //     is answered "reused" whatever the lock).
+//   - On PostgreSQL, statements that stand alone (an order insert, an
+//     order transition with its event, the read of one order, idempotency
+//     claims) go through a pipeline (pipeline.go): statements that arrive
+//     while the flushers are busy are sent as one pgx batch, one round trip
+//     and one implicit transaction, so concurrent requests share a commit.
+//     Reads and writes queue apart (a read never waits for a WAL flush). A
+//     batch the server rejects is rolled back whole and rerun statement by
+//     statement, so each caller gets a lone statement's answer; a batch
+//     whose connection fails is reported failed to all its callers, as a
+//     lone statement would be. Within a batch, statements are ordered by
+//     the row they touch, so two batches cannot deadlock each other.
 //   - Migrate applies embedded migrations recorded in schema_migrations,
 //     each in its own transaction; on PostgreSQL under an advisory lock keyed
 //     by the schema, so replicas starting together migrate once.
