@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -100,8 +101,15 @@ func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygat
 	default:
 		return p.reverseOrder(ctx, ch, o)
 	}
+	var ce *paygate.ChannelError
+	if errors.As(err, &ce) && ce.Timeout && ce.Op == "void" {
+		// The acquirer client reversed the unanswered void: the sale
+		// stands at the host, as it does in the order.
+		return nil, paygate.Errorf(paygate.ECHANNELTIMEOUT,
+			"the acquirer did not answer the void; the void was reversed, so the payment stands: cancel again or refund it")
+	}
 	if err != nil {
-		return nil, err
+		return nil, channelFailure(err)
 	}
 	if res.Outcome != paygate.OutcomeClosed {
 		msg := "the channel refused to cancel the payment"

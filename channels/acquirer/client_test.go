@@ -395,3 +395,33 @@ func TestTerminalIDMapping(t *testing.T) {
 		t.Fatalf("long id mapped to %q", long)
 	}
 }
+
+// A void whose answer is lost after the host carried it out is reversed:
+// the sale stands at the host, as it does in the order, the caller is
+// told, and a later void goes through.
+func TestUnansweredVoidIsReversed(t *testing.T) {
+	e := setup(t, 300*time.Millisecond, nil)
+	ctx := context.Background()
+	req := payment(t, 40, "0011", paygate.EntryChip, 4200)
+	r, err := e.client.Pay(ctx, req)
+	if err != nil || r.Outcome != paygate.OutcomeSuccess {
+		t.Fatalf("sale: %+v %v", r, err)
+	}
+	e.host.LoseAnswers(host.KindVoid, 1)
+	_, err = e.client.Void(ctx, order(req, r))
+	var ce *paygate.ChannelError
+	if !errors.As(err, &ce) || !ce.Timeout {
+		t.Fatalf("void without an answer: %v", err)
+	}
+	tot, err := e.client.Settle(ctx, time.Now())
+	if err != nil || tot.DebitCount != 1 || tot.DebitAmount != 4200 {
+		t.Fatalf("after the void's reversal the sale must stand: %+v %v", tot, err)
+	}
+	v, err := e.client.Void(ctx, order(req, r))
+	if err != nil || v.Outcome != paygate.OutcomeClosed {
+		t.Fatalf("void again: %+v %v", v, err)
+	}
+	if tot, _ := e.client.Settle(ctx, time.Now()); tot.DebitCount != 0 || tot.DebitAmount != 0 {
+		t.Fatalf("after the second void: %+v", tot)
+	}
+}

@@ -245,11 +245,47 @@ func (c *Client) Void(ctx context.Context, o *paygate.Order) (*paygate.Result, e
 	if t.rrn == "" {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "order %s was not approved; reverse it instead", o.ID)
 	}
-	resp, err := c.exchange(ctx, "void", c.referral(MTIFinancial, procVoid, conditionNormal, t.amount, t))
+	key := o.ID + "/void"
+	c.mu.Lock()
+	if r := c.reversals[key]; r != nil {
+		select {
+		case <-r.done:
+			delete(c.reversals, key)
+		default:
+			c.mu.Unlock()
+			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "an earlier void of order %s is still being reversed; try again", o.ID)
+		}
+	}
+	c.mu.Unlock()
+	m := c.referral(MTIFinancial, procVoid, conditionNormal, t.amount, t)
+	resp, err := c.exchange(ctx, "void", m)
 	if err != nil {
-		return nil, err
+		if !sent(err) {
+			return nil, err
+		}
+		// The void may have taken effect at the host without its answer
+		// reaching us. Reverse the void itself, so that the sale stands at
+		// the host as it does in the order, and say so.
+		r := c.reverseInBackground(key, c.voidTrade(m, t))
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+		}
+		return nil, &paygate.ChannelError{Provider: c.id, Op: "void", Timeout: true,
+			Message: "the void was not answered; it is reversed, so the sale stands: cancel again or refund", Err: err}
 	}
 	return c.closed("void", resp, t.rrn)
+}
+
+// voidTrade describes the void m of sale t, for reversing the void: it
+// refers to the void by field 90 only (its own RRN never arrived).
+func (c *Client) voidTrade(m *iso8583.Message, t *trade) *trade {
+	stan, _ := m.GetString(FieldSTAN)
+	f7, _ := m.GetString(FieldTransmission)
+	vt := *t
+	vt.orig = Original{MTI: MTIFinancial, STAN: stan, Transmission: f7, AcquirerID: c.acquirerID}
+	vt.proc, vt.condition, vt.rrn, vt.authCode = procVoid, conditionNormal, "", ""
+	return &vt
 }
 
 func (c *Client) closed(op string, resp *iso8583.Message, rrn string) (*paygate.Result, error) {

@@ -396,6 +396,27 @@ func TestCardPreAuthCaptureVoid(t *testing.T) {
 		if rec := hostRecords(c, card3.pan, acquirersb.KindSale); len(rec) != 1 || rec[0].Status != acquirersb.StatusVoided {
 			t.Errorf("host sale: %+v", rec)
 		}
+
+		// A void whose answer is lost (after the host voided the sale) is
+		// reversed by the client: the sale stands at the host and in the
+		// order, the merchant hears so, and cancelling again voids it.
+		card4 := newCard(t, "622202", 16, "")
+		o4 := mustStatus(t, c.createOrder(cardOrder(card4, paygate.EntryChip, "", 2600), ""), 201)
+		c.m.Sandbox.Acquirer.LoseAnswers(acquirersb.KindVoid, 1)
+		r := c.do("POST", "/v1/orders/"+o4["id"].(string)+"/cancel", "/v1/orders/{id}/cancel", nil, "")
+		if r.Status != 504 || !strings.Contains(string(r.Body), "channel_timeout") {
+			t.Errorf("cancel with the void's answer lost: %d %s", r.Status, r.Body)
+		}
+		if got := mustStatus(t, c.do("GET", "/v1/orders/"+o4["id"].(string), "/v1/orders/{id}", nil, ""), 200); got["status"] != "succeeded" {
+			t.Errorf("order after the void's reversal: %v", got["status"])
+		}
+		if rec := hostRecords(c, card4.pan, acquirersb.KindSale); len(rec) != 1 || rec[0].Status != acquirersb.StatusApproved {
+			t.Errorf("host sale after the void's reversal: %+v", rec)
+		}
+		cc = mustStatus(t, c.do("POST", "/v1/orders/"+o4["id"].(string)+"/cancel", "/v1/orders/{id}/cancel", nil, ""), 200)
+		if cc["status"] != "reversed" {
+			t.Errorf("cancel again: %v", cc)
+		}
 	})
 }
 

@@ -124,6 +124,7 @@ type Host struct {
 	firsts   map[string]bool         // scenario first attempts, by masked PAN
 	seen     []SeenMessage
 	rrnSeq   int
+	lose     map[string]int // answers still to lose, by kind (LoseAnswers)
 }
 
 // New builds a host. It does not listen yet.
@@ -146,7 +147,30 @@ func New(opts Options) (*Host, error) {
 		byOrig:   make(map[string]*Transaction),
 		reversed: make(map[string]bool),
 		firsts:   make(map[string]bool),
+		lose:     make(map[string]int),
 	}, nil
+}
+
+// LoseAnswers makes the host carry out the next n requests of a kind
+// (KindVoid, KindRefund, ...) but never answer them, as when answers are
+// lost on their way back: a test aid for the client's recovery.
+func (h *Host) LoseAnswers(kind string, n int) {
+	h.mu.Lock()
+	h.lose[kind] += n
+	h.mu.Unlock()
+}
+
+// loseAnswer reports whether the answer to m is to be lost.
+func (h *Host) loseAnswer(m *iso8583.Message, mti string) bool {
+	proc, _ := m.GetString(iso.FieldProcessingCode)
+	kind := requestKind(mti, proc)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if kind == "" || h.lose[kind] == 0 {
+		return false
+	}
+	h.lose[kind]--
+	return true
 }
 
 // Listen starts serving on addr ("127.0.0.1:0" picks a port).
@@ -239,7 +263,7 @@ func (h *Host) handle(c *connection.Connection, m *iso8583.Message) {
 	macOK := iso.Verify(m, h.opts.MACKey) == nil
 	h.see(m, mti, macOK)
 	resp := h.respond(m, mti, macOK)
-	if resp == nil {
+	if resp == nil || h.loseAnswer(m, mti) {
 		return
 	}
 	if iso.Sign(resp, h.opts.MACKey) == nil {
@@ -284,27 +308,40 @@ func (h *Host) respond(m *iso8583.Message, mti string, macOK bool) *iso8583.Mess
 		return reply(m, mti, iso.RCBadMAC)
 	}
 	proc, _ := m.GetString(iso.FieldProcessingCode)
+	switch kind := requestKind(mti, proc); kind {
+	case KindSale, KindPreAuth:
+		return h.authorize(m, mti, kind)
+	case KindVoid, KindRefund, KindCancel, KindCompletion:
+		return h.referral(m, mti, kind)
+	}
 	switch {
 	case mti == iso.MTINetwork:
 		return reply(m, mti, iso.RCApproved)
-	case mti == iso.MTIFinancial && proc == iso.ProcPurchase:
-		return h.authorize(m, mti, KindSale)
-	case mti == iso.MTIAuth && proc == iso.ProcPreAuth:
-		return h.authorize(m, mti, KindPreAuth)
-	case mti == iso.MTIFinancial && proc == iso.ProcVoid:
-		return h.referral(m, mti, KindVoid)
-	case mti == iso.MTIFinancial && proc == iso.ProcRefund:
-		return h.referral(m, mti, KindRefund)
-	case mti == iso.MTIAuth && proc == iso.ProcRefund:
-		return h.referral(m, mti, KindCancel)
-	case mti == iso.MTIAdvice && proc == iso.ProcPurchase:
-		return h.referral(m, mti, KindCompletion)
 	case mti == iso.MTIReversal || mti == iso.MTIReversalRepeat:
 		return h.reverse(m, mti)
 	case mti == iso.MTIReconcile:
 		return h.settle(m, mti)
 	}
 	return reply(m, mti, iso.RCInvalidTxn)
+}
+
+// requestKind names the transaction a financial request asks for, or "".
+func requestKind(mti, proc string) string {
+	switch {
+	case mti == iso.MTIFinancial && proc == iso.ProcPurchase:
+		return KindSale
+	case mti == iso.MTIAuth && proc == iso.ProcPreAuth:
+		return KindPreAuth
+	case mti == iso.MTIFinancial && proc == iso.ProcVoid:
+		return KindVoid
+	case mti == iso.MTIFinancial && proc == iso.ProcRefund:
+		return KindRefund
+	case mti == iso.MTIAuth && proc == iso.ProcRefund:
+		return KindCancel
+	case mti == iso.MTIAdvice && proc == iso.ProcPurchase:
+		return KindCompletion
+	}
+	return ""
 }
 
 func amountOf(m *iso8583.Message) (int64, bool) {
