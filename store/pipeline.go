@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,6 +73,10 @@ type pipeline struct {
 	reads, writes chan *pipeItem
 	stop          chan struct{}
 	wg            chan struct{}
+	// mu orders enqueueing before closing: senders hold it shared, close
+	// takes it exclusively, so nothing is queued after the flushers' drain.
+	mu     sync.RWMutex
+	closed bool
 }
 
 func newPipeline(db *sql.DB) *pipeline {
@@ -87,6 +92,13 @@ func newPipeline(db *sql.DB) *pipeline {
 
 // close stops the flushers after they have finished what is queued.
 func (p *pipeline) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
 	close(p.stop)
 	for range 2 * pipelineFlushers {
 		<-p.wg
@@ -105,13 +117,18 @@ func (p *pipeline) do(ctx context.Context, it *pipeItem) error {
 	if it.scan != nil {
 		queue = p.reads
 	}
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return errPipelineClosed
+	}
 	select {
 	case queue <- it:
-	case <-p.stop:
-		return errPipelineClosed
 	case <-ctx.Done():
+		p.mu.RUnlock()
 		return ctx.Err()
 	}
+	p.mu.RUnlock()
 	<-it.done
 	return it.err
 }

@@ -130,3 +130,17 @@ func TestPipelineCancelledCaller(t *testing.T) {
 		}
 	})
 }
+
+// Closing the store while callers are writing leaves none of them waiting:
+// each gets its statement's answer or the closed error.
+func TestPipelineCloseWhileWriting(t *testing.T) {
+	db := storetest.Open(t, store.DialectPostgres)
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			_ = db.CreateOrder(context.Background(), newOrder("m_1", fmt.Sprintf("CLOSE-%d", i), 100))
+		})
+	}
+	db.Close()
+	wg.Wait()
+}
