@@ -1,16 +1,14 @@
 package callbacks_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/internal/testvectors"
 )
 
 var update = flag.Bool("update", false, "rewrite the shared test vectors")
@@ -77,33 +75,12 @@ func vectors() []webhookVector {
 
 func TestWebhookVectors(t *testing.T) {
 	want := vectors()
-	if *update {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{
-			"description": "Paygate-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + \".\" + body)>, one v1 per secret; " +
-				"sign cases: header is SignWebhook(secrets, body, timestamp); verify cases: VerifyWebhook(verify_secrets, header, body, now, tolerance_seconds or 300) " +
-				"succeeds when error is empty, else fails with that code",
-			"vectors": want,
-		})
-		if err := os.WriteFile(vectorsFile, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		t.Fatalf("%v (run go test ./callbacks -run Vectors -update)", err)
-	}
-	var file struct{ Vectors []webhookVector }
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatal(err)
-	}
-	if len(file.Vectors) != len(want) {
-		t.Fatalf("%d vectors in the file, %d in the test: run with -update", len(file.Vectors), len(want))
-	}
-	for i, v := range file.Vectors {
+	vectors := testvectors.Sync(t, vectorsFile,
+		"Paygate-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + \".\" + body)>, one v1 per secret; "+
+			"sign cases: header is SignWebhook(secrets, body, timestamp); verify cases: VerifyWebhook(verify_secrets, header, body, now, tolerance_seconds or 300) "+
+			"succeeds when error is empty, else fails with that code",
+		want, *update, "go test ./callbacks -run Vectors -update")
+	for i, v := range vectors {
 		if v.Header != want[i].Header {
 			t.Errorf("%s: header %q, want %q", v.Name, v.Header, want[i].Header)
 		}

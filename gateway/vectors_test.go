@@ -1,10 +1,8 @@
 package gateway_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
-	"os"
+	"github.com/paygate-cn/paygate/internal/testvectors"
 	"testing"
 	"time"
 
@@ -51,31 +49,10 @@ func requestVectors() []requestVector {
 
 func TestRequestVectors(t *testing.T) {
 	want := requestVectors()
-	if *update {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{
-			"description": "signature = hex(HMAC-SHA256(secret, METHOD + \"\\n\" + PATH_AND_QUERY + \"\\n\" + timestamp + \"\\n\" + nonce + \"\\n\" + hex(SHA256(body)))); authorization is the full Authorization header",
-			"vectors":     want,
-		})
-		if err := os.WriteFile(requestVectorsFile, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(requestVectorsFile)
-	if err != nil {
-		t.Fatalf("%v (run go test ./gateway -run RequestVectors -update)", err)
-	}
-	var file struct{ Vectors []requestVector }
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatal(err)
-	}
-	if len(file.Vectors) != len(want) {
-		t.Fatalf("%d vectors in the file, %d in the test", len(file.Vectors), len(want))
-	}
-	for i, v := range file.Vectors {
+	vectors := testvectors.Sync(t, requestVectorsFile,
+		"signature = hex(HMAC-SHA256(secret, METHOD + \"\\n\" + PATH_AND_QUERY + \"\\n\" + timestamp + \"\\n\" + nonce + \"\\n\" + hex(SHA256(body)))); authorization is the full Authorization header",
+		want, *update, "go test ./gateway -run RequestVectors -update")
+	for i, v := range vectors {
 		if v != want[i] {
 			t.Errorf("%s: file %+v, computed %+v", v.Name, v, want[i])
 		}
