@@ -124,6 +124,8 @@ type client struct {
 	doc  *apitest.Doc
 	// keyID and secret sign requests; empty means the sandbox test key.
 	keyID, secret string
+	// hc sends the requests; nil means http.DefaultClient.
+	hc *http.Client
 }
 
 type response struct {
@@ -167,7 +169,11 @@ func (c *client) do(method, path, template string, body any, idem string) respon
 	if c.keyID != "" {
 		keyID, secret = c.keyID, c.secret
 	}
-	resp, err := SignedRequest(context.Background(), http.DefaultClient, c.base, keyID, secret, method, path, b, idem)
+	hc := c.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := SignedRequest(context.Background(), hc, c.base, keyID, secret, method, path, b, idem)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
