@@ -146,13 +146,10 @@ type Order struct {
 	AuthCodeMasked string `json:"-"`
 }
 
-// MarshalJSON adds "object": "order".
+// MarshalJSON encodes the API's order object, with "object": "order"
+// (see AppendJSON).
 func (o *Order) MarshalJSON() ([]byte, error) {
-	type plain Order
-	return json.Marshal(struct {
-		Object string `json:"object"`
-		*plain
-	}{"order", (*plain)(o)})
+	return o.AppendJSON(make([]byte, 0, 2048))
 }
 
 // Failure explains why an order or refund failed.

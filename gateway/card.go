@@ -220,5 +220,5 @@ func (s *Server) captureOrder(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, o)
+	s.writeOrder(c, http.StatusOK, o)
 }

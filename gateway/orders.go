@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -316,7 +317,7 @@ func (s *Server) createOrder(c *gin.Context) {
 		return
 	}
 	s.metrics.orders.WithLabelValues(o.Provider, string(o.Method)).Inc()
-	c.JSON(http.StatusCreated, o)
+	s.writeOrder(c, http.StatusCreated, o)
 }
 
 // loadOrder reads an order of the caller's merchant; a terminal key sees
@@ -336,7 +337,7 @@ func (s *Server) loadOrder(c *gin.Context) (*paygate.Order, bool) {
 
 func (s *Server) getOrder(c *gin.Context) {
 	if o, ok := s.loadOrder(c); ok {
-		c.JSON(http.StatusOK, o)
+		s.writeOrder(c, http.StatusOK, o)
 	}
 }
 
@@ -445,7 +446,7 @@ func (s *Server) closeOrder(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, o)
+	s.writeOrder(c, http.StatusOK, o)
 }
 
 func (s *Server) cancelOrder(c *gin.Context) {
@@ -461,5 +462,16 @@ func (s *Server) cancelOrder(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, o)
+	s.writeOrder(c, http.StatusOK, o)
+}
+
+// writeOrder answers with the order object, encoded by the order's own
+// encoder (it answers every order request; see paygate.Order.AppendJSON).
+func (s *Server) writeOrder(c *gin.Context, status int, o *paygate.Order) {
+	b, err := o.AppendJSON(make([]byte, 0, 2048))
+	if err != nil {
+		s.writeError(c, fmt.Errorf("encode order %s: %w", o.ID, err))
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", b)
 }

@@ -93,6 +93,12 @@ func (c timePtrCol) Scan(v any) error {
 
 // jsonArg marshals v for a JSON column; nil pointers and nil maps are NULL.
 func jsonArg(v any) (any, error) {
+	if r, ok := v.(*paygate.Route); ok { // every order has one
+		if r == nil {
+			return nil, nil
+		}
+		return string(r.AppendJSON(make([]byte, 0, 1536))), nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err

@@ -66,11 +66,17 @@ func fillEvent(e *paygate.Event, now time.Time, o *paygate.Order, r *paygate.Ref
 		}
 	}
 	if e.Data == nil {
-		var obj any = o
+		var data []byte
+		var err error
 		if r != nil && strings.HasPrefix(e.Type, "refund.") {
-			obj = r
+			data, err = json.Marshal(map[string]any{"object": r})
+		} else if o != nil {
+			// The order encodes itself; this runs for every transition.
+			data, err = o.AppendJSON(append(make([]byte, 0, 2048), `{"object":`...))
+			data = append(data, '}')
+		} else {
+			data, err = json.Marshal(map[string]any{"object": nil})
 		}
-		data, err := json.Marshal(map[string]any{"object": obj})
 		if err != nil {
 			return fmt.Errorf("store: encode event data: %w", err)
 		}
