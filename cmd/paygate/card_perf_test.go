@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,11 +13,13 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/paygate-cn/paygate"
 )
 
@@ -73,6 +76,70 @@ func pgbenchInsertRate(t *testing.T, seconds int) float64 {
 	return tps
 }
 
+// pgbenchSaleRate runs pgbench doing only the PostgreSQL writes of card
+// sales, in the gateway's own schema: per sale the pending order inserted
+// (the template order's values, JSON as parameters), then the transition
+// to succeeded with its outbox event in one statement, as the gateway
+// writes them; perTx sales share a transaction, as concurrent sales share
+// the gateway's statement pipeline batches. It returns sales per second.
+func pgbenchSaleRate(t *testing.T, schema, templateID string, perTx, seconds int) float64 {
+	t.Helper()
+	s := pgx.Identifier{schema}.Sanitize()
+	var b strings.Builder
+	for i := range perTx {
+		fmt.Fprintf(&b, "\\set id%d random(1, 9000000000000000)\n", i)
+	}
+	b.WriteString("BEGIN;\n")
+	for i := range perTx {
+		fmt.Fprintf(&b, "INSERT INTO %s.orders (id, merchant_id, merchant_order_no, status, amount, currency, subject, "+
+			"method, channel, provider, channel_trade_no, fee, net_amount, route, qr_code, credential, card, card_fingerprint, "+
+			"terminal_id, location, capture, authorized_amount, refunded_amount, refund_reserved, failure, notify_url, payer_id, "+
+			"auth_code_masked, created_at, updated_at, paid_at, expires_at, metadata, resolve_lease_until) VALUES "+
+			"('ord_pgb' || :id%[2]d, :mid, 'pgb' || :id%[2]d, 'pending', 1000, 'CNY', 'Dinner', 'card', 'acquirer', 'acquirer', '', "+
+			"6, 994, :route, NULL, NULL, :card, :fp, 'T0001', :loc, 'automatic', 0, 0, 0, NULL, '', '', '', now(), now(), NULL, "+
+			"now() + interval '15 minutes', :meta, NULL);\n", s, i)
+		fmt.Fprintf(&b, "WITH u AS (UPDATE %[1]s.orders SET status = 'succeeded', channel_trade_no = '325000000001', "+
+			"paid_at = now(), updated_at = now() WHERE id = 'ord_pgb' || :id%[2]d AND status = 'pending' RETURNING id) "+
+			"INSERT INTO %[1]s.events (id, merchant_id, type, order_id, refund_id, notify_url, data, created_at, "+
+			"delivery_status, attempts, next_attempt_at) SELECT 'evt_pgb' || :id%[2]d, :mid, 'order.succeeded', "+
+			"'ord_pgb' || :id%[2]d, '', '', :data, now(), 'pending', 0, now() FROM u;\n", s, i)
+	}
+	b.WriteString("COMMIT;\n")
+	script := filepath.Join(t.TempDir(), "sale.sql")
+	if err := os.WriteFile(script, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The template's values, passed as variables: the JSON goes to the
+	// server as parameters, parsed on each insert as the gateway's are.
+	conn, err := pgx.Connect(t.Context(), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var mid, route, card, fp, loc, meta, data string
+	err = conn.QueryRow(t.Context(), "SELECT o.merchant_id, o.route::text, o.card::text, o.card_fingerprint, o.location::text, "+
+		"o.metadata::text, e.data::text FROM "+s+".orders o JOIN "+s+".events e ON e.order_id = o.id WHERE o.id = $1 LIMIT 1",
+		templateID).Scan(&mid, &route, &card, &fp, &loc, &meta, &data)
+	if err != nil {
+		t.Fatalf("template order %s: %v", templateID, err)
+	}
+	args := []string{"-n", "-h", "127.0.0.1", "-U", "postgres", "-c", "8", "-j", "2", "-M", "prepared",
+		"-T", strconv.Itoa(seconds), "-f", script}
+	for _, v := range [][2]string{{"mid", mid}, {"route", route}, {"card", card}, {"fp", fp}, {"loc", loc}, {"meta", meta}, {"data", data}} {
+		args = append(args, "-D", v[0]+"="+v[1])
+	}
+	out, err := exec.Command("pgbench", append(args, "test")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pgbench: %v: %s", err, out)
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
+	if m == nil || bytes.Contains(out, []byte("error")) {
+		t.Fatalf("pgbench output: %s", out)
+	}
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return tps * float64(perTx)
+}
+
 func percentile(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -125,8 +192,11 @@ func TestCardSalePerformance(t *testing.T) {
 		}
 		return o.ID, d, o.Status == "succeeded"
 	}
-	for range 50 { // warm up connections and caches
-		sale()
+	var template string // a succeeded sale, for the PostgreSQL-alone bound
+	for range 50 {      // warm up connections and caches
+		if id, _, ok := sale(); ok {
+			template = id
+		}
 	}
 
 	// Full load: a closed loop of clients (PAYGATE_PERF_CLIENTS, default
@@ -198,12 +268,19 @@ loop:
 	tick.Stop()
 	wg.Wait()
 
+	// PostgreSQL alone doing what the sales wrote, with the gateway idle:
+	// one sale per commit, and 16 sales sharing a commit.
+	pgOne := pgbenchSaleRate(t, c.m.DBSchema, template, 1, seconds)
+	pgBatched := pgbenchSaleRate(t, c.m.DBSchema, template, 16, seconds)
+
 	report := fmt.Sprintf("pgbench single-row insert: %.0f tps (8 clients)\n"+
 		"card sales, closed loop of %d: %.0f per second = %.0f%% of pgbench\n"+
 		"at half load (%.0f/s, %d sales): gateway's own work p50 %v p99 %v; whole request p50 %v p99 %v",
 		pg, clients, full, 100*full/pg, rate, len(own), percentile(own, 0.5).Round(10*time.Microsecond),
 		percentile(own, 0.99).Round(10*time.Microsecond), percentile(total, 0.5).Round(10*time.Microsecond),
 		percentile(total, 0.99).Round(10*time.Microsecond))
+	report += fmt.Sprintf("\nPostgreSQL alone doing the sales' writes (pgbench, 8 clients): %.0f sales/s = %.0f%% of pgbench's inserts "+
+		"with a commit per sale, %.0f sales/s = %.0f%% with 16 sales per commit", pgOne, 100*pgOne/pg, pgBatched, 100*pgBatched/pg)
 	if metered {
 		report += fmt.Sprintf("\nat full load the machine spent %v of CPU per sale (all processes), %.0f%% idle",
 			perSale.Round(time.Microsecond), 100*idle)
