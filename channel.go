@@ -106,6 +106,9 @@ type PaymentRequest struct {
 	ClientIP   string
 	ExpiresAt  time.Time
 	NotifyURL  string // where the channel sends its callback (our /callbacks/{kind})
+	// ChannelRef is the reference the channel allocated for this payment
+	// (ReferenceAllocator), already stored with the order; "" if none.
+	ChannelRef string
 }
 
 // RefundRequest is what a channel needs to refund.
@@ -139,6 +142,33 @@ type Channel interface {
 	// Refund asks the channel to refund; QueryRefund asks for its state.
 	Refund(ctx context.Context, req *RefundRequest) (*RefundResult, error)
 	QueryRefund(ctx context.Context, r *Refund, o *Order) (*RefundResult, error)
+}
+
+// ReferenceAllocator is a channel whose payments carry a reference of its
+// own that must be known before the request is sent, so that a process
+// other than the sender can still refer to the payment: an ISO 8583
+// acquirer's STAN and transmission time, which field 90 of a reversal
+// names. The gateway stores the reference with the order before calling
+// Pay and passes it in PaymentRequest.ChannelRef; Reverse and Query find it
+// in Order.ChannelRef.
+type ReferenceAllocator interface {
+	NewReference() string
+}
+
+// NewChannelReference returns ch's next reference, looking through
+// wrappers (an Unwrap() Channel method); "" for a channel without them.
+func NewChannelReference(ch Channel) string {
+	for ch != nil {
+		if ra, ok := ch.(ReferenceAllocator); ok {
+			return ra.NewReference()
+		}
+		u, ok := ch.(interface{ Unwrap() Channel })
+		if !ok {
+			return ""
+		}
+		ch = u.Unwrap()
+	}
+	return ""
 }
 
 // OrderCloser is a channel that can close an unpaid order (QR, in-wallet).

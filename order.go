@@ -144,6 +144,9 @@ type Order struct {
 	// AuthCodeMasked keeps the scanned payment code masked (first 4, last 4)
 	// for support; the full code is single-use and never stored.
 	AuthCodeMasked string `json:"-"`
+	// ChannelRef is the channel's own reference for the payment, allocated
+	// and stored before the request is sent (see ReferenceAllocator).
+	ChannelRef string `json:"-"`
 }
 
 // MarshalJSON encodes the API's order object, with "object": "order"
@@ -187,6 +190,9 @@ type OrderUpdate struct {
 	// sent to the first (fallback): provider, channel, route, fee and net
 	// amount all follow it.
 	Route *Route
+	// ChannelRef replaces the channel's reference (a fallback provider
+	// allocates its own before anything is sent to it).
+	ChannelRef *string
 
 	// Event, when set, is written to the outbox in the same transaction as
 	// the update, and only if the update applied.

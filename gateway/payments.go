@@ -202,6 +202,9 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 	if o.Metadata == nil {
 		o.Metadata = map[string]string{}
 	}
+	// A reference the channel needs to refer to this payment later (a
+	// card sale's STAN) is stored with the order before anything is sent.
+	o.ChannelRef = paygate.NewChannelReference(ch)
 	if err := p.Orders.CreateOrder(ctx, o); err != nil {
 		return nil, err
 	}
@@ -210,7 +213,7 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 		OrderID: o.ID, Amount: o.Amount, Subject: o.Subject, Method: o.Method,
 		AuthCode: in.AuthCode, Card: in.cardData, CardInfo: in.cardInfo, Capture: o.Capture,
 		Merchant: m, TerminalID: o.TerminalID, PayerID: in.PayerID, ClientIP: in.ClientIP,
-		ExpiresAt: o.ExpiresAt, NotifyURL: p.CallbackBase + ch.Kind(),
+		ExpiresAt: o.ExpiresAt, NotifyURL: p.CallbackBase + ch.Kind(), ChannelRef: o.ChannelRef,
 	}
 	res, err := p.pay(ctx, ch, req)
 	// A provider that refused before sending anything (circuit open) hands
@@ -222,13 +225,15 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 			err = cerr
 			break
 		}
+		ref := paygate.NewChannelReference(next)
 		o, _, err = p.Orders.UpdateOrder(ctx, paygate.OrderUpdate{OrderID: o.ID,
-			From: []paygate.OrderStatus{paygate.OrderPending}, To: paygate.OrderPending, Route: route})
+			From: []paygate.OrderStatus{paygate.OrderPending}, To: paygate.OrderPending, Route: route, ChannelRef: &ref})
 		if err != nil {
 			return nil, err
 		}
 		ch = next
 		req.NotifyURL = p.CallbackBase + ch.Kind()
+		req.ChannelRef = ref
 		res, err = p.pay(ctx, ch, req)
 	}
 	in.cardData = nil // the card is needed for this one call only

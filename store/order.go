@@ -16,7 +16,7 @@ const orderColumns = `id, merchant_id, merchant_order_no, status, amount, curren
 	method, channel, provider, channel_trade_no, fee, net_amount, route, qr_code, credential,
 	card, card_fingerprint, terminal_id, location, capture, authorized_amount, refunded_amount,
 	refund_reserved, failure, notify_url, payer_id, auth_code_masked, created_at, updated_at,
-	paid_at, expires_at, metadata`
+	paid_at, expires_at, metadata, channel_ref`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -30,7 +30,7 @@ func scanOrder(s scanner) (*paygate.Order, error) {
 		&fingerprint, &o.TerminalID, jsonCol{&o.Location}, &o.Capture, &o.AuthorizedAmount,
 		&o.RefundedAmount, &o.RefundReserved, jsonCol{&o.Failure}, &o.NotifyURL, &o.PayerID,
 		&o.AuthCodeMasked, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timePtrCol{&o.PaidAt},
-		timeCol{&o.ExpiresAt}, jsonCol{&o.Metadata})
+		timeCol{&o.ExpiresAt}, jsonCol{&o.Metadata}, &o.ChannelRef)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (db *DB) CreateOrder(ctx context.Context, o *paygate.Order) error {
 		j(o.Route), strPtrArg(o.QRCode), rawArg(o.Credential), j(o.Card), fingerprint,
 		o.TerminalID, j(o.Location), o.Capture, o.AuthorizedAmount, o.RefundedAmount,
 		o.RefundReserved, j(o.Failure), o.NotifyURL, o.PayerID, o.AuthCodeMasked,
-		db.ts(o.CreatedAt), db.ts(o.UpdatedAt), db.tsp(o.PaidAt), db.ts(o.ExpiresAt), j(o.Metadata)}
+		db.ts(o.CreatedAt), db.ts(o.UpdatedAt), db.tsp(o.PaidAt), db.ts(o.ExpiresAt), j(o.Metadata), o.ChannelRef}
 	if jsonErr != nil {
 		return fmt.Errorf("store: encode order: %w", jsonErr)
 	}
@@ -340,6 +340,9 @@ func afterUpdate(cur *paygate.Order, u paygate.OrderUpdate, now time.Time) *payg
 		o.Route, o.Provider, o.Channel, o.Fee = u.Route, u.Route.Provider, u.Route.Channel, u.Route.Fee
 		o.NetAmount = o.Amount - u.Route.Fee
 	}
+	if u.ChannelRef != nil {
+		o.ChannelRef = *u.ChannelRef
+	}
 	return &o
 }
 
@@ -396,6 +399,9 @@ func (db *DB) orderSet(u paygate.OrderUpdate, now time.Time) ([]string, []any, e
 		add("fee", u.Route.Fee)
 		set = append(set, "net_amount = amount - ?")
 		args = append(args, u.Route.Fee)
+	}
+	if u.ChannelRef != nil {
+		add("channel_ref", *u.ChannelRef)
 	}
 	return set, args, nil
 }

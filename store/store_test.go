@@ -144,6 +144,7 @@ func TestCreateAndGetOrder(t *testing.T) {
 		o.ExpiresAt = clk.Now().Add(15 * time.Minute)
 		o.Metadata = map[string]string{"table": "12"}
 		o.AuthCodeMasked = "1345**********6789"
+		o.ChannelRef = "004217/1121231500"
 		if err := db.CreateOrder(ctx, o); err != nil {
 			t.Fatal(err)
 		}
@@ -496,4 +497,39 @@ func ids(os []*paygate.Order) []string {
 
 func paygateSucceeded(id string) paygate.OrderUpdate {
 	return paygate.OrderUpdate{OrderID: id, To: paygate.OrderSucceeded, Event: &paygate.Event{Type: paygate.EventOrderSucceeded}}
+}
+
+// A fallback re-routes a pending order before anything was sent: the
+// provider, fee, route and channel reference all follow.
+func TestUpdateOrderReroute(t *testing.T) {
+	backends(t, func(t *testing.T, db *store.DB, clk *clock) {
+		ctx := context.Background()
+		for _, expect := range []bool{false, true} {
+			o := newOrder("m_1", fmt.Sprintf("RR-%v", expect), 1000)
+			o.ChannelRef = "000001/1121231500"
+			if err := db.CreateOrder(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+			route := &paygate.Route{Provider: "acq2", Channel: "acquirer", FeeRate: decimal.RequireFromString("0.005"), Fee: 5, Rule: "card.debit"}
+			ref := "000002/1121231501"
+			u := paygate.OrderUpdate{OrderID: o.ID, From: []paygate.OrderStatus{paygate.OrderPending}, To: paygate.OrderPending,
+				Route: route, ChannelRef: &ref}
+			if expect {
+				u.Expect = o
+			}
+			after, ok, err := db.UpdateOrder(ctx, u)
+			if err != nil || !ok {
+				t.Fatalf("reroute (expect %v): %v, %v", expect, ok, err)
+			}
+			got, err := db.Order(ctx, "m_1", o.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range []*paygate.Order{after, got} {
+				if x.Provider != "acq2" || x.Fee != 5 || x.NetAmount != 995 || x.ChannelRef != ref || x.Route.Provider != "acq2" {
+					t.Fatalf("rerouted order (expect %v): provider %s fee %d net %d ref %q", expect, x.Provider, x.Fee, x.NetAmount, x.ChannelRef)
+				}
+			}
+		}
+	})
 }

@@ -425,3 +425,71 @@ func TestUnansweredVoidIsReversed(t *testing.T) {
 		t.Fatalf("after the second void: %+v", tot)
 	}
 }
+
+// A sale whose answer was outstanding when its process went away is
+// reversed by another client from the reference stored with the order
+// (STAN and field 7), though no RRN was ever seen.
+func TestReverseAfterRestartFromReference(t *testing.T) {
+	e := setup(t, 3*time.Second, nil)
+	ref := e.client.NewReference()
+	req := payment(t, 40, "4444", paygate.EntryChip, 4200) // approved, first answer never sent
+	req.ChannelRef = ref
+	paid := make(chan error, 1)
+	go func() {
+		_, err := e.client.Pay(context.Background(), req)
+		paid <- err
+	}()
+	sale := func() (host.Transaction, bool) {
+		for _, x := range e.host.Transactions() {
+			if x.MaskedPAN == paygate.MaskPAN(req.Card.PAN) && x.Kind == host.KindSale {
+				return x, true
+			}
+		}
+		return host.Transaction{}, false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if x, ok := sale(); ok && x.Status == host.StatusApproved {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the host never approved the sale")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.client.Close() // the process goes away with the answer outstanding
+	if err := <-paid; err == nil {
+		t.Fatal("pay succeeded without an answer")
+	}
+	if x, _ := sale(); x.Status != host.StatusApproved || x.Reversals != 0 {
+		t.Fatalf("after the first client closed the host has %+v; the test needs the sale still standing", x)
+	}
+
+	again, err := acquirer.New(paygate.ProviderSpec{ID: "acq1", Kind: paygate.KindAcquirer, Credentials: e.host.Credentials(), Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	o := &paygate.Order{ID: req.OrderID, Amount: req.Amount, TerminalID: req.TerminalID, Method: paygate.MethodCard,
+		Status: paygate.OrderPending, ChannelRef: ref}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := again.Reverse(ctx, o)
+	if err != nil || r.Outcome != paygate.OutcomeClosed {
+		t.Fatalf("reverse from the reference: %+v %v", r, err)
+	}
+	if x, _ := sale(); x.Status != host.StatusReversed || x.Reversals != 1 {
+		t.Fatalf("host record after the reversal: %+v", x)
+	}
+
+	// Without an RRN or a reference there is nothing to name the sale by.
+	o.ID, o.ChannelRef = "ord_unknown", ""
+	if _, err := again.Reverse(ctx, o); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+		t.Fatalf("reverse without a reference: %v", err)
+	}
+	// A malformed reference is no reference.
+	o.ChannelRef = "12/34"
+	if _, err := again.Reverse(ctx, o); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+		t.Fatalf("reverse with a malformed reference: %v", err)
+	}
+}

@@ -103,11 +103,10 @@ func (c *Client) cardRequest(req *paygate.PaymentRequest) (*iso8583.Message, *tr
 		mti, proc, cond = MTIAuth, procPreAuth, conditionPreAuth
 	}
 	m := NewMessage(mti)
-	stan := c.nextSTAN()
 	set(m, FieldPAN, card.PAN)
 	set(m, FieldProcessingCode, proc)
 	set(m, FieldAmount, amountField(req.Amount))
-	f7 := c.stamp(m, stan)
+	stan, f7 := c.stampRef(m, req.ChannelRef)
 	if card.Expiry != "" {
 		set(m, FieldExpiry, card.Expiry)
 	}
@@ -172,16 +171,24 @@ func (c *Client) original(o *paygate.Order) (*trade, error) {
 		c.mu.Unlock()
 		return &cp, nil
 	}
-	if o.ChannelTradeNo == "" {
+	stan, f7, hasRef := parseReference(o.ChannelRef)
+	if o.ChannelTradeNo == "" && !hasRef {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "order %s has no card transaction this acquirer knows of", o.ID)
 	}
 	t := &trade{rrn: o.ChannelTradeNo, amount: o.Amount, proc: procPurchase, condition: conditionNormal}
 	if o.TerminalID != "" {
 		t.terminal = TerminalID(o.TerminalID)
 	}
+	mti := MTIFinancial
 	if o.Capture == paygate.CaptureManual || o.AuthorizedAmount > 0 || o.Status == paygate.OrderAuthorized {
 		t.proc, t.condition = procPreAuth, conditionPreAuth
 		t.amount = max(o.AuthorizedAmount, o.Amount)
+		mti = MTIAuth
+	}
+	if o.ChannelTradeNo == "" {
+		// No answer was ever recorded (the process that sent the sale is
+		// gone): the STAN and field 7 stored with the order name it.
+		t.orig = Original{MTI: mti, STAN: stan, Transmission: f7, AcquirerID: c.acquirerID}
 	}
 	return t, nil
 }

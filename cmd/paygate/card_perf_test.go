@@ -41,6 +41,8 @@ func (c *cardTimedChannel) Pay(ctx context.Context, req *paygate.PaymentRequest)
 	return r, err
 }
 
+func (c *cardTimedChannel) Unwrap() paygate.Channel { return c.Channel }
+
 func (c *cardTimedChannel) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
 	return c.Channel.(paygate.Reverser).Reverse(ctx, o)
 }

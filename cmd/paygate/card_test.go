@@ -204,8 +204,15 @@ func TestCardSales(t *testing.T) {
 					s.TerminalID != acquirer.TerminalID("T0001") || !s.MACValid {
 					t.Errorf("acquirer saw %+v, want field 22 %s, MCC %s, merchant %s", s, want, config.DemoMCC, config.DemoMerchantNo)
 				}
-				if txs := hostRecords(c, card.pan, acquirersb.KindSale); len(txs) != 1 || txs[0].RRN != o["channel_trade_no"] || txs[0].Amount != tc.amount {
-					t.Errorf("host records %+v for order %v", txs, o["channel_trade_no"])
+				txs := hostRecords(c, card.pan, acquirersb.KindSale)
+				if len(txs) != 1 || txs[0].RRN != o["channel_trade_no"] || txs[0].Amount != tc.amount {
+					t.Fatalf("host records %+v for order %v", txs, o["channel_trade_no"])
+				}
+				// The STAN and field 7 the host saw were stored with the
+				// order before the sale was sent (any process can reverse it).
+				stored, err := c.m.DB.Order(t.Context(), "", o["id"].(string))
+				if err != nil || stored.ChannelRef != txs[0].STAN+"/"+txs[0].Transmission {
+					t.Errorf("stored reference %q (%v), host saw STAN %s field 7 %s", stored.ChannelRef, err, txs[0].STAN, txs[0].Transmission)
 				}
 			})
 		}
