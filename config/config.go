@@ -20,6 +20,7 @@ const (
 	EnvRedisPrefix          = "PAYGATE_REDIS_PREFIX"
 	EnvLogLevel             = "PAYGATE_LOG_LEVEL"
 	EnvMaxBodyBytes         = "PAYGATE_MAX_BODY_BYTES"
+	EnvTrustedProxies       = "PAYGATE_TRUSTED_PROXIES"
 	EnvSandbox              = "PAYGATE_SANDBOX"
 	EnvSandboxKeyID         = "PAYGATE_SANDBOX_KEY_ID"
 	EnvSandboxSecret        = "PAYGATE_SANDBOX_SECRET"
@@ -80,6 +81,11 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// MaxBodyBytes limits a request body (PAYGATE_MAX_BODY_BYTES).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For (or X-Real-IP) names the client, for the
+	// per-client limits (PAYGATE_TRUSTED_PROXIES, comma-separated). Empty:
+	// the connection's peer is the client and those headers are ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	Sandbox Sandbox `yaml:"sandbox"`
 	// AuthCodes recognise payment codes; default paygate.DefaultAuthCodeRules.

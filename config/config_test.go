@@ -101,6 +101,7 @@ func TestEnvOverrides(t *testing.T) {
 		"PAYGATE_REDIS_PREFIX":           "pg1:",
 		"PAYGATE_LOG_LEVEL":              "debug",
 		"PAYGATE_MAX_BODY_BYTES":         "1024",
+		"PAYGATE_TRUSTED_PROXIES":        " 10.0.0.0/8, 192.168.1.7 ,",
 		"PAYGATE_SANDBOX_KEY_ID":         "key_test_demo",
 		"PAYGATE_SANDBOX_SECRET":         "sk_test_0123456789abcdef0123456789abcdef",
 		"PAYGATE_SANDBOX_WEBHOOK_SECRET": "whsec_test_0123456789",
@@ -119,6 +120,7 @@ func TestEnvOverrides(t *testing.T) {
 		{c.RedisPrefix, "pg1:"},
 		{c.LogLevel, "debug"},
 		{c.MaxBodyBytes, int64(1024)},
+		{strings.Join(c.TrustedProxies, "|"), "10.0.0.0/8|192.168.1.7"},
 		{c.Sandbox.KeyID, "key_test_demo"},
 		{c.Sandbox.Generated, false},
 	}

@@ -124,6 +124,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str(EnvSandboxWebhookURL, &c.Sandbox.WebhookURL)
 
 	var errs []error
+	if v := getenv(EnvTrustedProxies); v != "" {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
+	}
 	if v := getenv(EnvMaxBodyBytes); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {

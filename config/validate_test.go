@@ -135,6 +135,10 @@ func TestValidate(t *testing.T) {
 		{"redis host", func(c *config.Config) { c.RedisURL = "redis://" }, `redis_url: "redis://" is not a valid Redis URL`},
 		{"log level", func(c *config.Config) { c.LogLevel = "trace" }, `log_level: unknown level "trace" (want debug, info, warn, error)`},
 		{"body size", func(c *config.Config) { c.MaxBodyBytes = -1 }, `max_body_bytes: -1 is not positive`},
+		{"trusted proxy", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1", "proxy.local"} },
+			`trusted_proxies[2]: "proxy.local" is not an IP address or CIDR range`},
+		{"trusted proxy range", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/33"} },
+			`trusted_proxies[0]: "10.0.0.0/33" is not an IP address or CIDR range`},
 		{"job interval", func(c *config.Config) { c.Jobs.OutboxInterval = -1 }, `jobs.outbox_interval: -1ns is not positive`},
 		{"job time", func(c *config.Config) { c.Jobs.ReconcileAt = "25:00" }, `jobs.reconcile_at: "25:00" is not a time of day HH:MM`},
 

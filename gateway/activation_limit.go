@@ -48,11 +48,12 @@ return 0
 `)
 
 // activationKeys are the per-client and overall failure counters. The
-// client is the connection's peer address: X-Forwarded-For is not
-// trusted, since anyone can write it.
+// client is the connection's peer address, or the address a trusted proxy
+// (Deps.TrustedProxies) names in X-Forwarded-For; from anyone else that
+// header is ignored, since anyone can write it.
 func (s *Server) activationKeys(c *gin.Context) []string {
 	p := s.deps.RedisPrefix + "activation:{failures}:"
-	return []string{p + "ip:" + c.RemoteIP(), p + "all"}
+	return []string{p + "ip:" + c.ClientIP(), p + "all"}
 }
 
 func (t *Terminals) limits() []any {

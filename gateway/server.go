@@ -34,6 +34,9 @@ type Deps struct {
 	Logger      *slog.Logger
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
+	// TrustedProxies (addresses or CIDR ranges) may name the client in
+	// X-Forwarded-For; none by default.
+	TrustedProxies []string
 	// Ready reports whether dependencies (database, Redis) answer.
 	Ready func(ctx context.Context) error
 	// Mount adds extra routes (the sandbox simulators, the cashier page).
@@ -70,6 +73,12 @@ func New(d Deps) *Server {
 	}
 	e := s.engine
 	e.HandleMethodNotAllowed = true
+	// gin trusts every proxy unless told otherwise; trust only the
+	// configured ones (config validates them; an invalid list trusts none).
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		s.log.Error("trusted proxies ignored", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.ContextWithFallback = true
 	e.Use(s.recover, s.requestID, s.metrics.middleware)
 	e.NoRoute(func(c *gin.Context) {

@@ -212,3 +212,54 @@ func TestPreAuthNotAuthorizedHasNoAuthorizedAmount(t *testing.T) {
 		}
 	})
 }
+
+// forwardedFor sends requests from a local address with X-Forwarded-For set.
+type forwardedFor struct {
+	base http.RoundTripper
+	xff  string
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.xff)
+	return f.base.RoundTrip(r)
+}
+
+func viaProxy(proxy, client string) *http.Client {
+	return &http.Client{Transport: forwardedFor{fromAddr(proxy).Transport, client}}
+}
+
+// Behind a configured proxy each client has its own failure counter; a
+// peer that is not a configured proxy cannot choose its counter with
+// X-Forwarded-For.
+func TestActivationRateLimitBehindProxy(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			c := testMain(t, b, func(cfg *config.Config) { cfg.TrustedProxies = []string{"127.0.0.1/32"} })
+			attempt := func(hc *http.Client, want int) {
+				t.Helper()
+				r := postActivationFrom(t, c, hc, "AAAA-BBBB-CCCC-DDDD-"+strings.ToUpper(randSuffix()[:4]))
+				if r.Status != want {
+					t.Fatalf("attempt: %d %s, want %d", r.Status, r.Body, want)
+				}
+			}
+			for range 10 {
+				attempt(viaProxy("127.0.0.1", "203.0.113.7"), 404)
+			}
+			attempt(viaProxy("127.0.0.1", "203.0.113.7"), 429)
+			// Another client behind the same proxy is not limited ...
+			attempt(viaProxy("127.0.0.1", "203.0.113.8"), 404)
+			// ... nor one whose address a client prepended: the proxy's own
+			// entry, the rightmost, is the one believed.
+			attempt(viaProxy("127.0.0.1", "203.0.113.7, 203.0.113.9"), 404)
+
+			// 127.0.0.2 is no configured proxy: its header is ignored and
+			// its failures count against its own address whatever it claims.
+			for i := range 10 {
+				attempt(viaProxy("127.0.0.2", "198.51.100."+strconv.Itoa(i)), 404)
+			}
+			attempt(viaProxy("127.0.0.2", "198.51.100.200"), 429)
+		})
+	}
+}
