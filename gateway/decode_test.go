@@ -57,7 +57,8 @@ func TestDecodeStrict(t *testing.T) {
 //     unknown keys, decodeStrict all of them, so with duplicate keys it may
 //     reject with EUNKNOWNPARAM a body the reference accepts.
 //
-// Any error must also be a *paygate.Error with a 4xx code.
+// Any error must also be a *paygate.Error with a 4xx code, and keyWalker
+// must agree with json.Valid.
 func FuzzDecodeStrict(f *testing.F) {
 	for _, tc := range orderDecodeCases {
 		if len(tc.body) < 1000 {
@@ -77,6 +78,9 @@ func FuzzDecodeStrict(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if w := (keyWalker{data: body}); w.document(nil) != json.Valid(body) {
+			t.Fatalf("keyWalker says %q is valid JSON: %v", body, !json.Valid(body))
+		}
 		compareWithReference[OrderRequest](t, body)
 		compareWithReference[probeRequest](t, body)
 		compareWithReference[struct{}](t, body)
@@ -344,5 +348,18 @@ func TestSignRequestDefinition(t *testing.T) {
 	want := hex.EncodeToString(mac.Sum(nil))
 	if got := SignRequest("sk_test_vector", "POST", "/v1/orders?x=1", "1763700000", "0123456789abcdef", body); got != want {
 		t.Fatalf("signature %s, want %s", got, want)
+	}
+}
+
+// BenchmarkKeyWalker is the part of decodeStrict that is not json.Unmarshal.
+func BenchmarkKeyWalker(b *testing.B) {
+	body := []byte(cardOrderBody)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		w := keyWalker{data: body}
+		if !w.document(keysOf(reflect.TypeFor[OrderRequest]())) || w.found {
+			b.Fatal("walk failed")
+		}
 	}
 }
