@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -126,7 +127,7 @@ func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygat
 // recomputed on that amount at the route's rate. A capture whose answer
 // never came leaves the order authorized; repeating it is safe (the
 // completion is an advice the acquirer answers once).
-func (p *Payments) Capture(ctx context.Context, o *paygate.Order, amount int64) (*paygate.Order, error) {
+func (p *Payments) Capture(ctx context.Context, m *paygate.Merchant, o *paygate.Order, amount int64) (*paygate.Order, error) {
 	ctx = context.WithoutCancel(ctx)
 	if o.Status != paygate.OrderAuthorized {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "only authorized orders can be captured; this one is %s", o.Status)
@@ -157,13 +158,10 @@ func (p *Payments) Capture(ctx context.Context, o *paygate.Order, amount int64) 
 		}
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "%s", msg)
 	}
-	var capCap int64
-	if o.Route != nil && o.Route.FeeCap != nil {
-		capCap = *o.Route.FeeCap
-	}
+	route := p.captureRoute(ctx, m, o, amount)
 	fee := o.Fee
-	if o.Route != nil {
-		fee = paygate.Fee(amount, o.Route.FeeRate, 0, capCap)
+	if route != nil {
+		fee = route.Fee
 	}
 	net := amount - fee
 	paid := p.now().UTC()
@@ -172,7 +170,7 @@ func (p *Payments) Capture(ctx context.Context, o *paygate.Order, amount int64) 
 	}
 	u := paygate.OrderUpdate{
 		OrderID: o.ID, From: []paygate.OrderStatus{paygate.OrderAuthorized}, To: paygate.OrderSucceeded,
-		Amount: &amount, Fee: &fee, NetAmount: &net, PaidAt: &paid,
+		Amount: &amount, Fee: &fee, NetAmount: &net, PaidAt: &paid, Route: route,
 		Event: &paygate.Event{Type: paygate.OrderEventType(paygate.OrderSucceeded), NotifyURL: o.NotifyURL},
 	}
 	if res.ChannelTradeNo != "" {
@@ -186,6 +184,49 @@ func (p *Payments) Capture(ctx context.Context, o *paygate.Order, amount int64) 
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "the order became %s while it was captured", o2.Status)
 	}
 	return o2, nil
+}
+
+// captureRoute is the order's route with its fee for the captured amount.
+// The provider is fixed (it holds the authorisation), but the fee rule is
+// picked again for the amount actually charged, as for a sale of that
+// amount: a capture below a rule's threshold gets that rule's rate. A route
+// whose rate a risk rule set (standard_rate) keeps its rate, as does one
+// the fee rules can no longer price (the rule was removed, say). Nil when
+// the order has no route.
+func (p *Payments) captureRoute(ctx context.Context, m *paygate.Merchant, o *paygate.Order, amount int64) *paygate.Route {
+	if o.Route == nil {
+		return nil
+	}
+	r := *o.Route
+	r.Fee = paygate.Fee(amount, r.FeeRate, 0, feeCap(r.FeeCap))
+	if m == nil || p.Router == nil || slices.ContainsFunc(r.Risk, func(d paygate.RiskDecision) bool { return d.Action == "standard_rate" }) {
+		return &r
+	}
+	q, err := p.Router.Quote(ctx, &paygate.RouteRequest{Merchant: m, Amount: amount, Method: o.Method, Channel: o.Channel,
+		Card: o.Card, TerminalID: o.TerminalID, Location: o.Location})
+	if err != nil {
+		p.log().Warn("capture fee: quote failed; the authorisation's rate applies", "order", o.ID, "err", err)
+		return &r
+	}
+	for _, c := range q.Candidates {
+		if c.Provider == o.Provider && c.Eligible {
+			r.Rule, r.FeeRate, r.Fee, r.FeeCap = c.Rule, c.FeeRate, c.Fee, nil
+			if c.FeeCap > 0 {
+				fc := c.FeeCap
+				r.FeeCap = &fc
+			}
+			r.Candidates = q.Candidates
+			return &r
+		}
+	}
+	return &r
+}
+
+func feeCap(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func (s *Server) captureOrder(c *gin.Context) {
@@ -215,7 +256,11 @@ func (s *Server) captureOrder(c *gin.Context) {
 	if in.Amount != nil {
 		amount = *in.Amount
 	}
-	o, err := s.deps.Payments.Capture(c.Request.Context(), o, amount)
+	m, ok := s.merchant(c)
+	if !ok {
+		return
+	}
+	o, err := s.deps.Payments.Capture(c.Request.Context(), m, o, amount)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -337,8 +337,13 @@ func afterUpdate(cur *paygate.Order, u paygate.OrderUpdate, now time.Time) *payg
 		o.NetAmount = *u.NetAmount
 	}
 	if u.Route != nil {
-		o.Route, o.Provider, o.Channel, o.Fee = u.Route, u.Route.Provider, u.Route.Channel, u.Route.Fee
-		o.NetAmount = o.Amount - u.Route.Fee
+		o.Route, o.Provider, o.Channel = u.Route, u.Route.Provider, u.Route.Channel
+		if u.Fee == nil {
+			o.Fee = u.Route.Fee
+		}
+		if u.NetAmount == nil {
+			o.NetAmount = o.Amount - u.Route.Fee
+		}
 	}
 	if u.ChannelRef != nil {
 		o.ChannelRef = *u.ChannelRef
@@ -396,9 +401,16 @@ func (db *DB) orderSet(u paygate.OrderUpdate, now time.Time) ([]string, []any, e
 		add("route", r)
 		add("provider", u.Route.Provider)
 		add("channel", u.Route.Channel)
-		add("fee", u.Route.Fee)
-		set = append(set, "net_amount = amount - ?")
-		args = append(args, u.Route.Fee)
+		// Fee and NetAmount given with the route (a capture, which also
+		// sets the amount) are set above; "amount" on the right-hand side
+		// would be the amount before this update.
+		if u.Fee == nil {
+			add("fee", u.Route.Fee)
+		}
+		if u.NetAmount == nil {
+			set = append(set, "net_amount = amount - ?")
+			args = append(args, u.Route.Fee)
+		}
 	}
 	if u.ChannelRef != nil {
 		add("channel_ref", *u.ChannelRef)

@@ -20,6 +20,7 @@ import (
 	acquirersb "github.com/paygate-cn/paygate/channels/sandbox/acquirer"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/routing"
+	"github.com/shopspring/decimal"
 )
 
 // testCard is a card as a terminal reads it.
@@ -633,4 +634,38 @@ func TestCardMalformedInput(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A capture is charged by the fee rule for the amount captured: a
+// pre-authorisation of 1,500.00 at the standard credit rate, captured at
+// 800.00, falls under the contract's small-amount rule.
+func TestCaptureFeeRulePickedForCapturedAmount(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			c := testMain(t, b, func(cfg *config.Config) {
+				cfg.Merchants[0].Contracts = map[string][]paygate.FeeRule{"acquirer": {
+					{Name: "card.small", Rate: decimal.RequireFromString("0.0038"), Methods: []paygate.Method{paygate.MethodCard}, MaxAmount: 100000},
+					{Name: "card.standard", Rate: decimal.RequireFromString("0.006"), Methods: []paygate.Method{paygate.MethodCard}},
+				}}
+			})
+			body := cardOrder(newCard(t, "622588", 16, ""), paygate.EntryChip, "credit", 150000)
+			body["capture"] = "manual"
+			o := mustStatus(t, c.createOrder(body, ""), 201)
+			if o["status"] != "authorized" || o["fee"] != 900.0 || o["route"].(map[string]any)["rule"] != "card.standard" {
+				t.Fatalf("pre-auth: status %v fee %v route %v", o["status"], o["fee"], o["route"])
+			}
+			id := o["id"].(string)
+			cp := mustStatus(t, c.do("POST", "/v1/orders/"+id+"/capture", "/v1/orders/{id}/capture", map[string]any{"amount": 80000}, ""), 200)
+			route := cp["route"].(map[string]any)
+			if cp["amount"] != 80000.0 || cp["fee"] != 304.0 || cp["net_amount"] != 79696.0 ||
+				route["rule"] != "card.small" || route["fee_rate"] != "0.0038" || route["fee"] != 304.0 || cp["provider"] != "acquirer" {
+				t.Errorf("captured: amount %v fee %v net %v route %v", cp["amount"], cp["fee"], cp["net_amount"], route)
+			}
+			stored, err := c.m.DB.Order(t.Context(), "", id)
+			if err != nil || stored.Fee != 304 || stored.NetAmount != 79696 || stored.Amount != 80000 || stored.Route.Rule != "card.small" {
+				t.Errorf("stored: %+v %v", stored, err)
+			}
+		})
+	}
 }
