@@ -33,7 +33,7 @@ const (
 type Client struct {
 	id         string
 	acquirerID string
-	key        []byte
+	mac        *MACKey
 	timeout    time.Duration
 	retryWait  time.Duration
 	now        paygate.Clock
@@ -99,7 +99,11 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 		return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: address (or base_url tcp://host:port) is required", spec.ID)
 	}
 	key, err := hex.DecodeString(cred["mac_key"])
-	if err != nil || ParseMACKey(key) != nil {
+	var mac *MACKey
+	if err == nil {
+		mac, err = NewMACKey(key)
+	}
+	if err != nil {
 		return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: mac_key must be 32 hex digits", spec.ID)
 	}
 	acq := cred["acquirer_id"]
@@ -109,7 +113,7 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 	c := &Client{
 		id:         spec.ID,
 		acquirerID: acq,
-		key:        key,
+		mac:        mac,
 		timeout:    spec.Timeout,
 		retryWait:  DefaultReversalRetry,
 		now:        time.Now,
@@ -233,7 +237,7 @@ func (c *Client) networkMessage(code string) (*iso8583.Message, error) {
 	c.stamp(m, c.nextSTAN())
 	set(m, FieldAcquirerID, c.acquirerID)
 	set(m, FieldNetworkCode, code)
-	return m, Sign(m, c.key)
+	return m, c.mac.Sign(m)
 }
 
 // signOn runs on every new connection before the pool uses it.
@@ -276,7 +280,7 @@ func (c *Client) echo(conn *connection.Connection) {
 // already timed out also land here and are dropped on purpose: the sale
 // they belong to is being reversed.
 func (c *Client) inbound(conn *connection.Connection, m *iso8583.Message) {
-	if mti, _ := m.GetMTI(); mti != MTINetwork || Verify(m, c.key) != nil {
+	if mti, _ := m.GetMTI(); mti != MTINetwork || c.mac.Verify(m) != nil {
 		return
 	}
 	resp := NewMessage(MTINetworkResp)
@@ -286,7 +290,7 @@ func (c *Client) inbound(conn *connection.Connection, m *iso8583.Message) {
 		}
 	}
 	set(resp, FieldResponseCode, RCApproved)
-	if Sign(resp, c.key) == nil {
+	if c.mac.Sign(resp) == nil {
 		_ = conn.Reply(resp)
 	}
 }
@@ -323,7 +327,7 @@ func (c *Client) exchange(ctx context.Context, op string, m *iso8583.Message) (*
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if err := Sign(m, c.key); err != nil {
+	if err := c.mac.Sign(m); err != nil {
 		return nil, &paygate.ChannelError{Provider: c.id, Op: op, Message: "cannot pack request", Err: &notSentError{err}}
 	}
 	conn, err := c.conn(deadline)
@@ -362,7 +366,7 @@ func (c *Client) checkResponse(req, resp *iso8583.Message) error {
 	if resp == nil {
 		return errors.New("empty answer")
 	}
-	if err := Verify(resp, c.key); err != nil {
+	if err := c.mac.Verify(resp); err != nil {
 		return err
 	}
 	reqMTI, _ := req.GetMTI()

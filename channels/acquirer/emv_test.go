@@ -66,7 +66,8 @@ func FuzzParseEMV(f *testing.F) {
 // may pass verification.
 func FuzzUnpackResponse(f *testing.F) {
 	key, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210")
-	c := &Client{id: "fuzz", key: key}
+	mac, _ := NewMACKey(key)
+	c := &Client{id: "fuzz", mac: mac}
 	req := NewMessage(MTIFinancial)
 	for id, v := range map[int]string{3: "000000", 4: "000000001234", 7: "1121103005", 11: "000123", 41: "T0001   "} {
 		_ = req.Field(id, v)

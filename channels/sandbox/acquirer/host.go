@@ -113,6 +113,7 @@ type SeenMessage struct {
 // Host is a simulated acquirer host.
 type Host struct {
 	opts Options
+	mac  *iso.MACKey
 
 	mu       sync.Mutex
 	srv      *server.Server
@@ -129,7 +130,8 @@ type Host struct {
 
 // New builds a host. It does not listen yet.
 func New(opts Options) (*Host, error) {
-	if err := iso.ParseMACKey(opts.MACKey); err != nil {
+	mac, err := iso.NewMACKey(opts.MACKey)
+	if err != nil {
 		return nil, err
 	}
 	if opts.Now == nil {
@@ -143,6 +145,7 @@ func New(opts Options) (*Host, error) {
 	}
 	return &Host{
 		opts:     opts,
+		mac:      mac,
 		byRRN:    make(map[string]*Transaction),
 		byOrig:   make(map[string]*Transaction),
 		reversed: make(map[string]bool),
@@ -260,13 +263,13 @@ func (h *Host) Transactions() []Transaction {
 // handle answers one request; it runs in its own goroutine.
 func (h *Host) handle(c *connection.Connection, m *iso8583.Message) {
 	mti, _ := m.GetMTI()
-	macOK := iso.Verify(m, h.opts.MACKey) == nil
+	macOK := h.mac.Verify(m) == nil
 	h.see(m, mti, macOK)
 	resp := h.respond(m, mti, macOK)
 	if resp == nil || h.loseAnswer(m, mti) {
 		return
 	}
-	if iso.Sign(resp, h.opts.MACKey) == nil {
+	if h.mac.Sign(resp) == nil {
 		_ = c.Reply(resp)
 	}
 }
