@@ -27,8 +27,8 @@ var benchICC, _ = hex.DecodeString("9F2608C2E1A4D3B5F607189F2701809F100807010103
 	"09F360200429F1A020156")
 
 // benchSale builds the 0200 of a chip sale as Pay does.
-func benchSale(b *testing.B) *iso8583.Message {
-	b.Helper()
+func benchSale(tb testing.TB) *iso8583.Message {
+	tb.Helper()
 	c := &Client{id: "bench", acquirerID: "48020000",
 		now: func() time.Time { return time.Date(2026, 3, 15, 12, 30, 45, 0, time.UTC) }}
 	m, _, err := c.cardRequest(&paygate.PaymentRequest{
@@ -42,15 +42,15 @@ func benchSale(b *testing.B) *iso8583.Message {
 		TerminalID: "T0001",
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return m
 }
 
 // benchAnswer builds the host's 0210 approval of req: the echoed fields,
 // RRN, auth code and response code, as the sandbox host answers.
-func benchAnswer(b *testing.B, req *iso8583.Message) *iso8583.Message {
-	b.Helper()
+func benchAnswer(tb testing.TB, req *iso8583.Message) *iso8583.Message {
+	tb.Helper()
 	r := NewMessage(MTIFinancialResp)
 	for _, id := range []int{FieldProcessingCode, FieldAmount, FieldTransmission, FieldSTAN, FieldLocalTime,
 		FieldLocalDate, FieldCondition, FieldAcquirerID, FieldTerminalID, FieldMerchantNo, FieldCurrency} {
@@ -64,35 +64,19 @@ func benchAnswer(b *testing.B, req *iso8583.Message) *iso8583.Message {
 	return r
 }
 
+// benchCodec is the codec of the client's and the host's connections.
+var benchCodec = NewCodec(benchMAC)
+
 // send is what a connection does to put m on the wire: sign, pack, frame.
 func send(w io.Writer, m *iso8583.Message) error {
-	if err := benchMAC.Sign(m); err != nil {
-		return err
-	}
-	packed, err := m.Pack()
-	if err != nil {
-		return err
-	}
-	if _, err := WriteLength(w, len(packed)); err != nil {
-		return err
-	}
-	_, err = w.Write(packed)
-	return err
+	return benchCodec.WriteMessage(w, m)
 }
 
 // receive is what a connection and the code acting on a message do with
 // one frame: read, unpack, verify the MAC.
 func receive(r io.Reader) (*iso8583.Message, error) {
-	n, err := ReadLength(r)
+	m, err := benchCodec.ReadMessage(r)
 	if err != nil {
-		return nil, err
-	}
-	raw := make([]byte, n)
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return nil, err
-	}
-	m := NewMessage("")
-	if err := m.Unpack(raw); err != nil {
 		return nil, err
 	}
 	return m, benchMAC.Verify(m)

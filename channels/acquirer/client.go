@@ -147,8 +147,9 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 		o(c)
 	}
 
+	codec := NewCodec(mac) // signs what is sent, checks what is read
 	factory := func(addr string) (*connection.Connection, error) {
-		return connection.New(addr, Spec, ReadLength, WriteLength,
+		return connection.New(addr, Spec, ReadLength, WriteLength, append(codec.Options(),
 			connection.ConnectTimeout(c.timeout),
 			connection.SendTimeout(c.timeout),
 			connection.IdleTime(echo),
@@ -156,7 +157,7 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 			connection.PingHandler(c.echo),
 			connection.InboundMessageHandler(c.inbound),
 			connection.ErrorHandler(func(error) {}), // never log messages: they carry PANs
-		)
+		)...)
 	}
 	addrs := make([]string, poolSize)
 	for i := range addrs {
@@ -231,21 +232,19 @@ func set(m *iso8583.Message, id int, v string) {
 
 func amountField(n int64) string { return fmt.Sprintf("%012d", n) }
 
-// networkMessage builds a signed 0800 with the given field 70 code.
-func (c *Client) networkMessage(code string) (*iso8583.Message, error) {
+// networkMessage builds a 0800 with the given field 70 code; the codec
+// signs it on its way out.
+func (c *Client) networkMessage(code string) *iso8583.Message {
 	m := NewMessage(MTINetwork)
 	c.stamp(m, c.nextSTAN())
 	set(m, FieldAcquirerID, c.acquirerID)
 	set(m, FieldNetworkCode, code)
-	return m, c.mac.Sign(m)
+	return m
 }
 
 // signOn runs on every new connection before the pool uses it.
 func (c *Client) signOn(conn *connection.Connection) error {
-	m, err := c.networkMessage(networkSignOn)
-	if err != nil {
-		return err
-	}
+	m := c.networkMessage(networkSignOn)
 	resp, err := conn.Send(m)
 	if err != nil {
 		return fmt.Errorf("sign-on: %w", err)
@@ -263,10 +262,7 @@ func (c *Client) signOn(conn *connection.Connection) error {
 // echo is the keep-alive sent when a connection was idle; a connection
 // whose echo fails is closed so that the pool reconnects.
 func (c *Client) echo(conn *connection.Connection) {
-	m, err := c.networkMessage(networkEcho)
-	if err != nil {
-		return
-	}
+	m := c.networkMessage(networkEcho)
 	resp, err := conn.Send(m)
 	if err == nil {
 		err = c.checkResponse(m, resp)
@@ -290,9 +286,7 @@ func (c *Client) inbound(conn *connection.Connection, m *iso8583.Message) {
 		}
 	}
 	set(resp, FieldResponseCode, RCApproved)
-	if c.mac.Sign(resp) == nil {
-		_ = conn.Reply(resp)
-	}
+	_ = conn.Reply(resp) // signed by the codec
 }
 
 // errNotSent marks a failure that happened before the request left.
@@ -319,16 +313,13 @@ func (c *Client) conn(deadline time.Time) (*connection.Connection, error) {
 	}
 }
 
-// exchange signs m, sends it and returns the verified answer. Errors are a
-// *paygate.ChannelError; when the request surely did not leave, it also
-// wraps a *notSentError.
+// exchange sends m, which the codec signs, and returns the verified
+// answer. Errors are a *paygate.ChannelError; when the request surely did
+// not leave, it also wraps a *notSentError.
 func (c *Client) exchange(ctx context.Context, op string, m *iso8583.Message) (*iso8583.Message, error) {
 	deadline := time.Now().Add(c.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
-	}
-	if err := c.mac.Sign(m); err != nil {
-		return nil, &paygate.ChannelError{Provider: c.id, Op: op, Message: "cannot pack request", Err: &notSentError{err}}
 	}
 	conn, err := c.conn(deadline)
 	if err != nil {

@@ -162,8 +162,17 @@ func Verify(m *iso8583.Message, key []byte) error {
 	return k.Verify(m)
 }
 
-// Verify checks the MAC of m (see the function Verify).
+// Verify checks the MAC of m. A message read by a Codec of k is judged by
+// the check the codec made against the bytes it read (see ReadMessage),
+// so it must not be changed between reading and verifying; any other
+// message is checked as by the function Verify.
 func (k *MACKey) Verify(m *iso8583.Message) error {
+	if valid, known := k.verdict(m); known {
+		if !valid {
+			return ErrBadMAC
+		}
+		return nil
+	}
 	f := macField(m)
 	other := FieldMAC
 	if f == FieldMAC {

@@ -93,10 +93,6 @@ func asciiVar(n int, p prefix.Prefixer, desc string) *field.String {
 	return field.NewString(&field.Spec{Length: n, Description: desc, Enc: encoding.ASCII, Pref: p})
 }
 
-func mac(desc string) *field.Binary {
-	return field.NewBinary(&field.Spec{Length: 8, Description: desc, Enc: encoding.Binary, Pref: prefix.Binary.Fixed})
-}
-
 // Spec is the message layout the client and the sandbox host share:
 // ISO 8583:1987, ASCII characters for every numeric and text field, an
 // 8-byte binary bitmap (a secondary bitmap only when a field above 64 is
@@ -129,10 +125,10 @@ var Spec = &iso8583.MessageSpec{
 		FieldCurrency:       ascii(3, "Currency Code, Transaction"),
 		FieldICC: field.NewBinary(&field.Spec{Length: 255, Description: "ICC System Related Data",
 			Enc: encoding.Binary, Pref: prefix.ASCII.LLL}),
-		FieldMAC:         mac("Message Authentication Code"),
+		FieldMAC:         newMACField("Message Authentication Code"),
 		FieldNetworkCode: ascii(3, "Network Management Information Code"),
 		FieldOriginal:    ascii(originalFieldLength, "Original Data Elements"),
-		FieldMAC2:        mac("Message Authentication Code (secondary)"),
+		FieldMAC2:        newMACField("Message Authentication Code (secondary)"),
 	},
 }
 

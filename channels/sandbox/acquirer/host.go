@@ -183,13 +183,13 @@ func (h *Host) Listen(addr string) (net.Addr, error) {
 	if h.srv != nil {
 		return nil, errors.New("sandbox acquirer: already listening")
 	}
-	srv := server.New(iso.Spec, iso.ReadLength, iso.WriteLength,
+	srv := server.New(iso.Spec, iso.ReadLength, iso.WriteLength, append(iso.NewCodec(h.mac).Options(),
 		connection.InboundMessageHandler(h.handle),
 		connection.IdleTime(time.Hour),
 		connection.ReadTimeout(time.Hour),
 		connection.SendTimeout(5*time.Second),
 		connection.ErrorHandler(func(error) {}),
-	)
+	)...)
 	if err := srv.Start(addr); err != nil {
 		return nil, err
 	}
@@ -269,9 +269,7 @@ func (h *Host) handle(c *connection.Connection, m *iso8583.Message) {
 	if resp == nil || h.loseAnswer(m, mti) {
 		return
 	}
-	if h.mac.Sign(resp) == nil {
-		_ = c.Reply(resp)
-	}
+	_ = c.Reply(resp) // signed by the codec; an answer that cannot be packed is not sent
 }
 
 func (h *Host) see(m *iso8583.Message, mti string, macOK bool) {
