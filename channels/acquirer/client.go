@@ -33,7 +33,7 @@ const (
 type Client struct {
 	id         string
 	acquirerID string
-	key        []byte
+	mac        *MACKey
 	timeout    time.Duration
 	retryWait  time.Duration
 	now        paygate.Clock
@@ -99,7 +99,11 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 		return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: address (or base_url tcp://host:port) is required", spec.ID)
 	}
 	key, err := hex.DecodeString(cred["mac_key"])
-	if err != nil || ParseMACKey(key) != nil {
+	var mac *MACKey
+	if err == nil {
+		mac, err = NewMACKey(key)
+	}
+	if err != nil {
 		return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: mac_key must be 32 hex digits", spec.ID)
 	}
 	acq := cred["acquirer_id"]
@@ -109,7 +113,7 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 	c := &Client{
 		id:         spec.ID,
 		acquirerID: acq,
-		key:        key,
+		mac:        mac,
 		timeout:    spec.Timeout,
 		retryWait:  DefaultReversalRetry,
 		now:        time.Now,
@@ -143,8 +147,9 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 		o(c)
 	}
 
+	codec := NewCodec(mac) // signs what is sent, checks what is read
 	factory := func(addr string) (*connection.Connection, error) {
-		return connection.New(addr, Spec, ReadLength, WriteLength,
+		return connection.New(addr, Spec, ReadLength, WriteLength, append(codec.Options(),
 			connection.ConnectTimeout(c.timeout),
 			connection.SendTimeout(c.timeout),
 			connection.IdleTime(echo),
@@ -152,7 +157,7 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 			connection.PingHandler(c.echo),
 			connection.InboundMessageHandler(c.inbound),
 			connection.ErrorHandler(func(error) {}), // never log messages: they carry PANs
-		)
+		)...)
 	}
 	addrs := make([]string, poolSize)
 	for i := range addrs {
@@ -227,21 +232,19 @@ func set(m *iso8583.Message, id int, v string) {
 
 func amountField(n int64) string { return fmt.Sprintf("%012d", n) }
 
-// networkMessage builds a signed 0800 with the given field 70 code.
-func (c *Client) networkMessage(code string) (*iso8583.Message, error) {
+// networkMessage builds a 0800 with the given field 70 code; the codec
+// signs it on its way out.
+func (c *Client) networkMessage(code string) *iso8583.Message {
 	m := NewMessage(MTINetwork)
 	c.stamp(m, c.nextSTAN())
 	set(m, FieldAcquirerID, c.acquirerID)
 	set(m, FieldNetworkCode, code)
-	return m, Sign(m, c.key)
+	return m
 }
 
 // signOn runs on every new connection before the pool uses it.
 func (c *Client) signOn(conn *connection.Connection) error {
-	m, err := c.networkMessage(networkSignOn)
-	if err != nil {
-		return err
-	}
+	m := c.networkMessage(networkSignOn)
 	resp, err := conn.Send(m)
 	if err != nil {
 		return fmt.Errorf("sign-on: %w", err)
@@ -259,10 +262,7 @@ func (c *Client) signOn(conn *connection.Connection) error {
 // echo is the keep-alive sent when a connection was idle; a connection
 // whose echo fails is closed so that the pool reconnects.
 func (c *Client) echo(conn *connection.Connection) {
-	m, err := c.networkMessage(networkEcho)
-	if err != nil {
-		return
-	}
+	m := c.networkMessage(networkEcho)
 	resp, err := conn.Send(m)
 	if err == nil {
 		err = c.checkResponse(m, resp)
@@ -276,7 +276,7 @@ func (c *Client) echo(conn *connection.Connection) {
 // already timed out also land here and are dropped on purpose: the sale
 // they belong to is being reversed.
 func (c *Client) inbound(conn *connection.Connection, m *iso8583.Message) {
-	if mti, _ := m.GetMTI(); mti != MTINetwork || Verify(m, c.key) != nil {
+	if mti, _ := m.GetMTI(); mti != MTINetwork || c.mac.Verify(m) != nil {
 		return
 	}
 	resp := NewMessage(MTINetworkResp)
@@ -286,9 +286,7 @@ func (c *Client) inbound(conn *connection.Connection, m *iso8583.Message) {
 		}
 	}
 	set(resp, FieldResponseCode, RCApproved)
-	if Sign(resp, c.key) == nil {
-		_ = conn.Reply(resp)
-	}
+	_ = conn.Reply(resp) // signed by the codec
 }
 
 // errNotSent marks a failure that happened before the request left.
@@ -315,16 +313,13 @@ func (c *Client) conn(deadline time.Time) (*connection.Connection, error) {
 	}
 }
 
-// exchange signs m, sends it and returns the verified answer. Errors are a
-// *paygate.ChannelError; when the request surely did not leave, it also
-// wraps a *notSentError.
+// exchange sends m, which the codec signs, and returns the verified
+// answer. Errors are a *paygate.ChannelError; when the request surely did
+// not leave, it also wraps a *notSentError.
 func (c *Client) exchange(ctx context.Context, op string, m *iso8583.Message) (*iso8583.Message, error) {
 	deadline := time.Now().Add(c.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
-	}
-	if err := Sign(m, c.key); err != nil {
-		return nil, &paygate.ChannelError{Provider: c.id, Op: op, Message: "cannot pack request", Err: &notSentError{err}}
 	}
 	conn, err := c.conn(deadline)
 	if err != nil {
@@ -362,7 +357,7 @@ func (c *Client) checkResponse(req, resp *iso8583.Message) error {
 	if resp == nil {
 		return errors.New("empty answer")
 	}
-	if err := Verify(resp, c.key); err != nil {
+	if err := c.mac.Verify(resp); err != nil {
 		return err
 	}
 	reqMTI, _ := req.GetMTI()

@@ -7,7 +7,9 @@
 //     bitmap, binary field 55 and MAC.
 //   - MAC: ANSI X9.19 retail MAC, double-length 3DES key, over the packed
 //     message up to the MAC field, which is the last field: 64, or 128 when
-//     a field above 64 is present. Every message, 0800 included, is MACed.
+//     a field above 64 is present. Every message, 0800 included, is MACed,
+//     by the connections' Codec: over the bytes sent, and checked against
+//     the bytes received.
 //     A request with a bad MAC is answered A0; an answer with a bad MAC is
 //     an unknown outcome (*paygate.ChannelError, Code "bad_mac").
 //   - Sign-on 0800 (field 70 = 001) on every connection before use; echo

@@ -61,12 +61,14 @@ func FuzzParseEMV(f *testing.F) {
 	})
 }
 
-// FuzzUnpackResponse feeds arbitrary bytes to the client's answer path: it
-// must never panic, and nothing but an untouched, correctly signed answer
-// may pass verification.
+// FuzzUnpackResponse feeds arbitrary bytes to the client's answer path, as
+// read off a connection (the MAC checked against the bytes read) and as
+// unpacked in memory (Verify packs again): it must never panic, and
+// nothing but an untouched, correctly signed answer may pass verification.
 func FuzzUnpackResponse(f *testing.F) {
 	key, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210")
-	c := &Client{id: "fuzz", key: key}
+	mac, _ := NewMACKey(key)
+	c := &Client{id: "fuzz", mac: mac}
 	req := NewMessage(MTIFinancial)
 	for id, v := range map[int]string{3: "000000", 4: "000000001234", 7: "1121103005", 11: "000123", 41: "T0001   "} {
 		_ = req.Field(id, v)
@@ -82,8 +84,16 @@ func FuzzUnpackResponse(f *testing.F) {
 	good, _ := resp.Pack()
 	f.Add(good)
 	f.Add(good[:len(good)-3])
+	f.Add(append(bytes.Clone(good), good[len(good)-8:]...))
 	f.Add([]byte("0210\xff\xff\xff\xff\xff\xff\xff\xff"))
+	codec := NewCodec(mac)
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) <= MaxMessageLength {
+			m, err := codec.ReadMessage(bytes.NewReader(reframe(raw)))
+			if err == nil && c.checkResponse(req, m) == nil && !bytes.Equal(raw, good) {
+				t.Fatalf("a modified answer passed verification as read: %x", raw)
+			}
+		}
 		m, err := Unpack(raw)
 		if err != nil {
 			return

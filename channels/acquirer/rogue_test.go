@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,20 +17,22 @@ import (
 )
 
 // rogueHost signs connections on properly but answers every sale in a
-// broken way.
-func rogueHost(t *testing.T, answer func(req []byte) []byte) string {
+// broken way. It counts the connections it accepted.
+func rogueHost(t *testing.T, answer func(req []byte) []byte) (string, *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	accepted := new(atomic.Int32)
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			go func() {
 				defer conn.Close()
 				r := bufio.NewReader(conn)
@@ -72,7 +75,7 @@ func rogueHost(t *testing.T, answer func(req []byte) []byte) string {
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return ln.Addr().String(), accepted
 }
 
 // approval builds a correctly formed 0210 approval for req.
@@ -127,7 +130,7 @@ func TestMalformedAnswersNeverSucceed(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := rogueHost(t, tc.answer)
+			addr, _ := rogueHost(t, tc.answer)
 			c, err := acquirer.New(paygate.ProviderSpec{ID: "rogue", Timeout: 300 * time.Millisecond, Credentials: map[string]string{
 				"address": addr, "mac_key": "0123456789ABCDEFFEDCBA9876543210", "acquirer_id": "48020000",
 				"pool_size": "1", "reversal_retry": "1h"}})
@@ -139,6 +142,75 @@ func TestMalformedAnswersNeverSucceed(t *testing.T) {
 			var ce *paygate.ChannelError
 			if !errors.As(err, &ce) || r != nil {
 				t.Fatalf("got %+v, %v; want a ChannelError", r, err)
+			}
+		})
+	}
+}
+
+// TestBadMACAnswerIsReversed: an approval whose MAC does not authenticate
+// exactly the bytes received is an unknown outcome (bad_mac), the sale is
+// reversed, and the connection stays up.
+func TestBadMACAnswerIsReversed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mangle func(b []byte) []byte
+	}{
+		{"MAC wrong by one bit", func(b []byte) []byte { b[len(b)-8] ^= 0x80; return b }},
+		{"field wrong by one bit", func(b []byte) []byte { b[len(b)-9] ^= 0x01; return b }},
+		{"a byte after the MAC", func(b []byte) []byte { return append(b, 0) }},
+		{"the MAC twice", func(b []byte) []byte { return append(b, b[len(b)-8:]...) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reversals atomic.Int32
+			addr, accepted := rogueHost(t, func(req []byte) []byte {
+				var m *iso8583.Message
+				switch mti := string(req[:4]); mti {
+				case "0200":
+					m = approval(req)
+				case "0400", "0401":
+					reversals.Add(1)
+					in, _ := acquirer.Unpack(req)
+					m = acquirer.NewMessage("0410")
+					for _, id := range []int{3, 4, 7, 11, 41, 42} {
+						v, _ := in.GetString(id)
+						_ = m.Field(id, v)
+					}
+					_ = m.Field(39, "00")
+				default:
+					return nil
+				}
+				if err := acquirer.Sign(m, macKey); err != nil {
+					panic(err)
+				}
+				b, _ := m.Pack()
+				if string(req[:4]) == "0200" {
+					b = tc.mangle(b)
+				}
+				return b
+			})
+			c, err := acquirer.New(paygate.ProviderSpec{ID: "rogue", Timeout: 2 * time.Second, Credentials: map[string]string{
+				"address": addr, "mac_key": "0123456789ABCDEFFEDCBA9876543210", "acquirer_id": "48020000",
+				"pool_size": "1", "reversal_retry": "50ms"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req := payment(t, 61, "0013", paygate.EntryChip, 100)
+			r, err := c.Pay(context.Background(), req)
+			var ce *paygate.ChannelError
+			if !errors.As(err, &ce) || r != nil || ce.Code != "bad_mac" || ce.Timeout {
+				t.Fatalf("got %+v, %v; want a bad_mac ChannelError", r, err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if r, err := c.Reverse(ctx, order(req, nil)); err != nil || r.Outcome != paygate.OutcomeClosed {
+				t.Fatalf("reverse: %+v %v", r, err)
+			}
+			if reversals.Load() != 1 {
+				t.Fatalf("%d reversals reached the host, want 1", reversals.Load())
+			}
+			if n := accepted.Load(); n != 1 || c.Online() != 1 {
+				t.Fatalf("%d connections accepted, %d online: the bad answer cost a connection", n, c.Online())
 			}
 		})
 	}

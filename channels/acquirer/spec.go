@@ -1,9 +1,6 @@
 package acquirer
 
 import (
-	"crypto/cipher"
-	"crypto/des"
-	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -96,10 +93,6 @@ func asciiVar(n int, p prefix.Prefixer, desc string) *field.String {
 	return field.NewString(&field.Spec{Length: n, Description: desc, Enc: encoding.ASCII, Pref: p})
 }
 
-func mac(desc string) *field.Binary {
-	return field.NewBinary(&field.Spec{Length: 8, Description: desc, Enc: encoding.Binary, Pref: prefix.Binary.Fixed})
-}
-
 // Spec is the message layout the client and the sandbox host share:
 // ISO 8583:1987, ASCII characters for every numeric and text field, an
 // 8-byte binary bitmap (a secondary bitmap only when a field above 64 is
@@ -132,10 +125,10 @@ var Spec = &iso8583.MessageSpec{
 		FieldCurrency:       ascii(3, "Currency Code, Transaction"),
 		FieldICC: field.NewBinary(&field.Spec{Length: 255, Description: "ICC System Related Data",
 			Enc: encoding.Binary, Pref: prefix.ASCII.LLL}),
-		FieldMAC:         mac("Message Authentication Code"),
+		FieldMAC:         newMACField("Message Authentication Code"),
 		FieldNetworkCode: ascii(3, "Network Management Information Code"),
 		FieldOriginal:    ascii(originalFieldLength, "Original Data Elements"),
-		FieldMAC2:        mac("Message Authentication Code (secondary)"),
+		FieldMAC2:        newMACField("Message Authentication Code (secondary)"),
 	},
 }
 
@@ -170,120 +163,6 @@ func WriteLength(w io.Writer, n int) (int, error) {
 	var h [2]byte
 	binary.BigEndian.PutUint16(h[:], uint16(n))
 	return w.Write(h[:])
-}
-
-// ErrBadMAC reports a message whose MAC is missing or wrong.
-var ErrBadMAC = errors.New("acquirer: bad MAC")
-
-// ParseMACKey decodes a double-length (16-byte) 3DES key.
-func ParseMACKey(key []byte) error {
-	if len(key) != 16 {
-		return fmt.Errorf("acquirer: MAC key must be 16 bytes (double-length 3DES), got %d", len(key))
-	}
-	return nil
-}
-
-// RetailMAC computes the ANSI X9.19 retail MAC of data under a double-length
-// key K1||K2: zero padding to a multiple of 8 bytes (ISO 9797-1 method 1),
-// single-DES CBC under K1 with a zero IV, then the last block is decrypted
-// under K2 and encrypted again under K1.
-func RetailMAC(key, data []byte) ([]byte, error) {
-	if err := ParseMACKey(key); err != nil {
-		return nil, err
-	}
-	k1, err := des.NewCipher(key[:8])
-	if err != nil {
-		return nil, err
-	}
-	k2, err := des.NewCipher(key[8:16])
-	if err != nil {
-		return nil, err
-	}
-	padded := make([]byte, (len(data)+7)/8*8)
-	if len(padded) == 0 {
-		padded = make([]byte, 8)
-	}
-	copy(padded, data)
-	out := make([]byte, len(padded))
-	cipher.NewCBCEncrypter(k1, make([]byte, 8)).CryptBlocks(out, padded)
-	last := out[len(out)-8:]
-	mac := make([]byte, 8)
-	k2.Decrypt(mac, last)
-	k1.Encrypt(mac, mac)
-	return mac, nil
-}
-
-// macField is the field carrying the MAC: the last field of the message,
-// 64 with a primary bitmap only, 128 when any field above 64 is present.
-func macField(m *iso8583.Message) int {
-	for id := range m.GetFields() {
-		if id > 64 && id != FieldMAC2 {
-			return FieldMAC2
-		}
-	}
-	return FieldMAC
-}
-
-// macInput packs m with an all-zero MAC field and returns the bytes the MAC
-// covers: everything before the MAC field.
-func macInput(m *iso8583.Message, f int) ([]byte, error) {
-	if err := m.BinaryField(f, make([]byte, 8)); err != nil {
-		return nil, err
-	}
-	packed, err := m.Pack()
-	if err != nil {
-		return nil, err
-	}
-	return packed[:len(packed)-8], nil
-}
-
-// Sign sets the MAC field of m (64 or 128, see macField).
-func Sign(m *iso8583.Message, key []byte) error {
-	m.UnsetField(FieldMAC)
-	m.UnsetField(FieldMAC2)
-	f := macField(m)
-	data, err := macInput(m, f)
-	if err != nil {
-		return err
-	}
-	sum, err := RetailMAC(key, data)
-	if err != nil {
-		return err
-	}
-	return m.BinaryField(f, sum)
-}
-
-// Verify checks the MAC of m. The MAC is recomputed over m packed again,
-// so it authenticates exactly the field values the receiver acts on.
-// Returns ErrBadMAC when the MAC is missing, misplaced or wrong.
-func Verify(m *iso8583.Message, key []byte) error {
-	f := macField(m)
-	other := FieldMAC
-	if f == FieldMAC {
-		other = FieldMAC2
-	}
-	if m.GetField(other) != nil {
-		return ErrBadMAC
-	}
-	got, err := m.GetBytes(f)
-	if err != nil || len(got) != 8 {
-		return ErrBadMAC
-	}
-	data, err := macInput(m, f)
-	if err != nil {
-		return ErrBadMAC
-	}
-	if err := m.BinaryField(f, got); err != nil {
-		return ErrBadMAC
-	}
-	want, err := RetailMAC(key, data)
-	if err != nil {
-		return ErrBadMAC
-	}
-	if subtle.ConstantTimeCompare(got, want) != 1 {
-		return ErrBadMAC
-	}
-	return nil
 }
 
 // ResponseMTI returns the MTI answering a request MTI (0200 → 0210,

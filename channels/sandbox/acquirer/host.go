@@ -113,6 +113,7 @@ type SeenMessage struct {
 // Host is a simulated acquirer host.
 type Host struct {
 	opts Options
+	mac  *iso.MACKey
 
 	mu       sync.Mutex
 	srv      *server.Server
@@ -129,7 +130,8 @@ type Host struct {
 
 // New builds a host. It does not listen yet.
 func New(opts Options) (*Host, error) {
-	if err := iso.ParseMACKey(opts.MACKey); err != nil {
+	mac, err := iso.NewMACKey(opts.MACKey)
+	if err != nil {
 		return nil, err
 	}
 	if opts.Now == nil {
@@ -143,6 +145,7 @@ func New(opts Options) (*Host, error) {
 	}
 	return &Host{
 		opts:     opts,
+		mac:      mac,
 		byRRN:    make(map[string]*Transaction),
 		byOrig:   make(map[string]*Transaction),
 		reversed: make(map[string]bool),
@@ -180,13 +183,13 @@ func (h *Host) Listen(addr string) (net.Addr, error) {
 	if h.srv != nil {
 		return nil, errors.New("sandbox acquirer: already listening")
 	}
-	srv := server.New(iso.Spec, iso.ReadLength, iso.WriteLength,
+	srv := server.New(iso.Spec, iso.ReadLength, iso.WriteLength, append(iso.NewCodec(h.mac).Options(),
 		connection.InboundMessageHandler(h.handle),
 		connection.IdleTime(time.Hour),
 		connection.ReadTimeout(time.Hour),
 		connection.SendTimeout(5*time.Second),
 		connection.ErrorHandler(func(error) {}),
-	)
+	)...)
 	if err := srv.Start(addr); err != nil {
 		return nil, err
 	}
@@ -260,15 +263,13 @@ func (h *Host) Transactions() []Transaction {
 // handle answers one request; it runs in its own goroutine.
 func (h *Host) handle(c *connection.Connection, m *iso8583.Message) {
 	mti, _ := m.GetMTI()
-	macOK := iso.Verify(m, h.opts.MACKey) == nil
+	macOK := h.mac.Verify(m) == nil
 	h.see(m, mti, macOK)
 	resp := h.respond(m, mti, macOK)
 	if resp == nil || h.loseAnswer(m, mti) {
 		return
 	}
-	if iso.Sign(resp, h.opts.MACKey) == nil {
-		_ = c.Reply(resp)
-	}
+	_ = c.Reply(resp) // signed by the codec; an answer that cannot be packed is not sent
 }
 
 func (h *Host) see(m *iso8583.Message, mti string, macOK bool) {
