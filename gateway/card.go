@@ -199,7 +199,7 @@ func (p *Payments) captureRoute(ctx context.Context, m *paygate.Merchant, o *pay
 	}
 	r := *o.Route
 	r.Fee = paygate.Fee(amount, r.FeeRate, 0, feeCap(r.FeeCap))
-	if m == nil || p.Router == nil || slices.ContainsFunc(r.Risk, func(d paygate.RiskDecision) bool { return d.Action == "standard_rate" }) {
+	if m == nil || p.Router == nil || slices.ContainsFunc(r.Risk, func(d paygate.RiskDecision) bool { return d.Action == paygate.RiskStandardRate }) {
 		return &r
 	}
 	q, err := p.Router.Quote(ctx, &paygate.RouteRequest{Merchant: m, Amount: amount, Method: o.Method, Channel: o.Channel,

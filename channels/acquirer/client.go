@@ -217,11 +217,17 @@ func (c *Client) nextSTAN() string {
 func (c *Client) stamp(m *iso8583.Message, stan string) string {
 	now := c.now()
 	f7 := now.UTC().Format("0102150405")
-	set(m, FieldTransmission, f7)
+	setStamp(m, stan, f7, now)
+	return f7
+}
+
+// setStamp sets the STAN, transmission time (field 7) and local time and
+// date (fields 12 and 13, from now).
+func setStamp(m *iso8583.Message, stan, transmission string, now time.Time) {
+	set(m, FieldTransmission, transmission)
 	set(m, FieldSTAN, stan)
 	set(m, FieldLocalTime, now.Format("150405"))
 	set(m, FieldLocalDate, now.Format("0102"))
-	return f7
 }
 
 // set assigns a field already validated against the spec; a failure here

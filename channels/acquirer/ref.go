@@ -33,10 +33,6 @@ func (c *Client) stampRef(m *iso8583.Message, ref string) (stan, transmission st
 		stan = c.nextSTAN()
 		return stan, c.stamp(m, stan)
 	}
-	now := c.now()
-	set(m, FieldTransmission, transmission)
-	set(m, FieldSTAN, stan)
-	set(m, FieldLocalTime, now.Format("150405"))
-	set(m, FieldLocalDate, now.Format("0102"))
+	setStamp(m, stan, transmission, c.now())
 	return stan, transmission
 }

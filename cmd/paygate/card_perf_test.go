@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -65,17 +63,8 @@ func pgbenchInsertRate(t *testing.T, seconds int) float64 {
 	if err := os.WriteFile(script, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("pgbench", "-n", "-h", "127.0.0.1", "-U", "postgres", "-c", "8", "-j", "2",
-		"-T", strconv.Itoa(seconds), "-f", script, "test").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pgbench: %v: %s", err, out)
-	}
-	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("pgbench output: %s", out)
-	}
-	tps, _ := strconv.ParseFloat(string(m[1]), 64)
-	return tps
+	return runPgbench(t, "-n", "-h", "127.0.0.1", "-U", "postgres", "-c", "8", "-j", "2",
+		"-T", strconv.Itoa(seconds), "-f", script, "test")
 }
 
 // pgbenchSaleRate runs pgbench doing only the PostgreSQL writes of card
@@ -113,7 +102,7 @@ func pgbenchSaleRate(t *testing.T, schema, templateID string, perTx, seconds int
 	}
 	// The template's values, passed as variables: the JSON goes to the
 	// server as parameters, parsed on each insert as the gateway's are.
-	conn, err := pgx.Connect(t.Context(), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	conn, err := pgx.Connect(t.Context(), postgresURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,16 +119,7 @@ func pgbenchSaleRate(t *testing.T, schema, templateID string, perTx, seconds int
 	for _, v := range [][2]string{{"mid", mid}, {"route", route}, {"card", card}, {"fp", fp}, {"loc", loc}, {"meta", meta}, {"data", data}} {
 		args = append(args, "-D", v[0]+"="+v[1])
 	}
-	out, err := exec.Command("pgbench", append(args, "test")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pgbench: %v: %s", err, out)
-	}
-	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
-	if m == nil || bytes.Contains(out, []byte("error")) {
-		t.Fatalf("pgbench output: %s", out)
-	}
-	tps, _ := strconv.ParseFloat(string(m[1]), 64)
-	return tps * float64(perTx)
+	return runPgbench(t, append(args, "test")...) * float64(perTx)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

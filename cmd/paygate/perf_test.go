@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -133,14 +134,21 @@ func pgbenchInserts(t *testing.T) float64 {
 	}
 	script := t.TempDir() + "/insert.sql"
 	os.WriteFile(script, []byte(fmt.Sprintf("INSERT INTO %s.scratch (merchant_id, amount) VALUES ('m_demo', 100);\n", schema)), 0o644)
-	out, err := exec.Command("pgbench", "-n", "-c", "16", "-j", "2", "-T", "10", "-f", script, url).CombinedOutput()
+	return runPgbench(t, "-n", "-c", "16", "-j", "2", "-T", "10", "-f", script, url)
+}
+
+// runPgbench runs pgbench with args and returns its transactions per
+// second; a failed run, or one reporting errors, fails the test.
+func runPgbench(t *testing.T, args ...string) float64 {
+	t.Helper()
+	out, err := exec.Command("pgbench", args...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("pgbench: %v %s", err, out)
+		t.Fatalf("pgbench: %v: %s", err, out)
 	}
-	mt := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
-	if mt == nil {
+	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
+	if m == nil || bytes.Contains(out, []byte("error")) {
 		t.Fatalf("pgbench output: %s", out)
 	}
-	tps, _ := strconv.ParseFloat(string(mt[1]), 64)
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return tps
 }
