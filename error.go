@@ -50,6 +50,10 @@ const (
 	ELOCATIONMISMATCH   = "terminal_location_mismatch"
 	ECAPTUREEXCEEDS     = "capture_exceeds_authorized"
 	ECHANNELUNAVAILABLE = "channel_unavailable"
+	// ETERMINALUNKNOWN: terminal_id names no terminal of the merchant;
+	// ETERMINALINACTIVE: one pending activation or deactivated.
+	ETERMINALUNKNOWN  = "terminal_unknown"
+	ETERMINALINACTIVE = "terminal_inactive"
 
 	// 429, 5xx.
 	ERATELIMITED    = "rate_limited"

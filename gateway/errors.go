@@ -45,6 +45,8 @@ var statusOf = map[string]int{
 	paygate.ELOCATIONMISMATCH:   http.StatusUnprocessableEntity,
 	paygate.ECAPTUREEXCEEDS:     http.StatusUnprocessableEntity,
 	paygate.ECHANNELUNAVAILABLE: http.StatusServiceUnavailable,
+	paygate.ETERMINALUNKNOWN:    http.StatusUnprocessableEntity,
+	paygate.ETERMINALINACTIVE:   http.StatusUnprocessableEntity,
 
 	paygate.ERATELIMITED:    http.StatusTooManyRequests,
 	paygate.ECHANNEL:        http.StatusBadGateway,
