@@ -3,6 +3,7 @@ package ecny
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -34,6 +35,12 @@ type Options struct {
 	// RefundDelay is how long a refund stays PROCESSING (answer and
 	// queries) before it succeeds and is notified; 0 succeeds it at once.
 	RefundDelay time.Duration
+	// KeyDir keeps the keys across restarts (sandbox.Persisted); empty:
+	// fresh ones at every start.
+	KeyDir string
+	// ReturnOrigins may be redirected to from the confirm page, besides
+	// loopback addresses (the gateway's own origin).
+	ReturnOrigins []string
 }
 
 // Server is a simulated operating bank.
@@ -66,6 +73,7 @@ type trade struct {
 	created   time.Time
 	expires   time.Time
 	paidAt    time.Time
+	subject   string
 	revokedAt time.Time // set when a paid trade was cancelled
 	refunded  int64
 }
@@ -85,11 +93,30 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	bankKey, err := sm2.GenerateKey(rand.Reader)
+	var k keyFile
+	err := sandbox.Persisted(opts.KeyDir, "ecny", &k, func() error {
+		bank, err := sm2.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		merchant, err := sm2.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		if k.Bank, err = api.MarshalPrivateKey(bank); err != nil {
+			return err
+		}
+		k.Merchant, err = api.MarshalPrivateKey(merchant)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	merchantKey, err := sm2.GenerateKey(rand.Reader)
+	bankKey, err := api.ParsePrivateKey(k.Bank)
+	if err != nil {
+		return nil, err
+	}
+	merchantKey, err := api.ParsePrivateKey(k.Merchant)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +163,7 @@ func (s *Server) Handler() http.Handler {
 	for path, op := range map[string]operation{
 		api.PathMicropay:     (*Server).micropay,
 		api.PathPrecreate:    (*Server).precreate,
+		api.PathJSAPI:        (*Server).jsapi,
 		api.PathQuery:        (*Server).query,
 		api.PathCancel:       (*Server).cancel,
 		api.PathClose:        (*Server).closeTrade,
@@ -146,6 +174,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST "+path, s.serveAPI(path, op))
 	}
 	mux.HandleFunc("POST /scan", s.scan)
+	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: wallet{s}, Title: "数字人民币",
+		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)})
 	return mux
 }
 
@@ -183,3 +213,57 @@ func randomHex(n int) string {
 func dayOf(t time.Time) string { return t.In(bankZone).Format(api.BillDateLayout) }
 
 var bankZone = time.FixedZone("CST", 8*3600)
+
+// keyFile is what the simulator keeps in its key directory.
+type keyFile struct {
+	Bank     string `json:"bank_private_key"`     // SM2, PKCS #8 PEM
+	Merchant string `json:"merchant_private_key"` // SM2, PKCS #8 PEM
+}
+
+// idChars may make up a wallet id (it appears in '|'-separated bills).
+const idChars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
+
+// MerchantPublicKey is the merchant's registered public key (PEM), which
+// the bank verifies requests with.
+func (s *Server) MerchantPublicKey() string {
+	pub, _ := api.MarshalPublicKey(&s.merchantKey.PublicKey)
+	return pub
+}
+
+// wallet is the bank's side of its confirm page: ref is a jsapi trade's
+// pay_ref.
+type wallet struct{ s *Server }
+
+func (w wallet) find(ref string) (*trade, error) {
+	t := w.s.byCode[ref]
+	if t == nil || ref == "" || t.PayRef != ref {
+		return nil, sandbox.ErrUnknownRef
+	}
+	w.s.settle(t)
+	if t.TradeStatus != api.TradeNotPay {
+		return t, errors.New("交易状态为 " + t.TradeStatus)
+	}
+	return t, nil
+}
+
+func (w wallet) ConfirmInfo(ref string) (sandbox.ConfirmInfo, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	t, err := w.find(ref)
+	if t == nil {
+		return sandbox.ConfirmInfo{}, err
+	}
+	return sandbox.ConfirmInfo{Subject: t.subject, Amount: t.Amount}, err
+}
+
+func (w wallet) ConfirmPay(ref string) error {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	t, err := w.find(ref)
+	if err != nil {
+		return err
+	}
+	t.scenario = sandbox.Succeed
+	w.s.succeed(t, w.s.now())
+	return nil
+}

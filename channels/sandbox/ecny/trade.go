@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -165,6 +166,45 @@ func (s *Server) precreate(body json.RawMessage) reply {
 	t.TradeNo = fmt.Sprintf("E%s%010d", dayOf(now), t.seq)
 	s.trades[t.OutTradeNo] = t
 	s.byCode[t.CodeURL] = t
+	return ok(t.Trade)
+}
+
+// jsapi creates a trade the payer confirms in the app (the confirm page,
+// by pay_ref).
+func (s *Server) jsapi(body json.RawMessage) reply {
+	var req api.JSAPIRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return malformed("body is not a jsapi request")
+	}
+	if !outNoPattern.MatchString(req.OutTradeNo) || req.Amount <= 0 || req.Currency != "CNY" || len([]rune(req.Subject)) > 128 ||
+		req.WalletID == "" || len(req.WalletID) > 64 || strings.Trim(req.WalletID, idChars) != "" {
+		return malformed("out_trade_no, amount, currency, subject or wallet_id missing or invalid")
+	}
+	var expires time.Time
+	if req.ExpireTime != "" {
+		var err error
+		if expires, err = time.Parse(api.TimeLayout, req.ExpireTime); err != nil {
+			return malformed("expire_time is not RFC 3339")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, exists := s.trades[req.OutTradeNo]; exists {
+		if t.PayRef == "" || t.Amount != req.Amount {
+			return business(api.CodeDuplicateTradeNo, "out_trade_no already used with other parameters", nil)
+		}
+		s.settle(t)
+		return tradeReply(t)
+	}
+	now := s.now()
+	t := &trade{
+		Trade: api.Trade{OutTradeNo: req.OutTradeNo, Amount: req.Amount, Currency: req.Currency,
+			TradeStatus: api.TradeNotPay, PayRef: "EP" + randomHex(16), WalletType: api.WalletSoft, WalletID: req.WalletID},
+		seq: s.nextSeq(), notifyURL: req.NotifyURL, created: now, expires: expires, subject: req.Subject,
+	}
+	t.TradeNo = fmt.Sprintf("E%s%010d", dayOf(now), t.seq)
+	s.trades[t.OutTradeNo] = t
+	s.byCode[t.PayRef] = t
 	return ok(t.Trade)
 }
 
