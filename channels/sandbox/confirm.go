@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // ConfirmInfo is what a wallet confirm page shows about a payment.
@@ -32,6 +33,34 @@ type Wallet interface {
 	// ConfirmPay pays ref as the payer's wallet would: the channel then
 	// sends its callback exactly as it does for any payment.
 	ConfirmPay(ref string) error
+}
+
+// LockedWallet makes a Wallet of a simulator's lookup: Find, called with
+// Mu held, describes the payment ref and returns the function that pays it
+// (called with Mu still held).
+type LockedWallet struct {
+	Mu   sync.Locker
+	Find func(ref string) (ConfirmInfo, func(), error)
+}
+
+// ConfirmInfo implements Wallet.
+func (w LockedWallet) ConfirmInfo(ref string) (ConfirmInfo, error) {
+	w.Mu.Lock()
+	defer w.Mu.Unlock()
+	info, _, err := w.Find(ref)
+	return info, err
+}
+
+// ConfirmPay implements Wallet.
+func (w LockedWallet) ConfirmPay(ref string) error {
+	w.Mu.Lock()
+	defer w.Mu.Unlock()
+	_, pay, err := w.Find(ref)
+	if err != nil {
+		return err
+	}
+	pay()
+	return nil
 }
 
 // ConfirmPage serves a simulated wallet's confirm page (docs/sandbox.md):

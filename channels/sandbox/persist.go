@@ -1,7 +1,11 @@
 package sandbox
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -45,4 +49,35 @@ func Persisted(dir, name string, v any, create func() error) error {
 		return fmt.Errorf("sandbox credentials: %w", err)
 	}
 	return nil
+}
+
+// NewRSAKey generates an RSA-2048 key and returns it as PKCS #8 PEM, the
+// form simulators keep their keys in.
+func NewRSAKey() (string, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), nil
+}
+
+// ParseRSAKey reads a PKCS #8 PEM RSA private key.
+func ParseRSAKey(p string) (*rsa.PrivateKey, error) {
+	b, _ := pem.Decode([]byte(p))
+	if b == nil {
+		return nil, errors.New("not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("not an RSA key")
+	}
+	return rk, nil
 }

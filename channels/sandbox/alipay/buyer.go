@@ -163,44 +163,22 @@ func cashierError(w http.ResponseWriter, code, msg string) {
 }
 
 func (s *Server) confirmPage() *sandbox.ConfirmPage {
-	return &sandbox.ConfirmPage{Wallet: wallet{s}, Title: "支付宝",
+	return &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "支付宝",
 		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)}
 }
 
-// wallet is the simulator's side of its confirm page: ref is a trade_no
-// (trade.create for JSAPI, or page/wap pay's cashier).
-type wallet struct{ s *Server }
-
-func (w wallet) find(ref string) (*trade, error) {
-	t := w.s.byTradeNo[ref]
+// confirmable describes a trade (ref: its trade_no, from trade.create or
+// the page/wap cashier) for the confirm page and returns how to pay it;
+// called with s.mu held.
+func (s *Server) confirmable(ref string) (sandbox.ConfirmInfo, func(), error) {
+	t := s.byTradeNo[ref]
 	if t == nil || ref == "" {
-		return nil, sandbox.ErrUnknownRef
+		return sandbox.ConfirmInfo{}, nil, sandbox.ErrUnknownRef
 	}
-	w.s.advance(t)
+	s.advance(t)
+	info := sandbox.ConfirmInfo{Subject: t.Subject, Amount: t.Amount, ReturnURL: t.ReturnURL}
 	if t.Status != waitBuyerPay {
-		return t, errors.New("交易状态为 " + t.Status)
+		return info, nil, errors.New("交易状态为 " + t.Status)
 	}
-	return t, nil
-}
-
-func (w wallet) ConfirmInfo(ref string) (sandbox.ConfirmInfo, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if t == nil {
-		return sandbox.ConfirmInfo{}, err
-	}
-	return sandbox.ConfirmInfo{Subject: t.Subject, Amount: t.Amount, ReturnURL: t.ReturnURL}, err
-}
-
-func (w wallet) ConfirmPay(ref string) error {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if err != nil {
-		return err
-	}
-	t.Copies = 1
-	w.s.pay(t)
-	return nil
+	return info, func() { t.Copies = 1; s.pay(t) }, nil
 }

@@ -119,25 +119,22 @@ func New(opts Options) (*Server, error) {
 	}
 	var k keyFile
 	err := sandbox.Persisted(opts.KeyDir, "alipay", &k, func() error {
-		platform, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
+		var err error
+		if k.Platform, err = sandbox.NewRSAKey(); err != nil {
 			return err
 		}
-		app, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return err
-		}
-		k = keyFile{Platform: pemKey(platform), App: pemKey(app), SellerID: "2088" + randomDigits(12)}
-		return nil
+		k.App, err = sandbox.NewRSAKey()
+		k.SellerID = "2088" + randomDigits(12)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	platform, err := parseKey(k.Platform)
+	platform, err := sandbox.ParseRSAKey(k.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("alipay sandbox: platform key: %w", err)
 	}
-	app, err := parseKey(k.App)
+	app, err := sandbox.ParseRSAKey(k.App)
 	if err != nil {
 		return nil, fmt.Errorf("alipay sandbox: app key: %w", err)
 	}
@@ -269,25 +266,4 @@ type keyFile struct {
 	Platform string `json:"alipay_private_key"` // PKCS #8 PEM; signs answers
 	App      string `json:"app_private_key"`    // PKCS #8 PEM; the merchant app's
 	SellerID string `json:"seller_id"`
-}
-
-func pemKey(k *rsa.PrivateKey) string {
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
-func parseKey(p string) (*rsa.PrivateKey, error) {
-	b, _ := pem.Decode([]byte(p))
-	if b == nil {
-		return nil, errors.New("not PEM")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("not an RSA key")
-	}
-	return rk, nil
 }

@@ -174,7 +174,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST "+path, s.serveAPI(path, op))
 	}
 	mux.HandleFunc("POST /scan", s.scan)
-	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: wallet{s}, Title: "数字人民币",
+	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "数字人民币",
 		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)})
 	return mux
 }
@@ -230,40 +230,17 @@ func (s *Server) MerchantPublicKey() string {
 	return pub
 }
 
-// wallet is the bank's side of its confirm page: ref is a jsapi trade's
-// pay_ref.
-type wallet struct{ s *Server }
-
-func (w wallet) find(ref string) (*trade, error) {
-	t := w.s.byCode[ref]
+// confirmable describes a jsapi trade (ref: its pay_ref) for the confirm
+// page and returns how to pay it; called with s.mu held.
+func (s *Server) confirmable(ref string) (sandbox.ConfirmInfo, func(), error) {
+	t := s.byCode[ref]
 	if t == nil || ref == "" || t.PayRef != ref {
-		return nil, sandbox.ErrUnknownRef
+		return sandbox.ConfirmInfo{}, nil, sandbox.ErrUnknownRef
 	}
-	w.s.settle(t)
+	s.settle(t)
+	info := sandbox.ConfirmInfo{Subject: t.subject, Amount: t.Amount}
 	if t.TradeStatus != api.TradeNotPay {
-		return t, errors.New("交易状态为 " + t.TradeStatus)
+		return info, nil, errors.New("交易状态为 " + t.TradeStatus)
 	}
-	return t, nil
-}
-
-func (w wallet) ConfirmInfo(ref string) (sandbox.ConfirmInfo, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if t == nil {
-		return sandbox.ConfirmInfo{}, err
-	}
-	return sandbox.ConfirmInfo{Subject: t.subject, Amount: t.Amount}, err
-}
-
-func (w wallet) ConfirmPay(ref string) error {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if err != nil {
-		return err
-	}
-	t.scenario = sandbox.Succeed
-	w.s.succeed(t, w.s.now())
-	return nil
+	return info, func() { t.scenario = sandbox.Succeed; s.succeed(t, s.now()) }, nil
 }

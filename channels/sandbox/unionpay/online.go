@@ -109,47 +109,27 @@ func (s *Server) handleResult(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) confirmPage() *sandbox.ConfirmPage {
-	return &sandbox.ConfirmPage{Wallet: wallet{s}, Title: "云闪付",
+	return &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "云闪付",
 		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)}
 }
 
-// wallet is the platform's side of its confirm page: ref is the tn of an
-// in-app or front-end consume.
-type wallet struct{ s *Server }
-
-func (w wallet) find(ref string) (*txn, error) {
-	t := w.s.tns[ref]
+// confirmable describes an in-app or front-end consume (ref: its tn) for
+// the confirm page and returns how to pay it; called with s.mu held.
+func (s *Server) confirmable(ref string) (sandbox.ConfirmInfo, func(), error) {
+	t := s.tns[ref]
 	if t == nil || ref == "" {
-		return nil, sandbox.ErrUnknownRef
+		return sandbox.ConfirmInfo{}, nil, sandbox.ErrUnknownRef
 	}
+	info := sandbox.ConfirmInfo{Subject: t.subject, Amount: t.amount, ReturnURL: t.frontURL}
 	if t.state != up.RespAccepted || t.queryID != "" {
-		return t, errors.New("交易状态为 " + respMsg(t.state))
+		return info, nil, errors.New("交易状态为 " + respMsg(t.state))
 	}
-	return t, nil
-}
-
-func (w wallet) ConfirmInfo(ref string) (sandbox.ConfirmInfo, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if t == nil {
-		return sandbox.ConfirmInfo{}, err
-	}
-	return sandbox.ConfirmInfo{Subject: t.subject, Amount: t.amount, ReturnURL: t.frontURL}, err
-}
-
-func (w wallet) ConfirmPay(ref string) error {
-	now := w.s.now()
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if err != nil {
-		return err
-	}
-	t.queryID, t.traceNo = w.s.nextIDs(now)
-	t.traceAt = now
-	t.card = "6216****0000"
-	w.s.byQID[t.queryID] = t
-	w.s.succeed(t, now)
-	return nil
+	return info, func() {
+		now := s.now()
+		t.queryID, t.traceNo = s.nextIDs(now)
+		t.traceAt = now
+		t.card = "6216****0000"
+		s.byQID[t.queryID] = t
+		s.succeed(t, now)
+	}, nil
 }

@@ -125,16 +125,13 @@ func New(opts Options) (*Server, error) {
 	}
 	var k keyFile
 	err := sandbox.Persisted(opts.KeyDir, "unionpay", &k, func() error {
-		upKey, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
+		var err error
+		if k.Platform, err = sandbox.NewRSAKey(); err != nil {
 			return err
 		}
-		merKey, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return err
-		}
-		k = keyFile{Platform: pemKey(upKey), Merchant: pemKey(merKey), PlatformCertID: randDigits(11), MerchantCertID: randDigits(11)}
-		return nil
+		k.Merchant, err = sandbox.NewRSAKey()
+		k.PlatformCertID, k.MerchantCertID = randDigits(11), randDigits(11)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -241,9 +238,4 @@ type keyFile struct {
 	PlatformCertID string `json:"platform_cert_id"`
 	Merchant       string `json:"merchant_private_key"` // PKCS #8 PEM
 	MerchantCertID string `json:"merchant_cert_id"`
-}
-
-func pemKey(k *rsa.PrivateKey) string {
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }

@@ -61,39 +61,17 @@ func (s *Server) certValidity() (time.Time, time.Time) {
 	return c.NotBefore, c.NotAfter
 }
 
-// wallet is the simulator's side of its confirm page: ref is a JSAPI, App
-// or h5 prepay_id.
-type wallet struct{ s *Server }
-
-func (w wallet) find(ref string) (*trade, error) {
-	t, ok := w.s.trades[w.s.codes[ref]]
+// confirmable describes a JSAPI, App or h5 prepay (ref: its prepay_id)
+// for the confirm page and returns how to pay it; called with s.mu held.
+func (s *Server) confirmable(ref string) (sandbox.ConfirmInfo, func(), error) {
+	t, ok := s.trades[s.codes[ref]]
 	if !ok || ref == "" || t.tradeType == "NATIVE" {
-		return nil, sandbox.ErrUnknownRef
+		return sandbox.ConfirmInfo{}, nil, sandbox.ErrUnknownRef
 	}
-	w.s.settleLocked(t)
+	s.settleLocked(t)
+	info := sandbox.ConfirmInfo{Subject: t.description, Amount: t.total}
 	if t.state != stateNotPay {
-		return t, errors.New("订单状态为 " + t.state)
+		return info, nil, errors.New("订单状态为 " + t.state)
 	}
-	return t, nil
-}
-
-func (w wallet) ConfirmInfo(ref string) (sandbox.ConfirmInfo, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if t == nil {
-		return sandbox.ConfirmInfo{}, err
-	}
-	return sandbox.ConfirmInfo{Subject: t.description, Amount: t.total}, err
-}
-
-func (w wallet) ConfirmPay(ref string) error {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	t, err := w.find(ref)
-	if err != nil {
-		return err
-	}
-	w.s.paidLocked(t, 1)
-	return nil
+	return info, func() { s.paidLocked(t, 1) }, nil
 }

@@ -109,11 +109,11 @@ func New(opts Options) (*Server, error) {
 	if len(key) != 32 {
 		return nil, errors.New("wechat sandbox: APIv3Key must be 32 bytes")
 	}
-	platform, err := parseKey(k.PlatformKey)
+	platform, err := sandbox.ParseRSAKey(k.PlatformKey)
 	if err != nil {
 		return nil, fmt.Errorf("wechat sandbox: platform key: %w", err)
 	}
-	merchant, err := parseKey(k.MerchantKey)
+	merchant, err := sandbox.ParseRSAKey(k.MerchantKey)
 	if err != nil {
 		return nil, fmt.Errorf("wechat sandbox: merchant key: %w", err)
 	}
@@ -188,11 +188,14 @@ func (k *keyFile) generate(now paygate.Clock) error {
 	if now == nil {
 		now = time.Now
 	}
-	platform, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
+	var err error
+	if k.PlatformKey, err = sandbox.NewRSAKey(); err != nil {
 		return err
 	}
-	merchant, err := rsa.GenerateKey(rand.Reader, 2048)
+	if k.MerchantKey, err = sandbox.NewRSAKey(); err != nil {
+		return err
+	}
+	platform, err := sandbox.ParseRSAKey(k.PlatformKey)
 	if err != nil {
 		return err
 	}
@@ -221,34 +224,11 @@ func (k *keyFile) generate(now paygate.Clock) error {
 	}
 	idBytes := make([]byte, 16)
 	_, _ = rand.Read(idBytes)
-	k.PlatformKey = pemKey(platform)
-	k.MerchantKey = pemKey(merchant)
 	k.PlatformCert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	k.PublicKeyID = "PUB_KEY_ID_" + hex.EncodeToString(idBytes)
 	k.MerchantSerial = hexUpper(serial.Bytes())
 	k.APIv3Key = randomString(32)
 	return nil
-}
-
-func pemKey(k *rsa.PrivateKey) string {
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
-func parseKey(p string) (*rsa.PrivateKey, error) {
-	b, _ := pem.Decode([]byte(p))
-	if b == nil {
-		return nil, errors.New("not PEM")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("not an RSA key")
-	}
-	return rk, nil
 }
 
 // Close stops pending confirmations, hung calls and callback retries.
@@ -286,7 +266,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", s.authenticate(api))
 	mux.HandleFunc("POST /scan", s.scan)
-	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: wallet{s}, Title: "微信支付",
+	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "微信支付",
 		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)})
 	mux.HandleFunc("/", s.notFound)
 	return mux
