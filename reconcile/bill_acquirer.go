@@ -16,7 +16,7 @@ import (
 // kept them beside the file, are checked against the file at its end.
 
 type acquirerCols struct {
-	merchant, terminal, batch, stan, rrn, origRRN, txnTime, dc, amount, fee, settle, settleDate int
+	acquirerID, merchant, terminal, batch, stan, rrn, origRRN, txnTime, dc, amount, fee, settle, settleDate int
 }
 
 type acquirerReader struct {
@@ -34,7 +34,8 @@ type acquirerReader struct {
 }
 
 // NewAcquirerReader reads an acquirer settlement file from r. account is
-// the acquirer merchant no. (field 42); day, when not zero, the settlement
+// the acquirer institution code of the provider (acquirer_id; field 32) or
+// a merchant no. (field 42); each line's Account is its merchant no.; day, when not zero, the settlement
 // date; batch, when not nil, the 0510 totals the file must agree with.
 func NewAcquirerReader(r io.Reader, file, account string, day time.Time, batch *iso.Totals) BillReader {
 	return &acquirerReader{l: newLines(file, r), account: account, day: day, batch: batch}
@@ -81,13 +82,13 @@ func (a *acquirerReader) Next() (Line, error) {
 func (a *acquirerReader) header() error {
 	a.n = len(a.f)
 	idx := func(name string) int { return column(a.f, name) }
-	a.col = acquirerCols{merchant: idx("merchant_no"), terminal: idx("terminal_id"), batch: idx("batch_no"),
+	a.col = acquirerCols{acquirerID: idx("acquirer_id"), merchant: idx("merchant_no"), terminal: idx("terminal_id"), batch: idx("batch_no"),
 		stan: idx("stan"), rrn: idx("rrn"), origRRN: idx("orig_rrn"), txnTime: idx("txn_time"), dc: idx("dc"),
 		amount: idx("amount"), fee: idx("fee"), settle: idx("settle_amount"), settleDate: idx("settle_date")}
 	for _, c := range []struct {
 		i    int
 		name string
-	}{{a.col.merchant, "merchant_no"}, {a.col.terminal, "terminal_id"}, {a.col.batch, "batch_no"},
+	}{{a.col.acquirerID, "acquirer_id"}, {a.col.merchant, "merchant_no"}, {a.col.terminal, "terminal_id"}, {a.col.batch, "batch_no"},
 		{a.col.stan, "stan"}, {a.col.rrn, "rrn"}, {a.col.origRRN, "orig_rrn"}, {a.col.txnTime, "txn_time"},
 		{a.col.dc, "dc"}, {a.col.amount, "amount"}, {a.col.fee, "fee"}, {a.col.settle, "settle_amount"},
 		{a.col.settleDate, "settle_date"}} {
@@ -105,10 +106,12 @@ func (a *acquirerReader) row() (Line, error) {
 	c := &a.col
 	v := func(i int) []byte { return trimField(a.f[i]) }
 	ln := Line{Pos: Position{File: a.l.file, Line: a.l.n}, Status: StatusSucceeded}
-	mer := v(c.merchant)
-	if a.account != "" && string(mer) != a.account {
-		return Line{}, &ParseError{File: a.l.file, Line: a.l.n, Column: c.merchant + 1,
-			Msg: "foreign bill: merchant_no " + string(mer) + " is not " + a.account, Err: ErrForeignBill}
+	// The provider's account is the acquirer institution paygate is
+	// signed on with (or, for a one-merchant contract, its merchant no.).
+	mer, acq := v(c.merchant), v(c.acquirerID)
+	if a.account != "" && string(acq) != a.account && string(mer) != a.account {
+		return Line{}, &ParseError{File: a.l.file, Line: a.l.n, Column: c.acquirerID + 1,
+			Msg: "foreign bill: acquirer_id " + string(acq) + " is not " + a.account, Err: ErrForeignBill}
 	}
 	ln.Account = a.acct.get(mer)
 	t, ok := parseCompactTime(v(c.txnTime))

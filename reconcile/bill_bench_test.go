@@ -125,7 +125,7 @@ func BenchmarkECNYReader(b *testing.B) {
 
 func BenchmarkAcquirerReader(b *testing.B) {
 	var buf bytes.Buffer
-	buf.WriteString("merchant_no,terminal_id,batch_no,stan,rrn,orig_rrn,auth_code,txn_time,txn_type,dc,pan,card_type,issuer,amount,fee,settle_amount,settle_date\n")
+	buf.WriteString("acquirer_id,merchant_no,terminal_id,batch_no,stan,rrn,orig_rrn,auth_code,txn_time,txn_type,dc,pan,card_type,issuer,amount,fee,settle_amount,settle_date\n")
 	var total, fees int64
 	for i := range benchLines {
 		amt := int64(100 + i%5000)
@@ -133,11 +133,11 @@ func BenchmarkAcquirerReader(b *testing.B) {
 		total += amt
 		fees += fee
 		n := strconv.Itoa(100000 + i)
-		buf.WriteString("898310058125812,T0001,261121," + n + ",63251" + n + "1,,000001,20261121103005,SALE,D,622202******0007,DEBIT,ICBC," +
+		buf.WriteString("48020000,898310058125812,T0001,261121," + n + ",63251" + n + "1,,000001,20261121103005,SALE,D,622202******0007,DEBIT,ICBC," +
 			strconv.FormatInt(amt, 10) + "," + strconv.FormatInt(fee, 10) + "," + strconv.FormatInt(amt-fee, 10) + ",20261121\n")
 	}
 	buf.WriteString("TOTAL," + strconv.Itoa(benchLines) + "," + strconv.FormatInt(total, 10) + ",0,0," + strconv.FormatInt(fees, 10) + "," + strconv.FormatInt(total-fees, 10) + "\n")
 	benchRead(b, buf.Bytes(), func(r io.Reader) BillReader {
-		return NewAcquirerReader(r, "bench", "898310058125812", time.Time{}, nil)
+		return NewAcquirerReader(r, "bench", "48020000", time.Time{}, nil)
 	})
 }

@@ -95,7 +95,7 @@ func TestOpenBill(t *testing.T) {
 			{LinePayment, StatusReversed, "E2026112100000002", "ord_02", "", "", 500, 0, at(2026, 11, 21, 16, 40, 0)},
 		}},
 		{name: "ecny empty", kind: paygate.KindECNY, file: "ecny_empty.txt", account: "898310000000001", day: day(2026, 11, 22)},
-		{name: "acquirer with 0510 totals", kind: paygate.KindAcquirer, file: "acquirer_20261121.csv", account: "898310058125812", day: day(2026, 11, 21),
+		{name: "acquirer with 0510 totals", kind: paygate.KindAcquirer, file: "acquirer_20261121.csv", account: "48020000", day: day(2026, 11, 21),
 			wantAccount: "898310058125812", want: []want{
 				{LinePayment, StatusSucceeded, "632510000001", "", "", "", 1234, 7, at(2026, 11, 21, 10, 30, 5)},
 				{LinePayment, StatusSucceeded, "632510000002", "", "", "", 50000, 300, at(2026, 11, 21, 11, 0, 0)},
@@ -186,8 +186,8 @@ func TestOpenBillRejects(t *testing.T) {
 		{name: "acquirer truncated", kind: paygate.KindAcquirer, file: "acquirer_truncated.csv", line: 6, msg: "TOTAL"},
 		{name: "acquirer total off", kind: paygate.KindAcquirer, file: "acquirer_bad_total.csv", line: 6, col: 3, msg: "debit_amount"},
 		{name: "acquirer 0510 differs", kind: paygate.KindAcquirer, file: "acquirer_batch_mismatch.csv", line: 6, msg: "batch settlement"},
-		{name: "acquirer foreign", kind: paygate.KindAcquirer, file: "acquirer_20261121.csv", account: "898310058120000", line: 2, col: 1, foreign: true},
-		{name: "acquirer other day", kind: paygate.KindAcquirer, file: "acquirer_20261121.csv", day: day(2026, 11, 20), line: 2, col: 17, msg: "settle_date"},
+		{name: "acquirer foreign", kind: paygate.KindAcquirer, file: "acquirer_20261121.csv", account: "48020001", line: 2, col: 1, foreign: true},
+		{name: "acquirer other day", kind: paygate.KindAcquirer, file: "acquirer_20261121.csv", day: day(2026, 11, 20), line: 2, col: 18, msg: "settle_date"},
 		{name: "unknown kind", kind: "paypal", file: "ecny_20261121.txt", msg: "no bill reader"},
 	}
 	for _, tt := range tests {
