@@ -305,7 +305,7 @@ func confirmRef(o *paygate.Order) string {
 	if p := str("package"); strings.HasPrefix(p, "prepay_id=") {
 		return strings.TrimPrefix(p, "prepay_id=")
 	}
-	for _, k := range []string{"prepay_id", "trade_no", "tn", "reference", "payment_reference", "payment_no"} {
+	for _, k := range []string{"prepay_id", "trade_no", "tn", "pay_ref", "reference"} {
 		if v := str(k); v != "" {
 			return v
 		}

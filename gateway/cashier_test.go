@@ -171,7 +171,7 @@ func TestConfirmRef(t *testing.T) {
 		`{"appId":"wx1","package":"prepay_id=wx201410272009395522657a690389285100"}`: "wx201410272009395522657a690389285100",
 		`{"trade_no":"2026120122001"}`: "2026120122001",
 		`{"tn":"7771234"}`:             "7771234",
-		`{"reference":"E123"}`:         "E123",
+		`{"pay_ref":"E123"}`:           "E123",
 		`null`:                         "CTN",
 	} {
 		if got := confirmRef(&paygate.Order{Credential: []byte(cred), ChannelTradeNo: "CTN"}); got != want {
