@@ -73,17 +73,23 @@ var ChannelKinds = []Capabilities{
 		{Method: MethodApp},
 		{Method: MethodWeb},
 	}},
-	// UnionPay acp: consume with the payer's code (qrNo), QR apply, and the
-	// QuickPass contactless card consume.
+	// UnionPay acp: consume with the payer's code (qrNo), QR apply, the
+	// in-app consume (the payer's UnionPay user id), the front-end consume
+	// form (h5, web), and the QuickPass contactless card consume.
 	{Kind: KindUnionPay, Flows: []Flow{
 		{Method: MethodAuthCode, Requires: []string{ParamAuthCode}},
 		{Method: MethodQR},
+		{Method: MethodJSAPI, Requires: []string{ParamPayerID}},
+		{Method: MethodH5},
+		{Method: MethodWeb},
 		{Method: MethodCard, Requires: []string{ParamCard, ParamTerminalID}, EntryModes: []string{EntryContactless}},
 	}},
-	// e-CNY: micropay (soft wallet code or hard wallet tap) and precreate.
+	// e-CNY: micropay (soft wallet code or hard wallet tap), precreate, and
+	// the in-app trade (the payer's wallet id). No h5 or app flow.
 	{Kind: KindECNY, Flows: []Flow{
 		{Method: MethodAuthCode, Requires: []string{ParamAuthCode}},
 		{Method: MethodQR},
+		{Method: MethodJSAPI, Requires: []string{ParamPayerID}},
 	}},
 	// ISO 8583 acquirer: sale 0200, pre-authorisation 0100.
 	{Kind: KindAcquirer, Flows: []Flow{

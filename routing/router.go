@@ -187,7 +187,7 @@ func (r *Router) route(ctx context.Context, req *paygate.RouteRequest, dry bool)
 	out.add(RuleMCC, RiskPass, mccReason)
 	statelessRisk(rules, req, &out)
 	if out.declineCode != "" {
-		return nil, paygate.Errorf(out.declineCode, "%s", out.declineMsg)
+		return nil, out.declined()
 	}
 	route, err := r.decide(req, false)
 	if err != nil {
@@ -197,7 +197,7 @@ func (r *Router) route(ctx context.Context, req *paygate.RouteRequest, dry bool)
 		return nil, err
 	}
 	if out.declineCode != "" {
-		return nil, paygate.Errorf(out.declineCode, "%s", out.declineMsg)
+		return nil, out.declined()
 	}
 	if out.standardRate {
 		if route, err = r.decide(req, true); err != nil {

@@ -312,11 +312,11 @@ func TestRoutesOnlyImplementedFlows(t *testing.T) {
 			}
 		}
 	}
-	// WeChat has no desktop web flow, e-CNY no h5/app, UnionPay no jsapi.
+	// WeChat has no desktop web flow, e-CNY no h5/app, UnionPay no app.
 	for _, tc := range []struct {
 		kind   string
 		method paygate.Method
-	}{{"wechat", paygate.MethodWeb}, {"ecny", paygate.MethodH5}, {"ecny", paygate.MethodApp}, {"unionpay", paygate.MethodJSAPI}, {"unionpay", paygate.MethodWeb}} {
+	}{{"wechat", paygate.MethodWeb}, {"ecny", paygate.MethodH5}, {"ecny", paygate.MethodApp}, {"unionpay", paygate.MethodApp}} {
 		_, err := r.Quote(context.Background(), &paygate.RouteRequest{Merchant: m, Amount: 1000, Method: tc.method, Channel: tc.kind})
 		if paygate.ErrorCode(err) != paygate.ENOROUTE {
 			t.Errorf("%s %s: %v, want no_route", tc.kind, tc.method, err)

@@ -64,11 +64,11 @@ func TestFlowChecksWriteNothing(t *testing.T) {
 				func(b map[string]any) { b["client_ip"] = "203.0.113.7" }},
 			{"wechat web", wallet("wechat", "web"), 400, paygate.EUNSUPPORTED, "method",
 				func(b map[string]any) { b["method"] = "qr" }},
-			{"unionpay jsapi", wallet("unionpay", "jsapi"), 400, paygate.EUNSUPPORTED, "method",
-				func(b map[string]any) { b["method"] = "qr" }},
-			{"unionpay h5", wallet("unionpay", "h5"), 400, paygate.EUNSUPPORTED, "method",
-				func(b map[string]any) { b["method"] = "qr" }},
-			{"unionpay web", wallet("unionpay", "web"), 400, paygate.EUNSUPPORTED, "method",
+			{"unionpay jsapi without payer_id", wallet("unionpay", "jsapi"), 400, paygate.EPARAMMISSING, "payer_id",
+				func(b map[string]any) { b["payer_id"] = "up_sandbox_user_42" }},
+			{"ecny jsapi without payer_id", wallet("ecny", "jsapi"), 400, paygate.EPARAMMISSING, "payer_id",
+				func(b map[string]any) { b["payer_id"] = "0021123456789012" }},
+			{"unionpay app", wallet("unionpay", "app"), 400, paygate.EUNSUPPORTED, "method",
 				func(b map[string]any) { b["method"] = "qr" }},
 			{"ecny h5", wallet("ecny", "h5"), 400, paygate.EUNSUPPORTED, "method",
 				func(b map[string]any) { b["method"] = "qr" }},
@@ -173,6 +173,8 @@ func TestChannelsImplementTheirDeclaration(t *testing.T) {
 	tcard := newCard(t, "622202", 16, "")
 	codes := map[string]string{paygate.KindWeChat: "134567890123456789", paygate.KindAlipay: "287654321098765432",
 		paygate.KindUnionPay: "6212345678901234567", paygate.KindECNY: "0112345678901234567"}
+	payers := map[string]string{paygate.KindWeChat: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", paygate.KindAlipay: "2088102146225135",
+		paygate.KindUnionPay: "up_sandbox_user_42", paygate.KindECNY: "0021123456789012"}
 	seen := map[string]bool{}
 	for id, ch := range c.m.Payments.Channels {
 		kind := ch.Kind()
@@ -189,7 +191,7 @@ func TestChannelsImplementTheirDeclaration(t *testing.T) {
 			now := time.Now()
 			req := &paygate.PaymentRequest{OrderID: paygate.NewID(paygate.PrefixOrder, now), Amount: 1000, Subject: "x",
 				Method: method, AuthCode: codes[kind], Capture: paygate.CaptureAutomatic, Merchant: m, TerminalID: "T0001",
-				PayerID: "2088102146225135", ClientIP: "203.0.113.7", ExpiresAt: now.Add(15 * time.Minute),
+				PayerID: payers[kind], ClientIP: "203.0.113.7", ExpiresAt: now.Add(15 * time.Minute),
 				NotifyURL: c.m.URL + "/callbacks/" + kind}
 			if method == paygate.MethodCard {
 				req.Card = &paygate.CardData{PAN: tcard.pan, Expiry: "3012"}
