@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -20,7 +21,7 @@ type OrderRequest struct {
 	MerchantOrderNo string            `json:"merchant_order_no"`
 	Amount          *int64            `json:"amount"`
 	Currency        string            `json:"currency"`
-	Subject         string            `json:"subject"`
+	Subject         string            `json:"subject" input:"text"`
 	Method          string            `json:"method"`
 	AuthCode        string            `json:"auth_code"`
 	Channel         *string           `json:"channel"`
@@ -31,7 +32,7 @@ type OrderRequest struct {
 	ExpiresIn       *int              `json:"expires_in"`
 	WaitSeconds     *int              `json:"wait_seconds"`
 	NotifyURL       string            `json:"notify_url"`
-	Metadata        map[string]string `json:"metadata"`
+	Metadata        map[string]string `json:"metadata" input:"text"`
 	PayerID         string            `json:"payer_id"`
 	ClientIP        string            `json:"client_ip"`
 
@@ -233,6 +234,11 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 	}
 	if err := checkLen("client_ip", in.ClientIP, 45); err != nil {
 		return err
+	}
+	if in.ClientIP != "" {
+		if ip, err := netip.ParseAddr(in.ClientIP); err != nil || ip.Zone() != "" {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "client_ip", "client_ip must be an IPv4 or IPv6 address")
+		}
 	}
 	return nil
 }

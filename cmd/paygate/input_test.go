@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/config"
+	"github.com/paygate-cn/paygate/gateway"
 )
 
 // otherMerchant is a second merchant with its own key and terminal, for
@@ -209,4 +213,119 @@ func TestChannelsImplementTheirDeclaration(t *testing.T) {
 	if len(seen) != len(paygate.ChannelKinds) {
 		t.Errorf("sandbox providers cover %d kinds, %d declared", len(seen), len(paygate.ChannelKinds))
 	}
+}
+
+// The string rule and the decoding rules hold at every endpoint, on both
+// backends: a NUL (or another control character) in a body field, a path
+// id or a query value, a key given twice, a malformed query, a repeated
+// Authorization parameter, a client_ip that is no address and an
+// activation_expires_in that overflows are all refused with 4xx and the
+// parameter named; none reaches the database (on PostgreSQL a NUL used to
+// answer 500), and nothing is written.
+func TestInputRulesEverywhere(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, c *client) {
+		// A paid order and a registered terminal to aim at.
+		paid := mustStatus(t, c.createOrder(authCodeOrder("134567890123456789", 1000), ""), 201)
+		if paid["status"] != "succeeded" {
+			t.Fatalf("order: %v", paid)
+		}
+		id := paid["id"].(string)
+		order := func(extra string) string {
+			if !strings.Contains(extra, `"subject"`) {
+				extra += `,"subject":"x"`
+			}
+			return `{"merchant_order_no":"` + orderNo() + `","amount":100,"method":"qr","channel":"alipay"` + extra + `}`
+		}
+		for _, tc := range []struct {
+			name, method, path, body string
+			status                   int
+			code, param              string
+		}{
+			{"subject NUL", "POST", "/v1/orders", order(`,"subject":"a\u0000"`), 400, paygate.ECHARSINVALID, "subject"},
+			{"subject CR", "POST", "/v1/orders", order(`,"subject":"a\r"`), 400, paygate.ECHARSINVALID, "subject"},
+			{"payer_id NUL", "POST", "/v1/orders", order(`,"payer_id":"2088\u0000"`), 400, paygate.ECHARSINVALID, "payer_id"},
+			{"payer_id newline", "POST", "/v1/orders", order(`,"payer_id":"2088\n"`), 400, paygate.ECHARSINVALID, "payer_id"},
+			{"metadata value NUL", "POST", "/v1/orders", order(`,"metadata":{"table":"1\u0000"}`), 400, paygate.ECHARSINVALID, "metadata.table"},
+			{"metadata key NUL", "POST", "/v1/orders", order(`,"metadata":{"t\u0000":"1"}`), 400, paygate.ECHARSINVALID, "metadata"},
+			{"invalid UTF-8", "POST", "/v1/orders", order(`,"subject":"` + "\xff" + `"`), 400, paygate.ECHARSINVALID, "subject"},
+			{"lone surrogate", "POST", "/v1/orders", order(`,"subject":"\ud800"`), 400, paygate.ECHARSINVALID, "subject"},
+			{"duplicate key", "POST", "/v1/orders", order(`,"amount":1`), 400, paygate.EDUPPARAM, "amount"},
+			{"duplicate nested key", "POST", "/v1/orders", order(`,"metadata":{"a":"1","a":"2"}`), 400, paygate.EDUPPARAM, "metadata.a"},
+			{"client_ip not an address", "POST", "/v1/orders", order(`,"client_ip":"localhost"`), 400, paygate.EPARAMINVALID, "client_ip"},
+			{"client_ip with zone", "POST", "/v1/orders", order(`,"client_ip":"fe80::1%eth0"`), 400, paygate.EPARAMINVALID, "client_ip"},
+			{"quote subject NUL", "POST", "/v1/routes/quote", order(`,"subject":"\u0000"`), 400, paygate.ECHARSINVALID, "subject"},
+			{"refund reason NUL", "POST", "/v1/orders/" + id + "/refunds", `{"merchant_refund_no":"R1","amount":1,"reason":"a\u0000"}`, 400, paygate.ECHARSINVALID, "reason"},
+			{"serial_no NUL", "POST", "/v1/terminals", `{"terminal_id":"T0900","serial_no":"S\u0000"}`, 400, paygate.ECHARSINVALID, "serial_no"},
+			{"model NUL", "POST", "/v1/terminals", `{"terminal_id":"T0900","serial_no":"S","model":"P\u0000"}`, 400, paygate.ECHARSINVALID, "model"},
+			{"model tab", "POST", "/v1/terminals", `{"terminal_id":"T0900","serial_no":"S","model":"P\t2"}`, 400, paygate.ECHARSINVALID, "model"},
+			{"activation_expires_in wrapping to an hour", "POST", "/v1/terminals", `{"terminal_id":"T0900","serial_no":"S","activation_expires_in":36028797018967568}`, 400, paygate.EPARAMINVALID, "activation_expires_in"},
+			{"activation_expires_in overflowing", "POST", "/v1/terminals", `{"terminal_id":"T0900","serial_no":"S","activation_expires_in":9223372036854775807}`, 400, paygate.EPARAMINVALID, "activation_expires_in"},
+			{"order id NUL", "GET", "/v1/orders/ord_%00", "", 400, paygate.ECHARSINVALID, "id"},
+			{"order id bad UTF-8", "GET", "/v1/orders/ord_%FF", "", 400, paygate.ECHARSINVALID, "id"},
+			{"cancel id NUL", "POST", "/v1/orders/%00/cancel", "", 400, paygate.ECHARSINVALID, "id"},
+			{"close id NUL", "POST", "/v1/orders/%00/close", "", 400, paygate.ECHARSINVALID, "id"},
+			{"refund on id NUL", "POST", "/v1/orders/%00/refunds", `{"merchant_refund_no":"R2","amount":1}`, 400, paygate.ECHARSINVALID, "id"},
+			{"capture id NUL", "POST", "/v1/orders/%00/capture", "", 400, paygate.ECHARSINVALID, "id"},
+			{"refund id NUL", "GET", "/v1/refunds/re_%00", "", 400, paygate.ECHARSINVALID, "id"},
+			{"event id NUL", "GET", "/v1/events/evt_%00", "", 400, paygate.ECHARSINVALID, "id"},
+			{"redeliver id NUL", "POST", "/v1/events/%00/redeliver", "", 400, paygate.ECHARSINVALID, "id"},
+			{"terminal id NUL", "GET", "/v1/terminals/trm_%00", "", 400, paygate.ECHARSINVALID, "id"},
+			{"deactivate id NUL", "POST", "/v1/terminals/%00/deactivate", "", 400, paygate.ECHARSINVALID, "id"},
+			{"activation code id NUL", "POST", "/v1/terminals/%00/activation_code", "", 400, paygate.ECHARSINVALID, "id"},
+			{"merchant_order_no query NUL", "GET", "/v1/orders?merchant_order_no=A%00", "", 400, paygate.ECHARSINVALID, "merchant_order_no"},
+			{"cursor query NUL", "GET", "/v1/orders?cursor=%00", "", 400, paygate.ECHARSINVALID, "cursor"},
+			{"status query NUL", "GET", "/v1/orders?status=%00", "", 400, paygate.ECHARSINVALID, "status"},
+			{"created_from query NUL", "GET", "/v1/orders?created_from=%00", "", 400, paygate.ECHARSINVALID, "created_from"},
+			{"event order_id query NUL", "GET", "/v1/events?order_id=ord_%00", "", 400, paygate.ECHARSINVALID, "order_id"},
+			{"event type query NUL", "GET", "/v1/events?type=%00", "", 400, paygate.ECHARSINVALID, "type"},
+			{"event cursor query NUL", "GET", "/v1/events?cursor=%00", "", 400, paygate.ECHARSINVALID, "cursor"},
+			{"repeated query parameter", "GET", "/v1/orders?limit=1&limit=100", "", 400, paygate.EDUPPARAM, "limit"},
+			{"malformed query", "GET", "/v1/orders?limit=%zz", "", 400, paygate.EQUERYINVALID, ""},
+			{"semicolon query", "GET", "/v1/orders?limit=1;status=pending", "", 400, paygate.EQUERYINVALID, ""},
+		} {
+			r := c.do(tc.method, tc.path, "", tc.body, "")
+			var e struct {
+				Error struct{ Code, Param string } `json:"error"`
+			}
+			if err := json.Unmarshal(r.Body, &e); err != nil || r.Status != tc.status || e.Error.Code != tc.code || e.Error.Param != tc.param {
+				t.Errorf("%s: %d %s, want %d %s param %q", tc.name, r.Status, r.Body, tc.status, tc.code, tc.param)
+			}
+		}
+		// Free text keeps tab and newline.
+		ok := mustStatus(t, c.createOrder(map[string]any{"merchant_order_no": orderNo(), "amount": 100, "subject": "拿铁\t×2\n外带",
+			"method": "qr", "channel": "alipay", "metadata": map[string]any{"note": "少冰\n半糖"}}, ""), 201)
+		if ok["subject"] != "拿铁\t×2\n外带" {
+			t.Errorf("subject %q", ok["subject"])
+		}
+		// A repeated Authorization parameter: the first key id signs, a
+		// second one would name another key.
+		nonce := "n" + randSuffix() + randSuffix()
+		auth := gateway.AuthorizationHeader(testKeyID, testSecret, "GET", "/v1/orders", time.Now(), nonce, nil)
+		for _, h := range [][]string{{auth + ",key_id=key_other"}, {auth, auth}} {
+			req, _ := http.NewRequest("GET", c.base+"/v1/orders", nil)
+			for _, v := range h {
+				req.Header.Add("Authorization", v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if r := (response{Status: resp.StatusCode, Body: out}); r.Status != 401 || r.errorCode() != paygate.EAUTHREPEATED {
+				t.Errorf("Authorization %q: %d %s", h, r.Status, out)
+			}
+		}
+		// Nothing was written by the refusals: the paid order and the
+		// free-text one only, no refund, no terminal.
+		if l := mustStatus(t, c.do("GET", "/v1/orders?limit=100", "/v1/orders", nil, ""), 200); len(l["data"].([]any)) != 2 {
+			t.Errorf("%d orders, want 2", len(l["data"].([]any)))
+		}
+		if o := c.order(id); o["refunded_amount"] != float64(0) {
+			t.Errorf("refunded: %v", o)
+		}
+		if r := c.do("POST", "/v1/terminals", "/v1/terminals", map[string]any{"terminal_id": "T0900", "serial_no": "S"}, ""); r.Status != 201 {
+			t.Errorf("T0900 after the refusals: %d %s", r.Status, r.Body)
+		}
+	})
 }
