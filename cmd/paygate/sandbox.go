@@ -102,8 +102,13 @@ func StartSandbox(o SandboxOptions) (_ *Sandbox, err error) {
 	}
 	s.Acquirer = acq
 	s.closers = append(s.closers, func() { acq.Close() })
+	// Its settlement file and bill adjustments are served over HTTP
+	// under /sandbox/acquirer, as an acquirer's file server would.
+	s.handlers[paygate.KindAcquirer] = acq.Handler()
+	creds := acq.Credentials()
+	creds["settlement_url"] = o.PublicURL + "/sandbox/" + paygate.KindAcquirer + "/settlement"
 	s.Providers = append(s.Providers, paygate.ProviderSpec{
-		ID: paygate.KindAcquirer, Kind: paygate.KindAcquirer, Credentials: acq.Credentials(),
+		ID: paygate.KindAcquirer, Kind: paygate.KindAcquirer, Credentials: creds,
 		Timeout: o.Timeout, Networks: []string{paygate.NetworkUnionPay, "visa", "mastercard"},
 	})
 	return s, nil
@@ -159,6 +164,9 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 	for i, p := range sb.Providers {
 		if p.BaseURL != "" {
 			sb.Providers[i].BaseURL = strings.Replace(p.BaseURL, gw, public, 1)
+		}
+		if u := p.Credentials["settlement_url"]; u != "" {
+			p.Credentials["settlement_url"] = strings.Replace(u, gw, public, 1)
 		}
 	}
 	e := gin.New()

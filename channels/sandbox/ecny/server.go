@@ -51,6 +51,7 @@ type Server struct {
 	refunds map[string]*refund // by out_refund_no
 	seq     int64
 	timers  []*time.Timer
+	adjust  sandbox.BillAdjustments // waiting for their day's next bill
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -146,6 +147,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST "+path, s.serveAPI(path, op))
 	}
 	mux.HandleFunc("POST /scan", s.scan)
+	mux.Handle("POST /bill_adjustments", &s.adjust)
 	return mux
 }
 
