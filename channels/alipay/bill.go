@@ -282,5 +282,5 @@ func billTime(s string) (time.Time, error) {
 }
 
 // BillAccount is the merchant account the bills are for: the pid
-// (credentials.pid; "" when not configured, and then not checked).
+// (credentials.seller_id; "" when not configured, and then not checked).
 func (c *Client) BillAccount() string { return c.pid }

@@ -39,7 +39,7 @@ type Client struct {
 	pub     *rsa.PublicKey
 	gp      *ali.Client
 	// billHTTP downloads bill files (BillTimeout); pid is the merchant's
-	// Alipay account (credentials.pid, optional), which names its bills.
+	// Alipay account (credentials.seller_id, optional), which names its bills.
 	billHTTP *http.Client
 	pid      string
 }
@@ -55,8 +55,8 @@ var (
 // New builds an Alipay client from a provider spec. Credentials:
 // app_id, private_key (the app's RSA key, PEM in PKCS #1 or PKCS #8, or bare
 // base64) and alipay_public_key (Alipay's RSA public key, PEM or base64);
-// optional pid, the merchant's 2088… account, which bills are checked
-// against (docs/reconciliation.md).
+// optional seller_id, the merchant's 2088… account (pid), which bills
+// are checked against (docs/reconciliation.md).
 // spec.BaseURL is the gateway (default ProductionGateway).
 // Returns EPARAMINVALID naming the credential at fault.
 func New(spec paygate.ProviderSpec) (*Client, error) {
@@ -115,7 +115,7 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		gp:      gp,
 		// A bill may be large: its download has a bound of its own.
 		billHTTP: &http.Client{Timeout: BillTimeout, Transport: transport},
-		pid:      spec.Credentials["pid"],
+		pid:      spec.Credentials["seller_id"],
 	}, nil
 }
 

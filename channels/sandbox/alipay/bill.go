@@ -73,11 +73,21 @@ func (s *Server) Bill(day time.Time) ([]byte, error) {
 		}
 		subject := strings.NewReplacer(",", "，", "\n", " ", "\r", " ").Replace(t.Subject)
 		switch {
+		case l.Status == sandbox.BillFailed:
+			// Alipay lists what succeeded only.
 		case !l.Refund:
 			rows = append(rows, row(t, subject, "交易", l.At, l.Amount, l.Amount, "", -l.Fee))
 			payCount++
 			payNet += l.Amount
 			payFee += l.Fee
+			if l.Status == sandbox.BillReversed {
+				// as alipay.trade.cancel of a paid trade: a refund of the
+				// whole amount without a request number
+				rows = append(rows, row(t, subject, "退款", l.At, l.Amount, -l.Amount, "", l.Fee))
+				refundCount++
+				refundNet -= l.Amount
+				refundFee += l.Fee
+			}
 		case l.Status == sandbox.BillSucceeded:
 			rows = append(rows, row(t, subject, "退款", l.At, t.Amount, -l.Amount, l.OutRefundNo, l.Fee))
 			refundCount++

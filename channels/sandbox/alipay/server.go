@@ -167,7 +167,7 @@ func (s *Server) Credentials() map[string]string {
 		"app_id":            s.opts.AppID,
 		"private_key":       string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})),
 		"alipay_public_key": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-		"pid":               s.sellerID,
+		"seller_id":         s.sellerID,
 	}
 }
 

@@ -99,6 +99,7 @@ func (s *Server) tradeBillLocked(day time.Time) []byte {
 	var b bytes.Buffer
 	b.WriteString(strings.Join(billHeader, ",") + "\r\n")
 	var settled, refunded, fees, ordered, applied int64
+	rows := 0
 	for _, l := range lines {
 		t, _ := l.Data.(*trade)
 		f, _ := l.Data.(*refund)
@@ -109,6 +110,10 @@ func (s *Server) tradeBillLocked(day time.Time) []byte {
 			t = &trade{appid: s.opts.AppID, mchid: s.opts.MchID, transactionID: "4200" + randomDigits(24),
 				outTradeNo: l.OutTradeNo, tradeType: "NATIVE", openid: "o" + randomString(27), description: "adjustment"}
 		}
+		if !l.Refund && l.Status == sandbox.BillFailed {
+			continue // WeChat lists paid or revoked payments only
+		}
+		rows++
 		if !l.Refund {
 			state := stateSuccess
 			if l.Status == sandbox.BillReversed {
@@ -143,7 +148,7 @@ func (s *Server) tradeBillLocked(day time.Time) []byte {
 		})
 	}
 	b.WriteString(strings.Join(billSummaryHeader, ",") + "\r\n")
-	billRow(&b, []string{fmt.Sprint(len(lines)), yuan(settled), yuan(refunded), "0.00", fee5(fees), yuan(ordered), yuan(applied)})
+	billRow(&b, []string{fmt.Sprint(rows), yuan(settled), yuan(refunded), "0.00", fee5(fees), yuan(ordered), yuan(applied)})
 	return b.Bytes()
 }
 
