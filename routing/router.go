@@ -51,7 +51,7 @@ func methodIndex(m paygate.Method) int {
 
 // kindMethods are the methods each channel kind can take at all.
 var kindMethods = map[string][]paygate.Method{
-	paygate.KindWeChat:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
+	paygate.KindWeChat:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp},
 	paygate.KindAlipay:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
 	paygate.KindUnionPay: {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodWeb, paygate.MethodCard},
 	paygate.KindECNY:     {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI},
