@@ -20,7 +20,7 @@ import (
 // says: routes are the route templates ("unmatched" otherwise), methods
 // the standard ones ("other" otherwise), callback channels the channel
 // kinds ("unknown" otherwise), error codes the documented ones. Nothing a
-// client sends can add a series (docs/operations.md).
+// client sends can add a series (docs/metrics.md).
 type metrics struct {
 	reg        *prometheus.Registry
 	requests   *prometheus.CounterVec

@@ -167,7 +167,7 @@ func (db *DB) RenewClaim(ctx context.Context, c *paygate.ClaimedEvent, until tim
 }
 
 // Backlog counts the work waiting in the outbox and the pending orders
-// (for /metrics; docs/operations.md).
+// (for /metrics; docs/metrics.md).
 func (db *DB) Backlog(ctx context.Context) (*paygate.Backlog, error) {
 	var b paygate.Backlog
 	now := db.nowTime()

@@ -2,13 +2,10 @@ package webhookurl_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
+	"github.com/paygate-cn/paygate/internal/dnstest"
 )
 
 // Every notation of a forbidden address is refused when the URL is given.
@@ -121,58 +119,6 @@ func TestCheckAllowedNetworks(t *testing.T) {
 	}
 }
 
-// fakeDNS answers every A query with the next of answers (the last one
-// repeats): a resolver under the test's control, for rebinding.
-func fakeDNS(t *testing.T, answers ...string) *net.Resolver {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	var n atomic.Int32
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			k, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			q := buf[:k]
-			if len(q) < 12 {
-				continue
-			}
-			// The question: labels up to the zero byte, then type, class.
-			end := 12
-			for end < len(q) && q[end] != 0 {
-				end += int(q[end]) + 1
-			}
-			end += 5
-			if end > len(q) {
-				continue
-			}
-			qtype := binary.BigEndian.Uint16(q[end-4:])
-			resp := append([]byte(nil), q[:end]...)
-			binary.BigEndian.PutUint16(resp[2:], 0x8180)
-			binary.BigEndian.PutUint16(resp[6:], 0) // answers
-			binary.BigEndian.PutUint16(resp[8:], 0)
-			binary.BigEndian.PutUint16(resp[10:], 0)
-			if qtype == 1 {
-				i := int(n.Add(1)) - 1
-				ip := netip.MustParseAddr(answers[min(i, len(answers)-1)]).As4()
-				binary.BigEndian.PutUint16(resp[6:], 1)
-				resp = append(resp, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4)
-				resp = append(resp, ip[:]...)
-			}
-			pc.WriteTo(resp, from)
-		}
-	}()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
-}
-
 // A hostname that passes the given-URL check but resolves to an internal
 // address (at once, or after a first public answer: DNS rebinding) is
 // refused when connecting, and nothing reaches the internal server.
@@ -185,7 +131,7 @@ func TestClientRefusesResolvedInternalAddress(t *testing.T) {
 	defer internal.Close()
 	port := internal.URL[strings.LastIndex(internal.URL, ":")+1:]
 
-	p := &webhookurl.Policy{AllowHTTP: true, Resolver: fakeDNS(t, "93.184.216.34", "127.0.0.1")}
+	p := &webhookurl.Policy{AllowHTTP: true, Resolver: dnstest.Resolver(t, "93.184.216.34", "127.0.0.1")}
 	url := "http://hooks.merchant.example:" + port + "/hook"
 	if err := p.Check("notify_url", url); err != nil {
 		t.Fatalf("a public-looking name is refused when given: %v", err)
