@@ -57,7 +57,7 @@ var kindMethods = map[string][]paygate.Method{
 	paygate.KindWeChat:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
 	paygate.KindAlipay:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
 	paygate.KindUnionPay: {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodWeb, paygate.MethodCard},
-	paygate.KindECNY:     {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodApp, paygate.MethodH5},
+	paygate.KindECNY:     {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI},
 	paygate.KindAcquirer: {paygate.MethodCard},
 }
 

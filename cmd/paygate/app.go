@@ -123,6 +123,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if cfg.Sandbox.Enabled {
 		sb, err := StartSandbox(SandboxOptions{
 			PublicURL: public, Timeout: m.ChannelTimeout, HangFor: m.SandboxHang, Now: m.Now,
+			DataDir: cfg.DataDir,
 		})
 		if err != nil {
 			return err
@@ -325,6 +326,9 @@ func (m *Main) printSandbox() {
 	fmt.Fprintf(m.Out, "paygate sandbox on %s\n  merchant %s (terminal T0001, region 310000, MCC 5812)\n"+
 		"  export PAYGATE_URL=%s PAYGATE_KEY_ID=%s PAYGATE_SECRET=%s\n",
 		m.URL, sb.Merchant, m.URL, sb.KeyID, sb.Secret)
+	if m.Sandbox != nil {
+		m.Sandbox.PrintSummary(m.Out, m.URL)
+	}
 }
 
 // startJobs runs the background work, in every replica: delivering the
