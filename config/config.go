@@ -32,6 +32,7 @@ const (
 	EnvWebhooksAllowedNetworks = "PAYGATE_WEBHOOKS_ALLOWED_NETWORKS"
 	// EnvWebhooksAllowHTTP is webhooks.allow_http (true or false).
 	EnvWebhooksAllowHTTP = "PAYGATE_WEBHOOKS_ALLOW_HTTP"
+	EnvECNYUAMarker      = "PAYGATE_ECNY_UA_MARKER"
 )
 
 // Defaults.
@@ -101,6 +102,19 @@ type Config struct {
 	Providers []paygate.ProviderSpec `yaml:"providers"`
 	Merchants []Merchant             `yaml:"merchants"`
 	Jobs      Jobs                   `yaml:"jobs"`
+	Cashier   Cashier                `yaml:"cashier"`
+}
+
+// Cashier configures the static QR cashier (docs/cashier.md).
+type Cashier struct {
+	// ECNYUAMarker is the User-Agent marker of the e-CNY app
+	// (PAYGATE_ECNY_UA_MARKER); default "eCNY/".
+	ECNYUAMarker string `yaml:"ecny_ua_marker"`
+	// PaysPerIP and PaysPerCode bound the orders the cashier creates per
+	// minute from one client address and through one code (defaults 20
+	// and 600).
+	PaysPerIP   int `yaml:"pays_per_ip"`
+	PaysPerCode int `yaml:"pays_per_code"`
 }
 
 // Sandbox is test mode: the channel simulators run in-process and the

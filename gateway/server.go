@@ -47,6 +47,9 @@ type Deps struct {
 	// Webhooks is the policy notify_url must meet (docs/webhooks.md); nil
 	// is the production default: https to public addresses only.
 	Webhooks *webhookurl.Policy
+	// Cashier serves static QR codes (the /v1/qr_codes endpoints and the
+	// payer pages under /qr/) and dynamic QR images; nil leaves them out.
+	Cashier *Cashier
 	// Mount adds extra routes (the sandbox simulators, the cashier page).
 	Mount func(e *gin.Engine)
 }
@@ -125,6 +128,13 @@ func New(d Deps) *Server {
 		v1.GET("/terminals/:id", s.getTerminal)
 		v1.POST("/terminals/:id/deactivate", s.deactivateTerminal)
 		v1.POST("/terminals/:id/activation_code", s.reissueActivationCode)
+	}
+	if d.Cashier != nil {
+		v1.POST("/qr_codes", s.createQRCode)
+		v1.GET("/qr_codes", s.listQRCodes)
+		v1.GET("/qr_codes/:id", s.getQRCode)
+		v1.POST("/qr_codes/:id/deactivate", s.deactivateQRCode)
+		s.cashierRoutes(e)
 	}
 	if d.Mount != nil {
 		d.Mount(e)

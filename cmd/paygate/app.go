@@ -202,6 +202,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
+		Cashier: &gateway.Cashier{
+			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
+			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
+			DefaultStaticQRLimit: routing.StaticQRDailyLimit,
+			PaysPerIP:            cfg.Cashier.PaysPerIP, PaysPerCode: cfg.Cashier.PaysPerCode,
+		},
 		Ready: func(ctx context.Context) error {
 			if err := m.DB.Ping(ctx); err != nil {
 				return err
