@@ -31,8 +31,9 @@ var statusOf = map[string]int{
 	paygate.EAUTHREPEATED:      http.StatusUnauthorized,
 	paygate.EACTIVATIONEXPIRED: http.StatusUnauthorized,
 
-	paygate.EFORBIDDEN: http.StatusForbidden,
-	paygate.ENOTFOUND:  http.StatusNotFound,
+	paygate.EFORBIDDEN:            http.StatusForbidden,
+	paygate.ETERMINALKEYFORBIDDEN: http.StatusForbidden,
+	paygate.ENOTFOUND:             http.StatusNotFound,
 
 	paygate.EIDEMPOTENCYINUSE:  http.StatusConflict,
 	paygate.EIDEMPOTENCYREUSED: http.StatusConflict,
@@ -41,16 +42,18 @@ var statusOf = map[string]int{
 	paygate.EINVALIDSTATE:      http.StatusConflict,
 	paygate.ECONFLICT:          http.StatusConflict,
 
-	paygate.EAMOUNTTOOLARGE:     http.StatusUnprocessableEntity,
-	paygate.EREFUNDEXCEEDS:      http.StatusUnprocessableEntity,
-	paygate.ERISKDECLINED:       http.StatusUnprocessableEntity,
-	paygate.EUNSUPPORTEDAUTH:    http.StatusUnprocessableEntity,
-	paygate.ENOROUTE:            http.StatusUnprocessableEntity,
-	paygate.ELOCATIONMISMATCH:   http.StatusUnprocessableEntity,
-	paygate.ECAPTUREEXCEEDS:     http.StatusUnprocessableEntity,
-	paygate.ECHANNELUNAVAILABLE: http.StatusServiceUnavailable,
-	paygate.ETERMINALUNKNOWN:    http.StatusUnprocessableEntity,
-	paygate.ETERMINALINACTIVE:   http.StatusUnprocessableEntity,
+	paygate.EAMOUNTTOOLARGE:       http.StatusUnprocessableEntity,
+	paygate.EREFUNDEXCEEDS:        http.StatusUnprocessableEntity,
+	paygate.ERISKDECLINED:         http.StatusUnprocessableEntity,
+	paygate.EUNSUPPORTEDAUTH:      http.StatusUnprocessableEntity,
+	paygate.ENOROUTE:              http.StatusUnprocessableEntity,
+	paygate.ELOCATIONMISMATCH:     http.StatusUnprocessableEntity,
+	paygate.ECAPTUREEXCEEDS:       http.StatusUnprocessableEntity,
+	paygate.EINSECUREURL:          http.StatusUnprocessableEntity,
+	paygate.EFORBIDDENDESTINATION: http.StatusUnprocessableEntity,
+	paygate.ECHANNELUNAVAILABLE:   http.StatusServiceUnavailable,
+	paygate.ETERMINALUNKNOWN:      http.StatusUnprocessableEntity,
+	paygate.ETERMINALINACTIVE:     http.StatusUnprocessableEntity,
 
 	paygate.ERATELIMITED:    http.StatusTooManyRequests,
 	paygate.ECHANNEL:        http.StatusBadGateway,
@@ -89,6 +92,6 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	if code == paygate.EINTERNAL {
 		s.log.Error("internal error", "request_id", d.RequestID, "path", c.FullPath(), "err", err)
 	}
-	s.metrics.errors.WithLabelValues(code).Inc()
+	s.metrics.countError(code)
 	c.AbortWithStatusJSON(StatusOf(code), errorBody{d})
 }
