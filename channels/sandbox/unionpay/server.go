@@ -80,6 +80,7 @@ type txn struct {
 	refunded                                       int64
 	fee                                            int64
 	confirmAt                                      time.Time
+	payTimeout                                     time.Time // QR apply: no payment after it
 }
 
 type ledgerEntry struct {
