@@ -73,7 +73,10 @@ func (f *fixture) pay(t *testing.T, name, merchant string, amount, fee int64, wh
 	ctx := context.Background()
 	f.clk.Set(when.Add(-time.Second))
 	o := &paygate.Order{MerchantID: merchant, MerchantOrderNo: name, Status: paygate.OrderPending, Amount: amount,
-		Currency: "CNY", Method: paygate.MethodAuthCode, Channel: "wechat", Provider: "wechat", Fee: fee, NetAmount: amount - fee}
+		Currency: "CNY", Method: paygate.MethodAuthCode, Channel: "wechat", Provider: "wechat", Fee: fee, NetAmount: amount - fee,
+		TerminalID: "T0001", Route: &paygate.Route{Provider: "wechat", Channel: "wechat", Fee: fee, Rule: "wechat.default",
+			Candidates: []paygate.RouteCandidate{{Provider: "wechat", Fee: fee, Eligible: true},
+				{Provider: "alipay", Fee: fee + 3, Eligible: true}, {Provider: "acq", Fee: fee + 100}}}}
 	if err := f.db.CreateOrder(ctx, o); err != nil {
 		t.Fatal(err)
 	}
