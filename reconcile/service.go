@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"time"
 
@@ -37,11 +36,6 @@ type Service struct {
 	Logger      *slog.Logger
 }
 
-// emptyBill is a bill without lines.
-type emptyBill struct{}
-
-func (emptyBill) Next() (Line, error) { return Line{}, io.EOF }
-
 // Reconcile fetches provider's bill for day and reconciles it.
 func (s *Service) Reconcile(ctx context.Context, provider, day string) (*paygate.Reconciliation, error) {
 	start, err := paygate.ParseDay(day)
@@ -61,7 +55,7 @@ func (s *Service) Reconcile(ctx context.Context, provider, day string) (*paygate
 		if s.NoTrades == nil || !s.NoTrades(err) {
 			return nil, err
 		}
-		bill = &Bill{Reader: emptyBill{}}
+		bill = &Bill{Reader: EmptyBill()}
 	}
 	if bill.Close != nil {
 		defer bill.Close()
@@ -69,12 +63,12 @@ func (s *Service) Reconcile(ctx context.Context, provider, day string) (*paygate
 	return s.Matcher.Run(ctx, provider, day, bill.Reader, bill.SHA1)
 }
 
-// ReconcileAll reconciles every provider for day (or only provider when
-// given), and returns the runs in provider order; the first error stops it.
-func (s *Service) ReconcileAll(ctx context.Context, provider, day string) ([]*paygate.Reconciliation, error) {
+// ReconcileAll reconciles day for every provider allow accepts (nil: all),
+// and returns the runs in provider order; the first error stops it.
+func (s *Service) ReconcileAll(ctx context.Context, day string, allow func(provider string) bool) ([]*paygate.Reconciliation, error) {
 	var runs []*paygate.Reconciliation
 	for _, p := range s.Providers() {
-		if provider != "" && p != provider {
+		if allow != nil && !allow(p) {
 			continue
 		}
 		run, err := s.Reconcile(ctx, p, day)
@@ -84,9 +78,6 @@ func (s *Service) ReconcileAll(ctx context.Context, provider, day string) ([]*pa
 		if err != nil {
 			return runs, err
 		}
-	}
-	if provider != "" && len(runs) == 0 {
-		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "provider", "no provider %q with bills", provider)
 	}
 	return runs, nil
 }
