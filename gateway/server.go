@@ -42,6 +42,9 @@ type Deps struct {
 	// Reconciliations serve the reconciliation and statement endpoints;
 	// nil leaves them out.
 	Reconciliations *Reconciliations
+	// Cashier serves static QR codes (the /v1/qr_codes endpoints and the
+	// payer pages under /qr/) and dynamic QR images; nil leaves them out.
+	Cashier *Cashier
 	// Mount adds extra routes (the sandbox simulators, the cashier page).
 	Mount func(e *gin.Engine)
 }
@@ -127,6 +130,13 @@ func New(d Deps) *Server {
 		v1.GET("/reconciliations/:id/discrepancies", s.listDiscrepancies)
 		v1.POST("/discrepancies/:id/resolve", s.resolveDiscrepancy)
 		v1.GET("/statements/:date", s.getStatement)
+	}
+	if d.Cashier != nil {
+		v1.POST("/qr_codes", s.createQRCode)
+		v1.GET("/qr_codes", s.listQRCodes)
+		v1.GET("/qr_codes/:id", s.getQRCode)
+		v1.POST("/qr_codes/:id/deactivate", s.deactivateQRCode)
+		s.cashierRoutes(e)
 	}
 	if d.Mount != nil {
 		d.Mount(e)
