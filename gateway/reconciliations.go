@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -146,6 +147,15 @@ func (s *Server) createReconciliation(c *gin.Context) {
 	ctx := c.Request.Context()
 	runs, err := s.deps.Reconciliations.Run(ctx, in.Date, func(p string) bool { return allowed[p] })
 	if err != nil && len(runs) == 0 {
+		var notReady *reconcile.NotReadyError
+		var perr *paygate.Error
+		switch {
+		case errors.As(err, &notReady):
+			err = paygate.Errorf(paygate.EBILLNOTREADY, "%s", notReady.Error())
+		case !errors.As(err, &perr):
+			s.log.Warn("reconciliation: bill fetch failed", "date", in.Date, "err", err)
+			err = paygate.Errorf(paygate.ECHANNEL, "the channel's bill could not be fetched; try again later")
+		}
 		s.writeError(c, err)
 		return
 	}

@@ -88,3 +88,32 @@ func TestDailyJobOneRunPerProviderAndDay(t *testing.T) {
 		}
 	})
 }
+
+func TestUnreadableBillFailsItsRun(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, _ *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, t.Name()[len("TestUnreadableBillFailsItsRun/"):])
+		f.mixedDay(t)
+		f.clk.Set(at(1, 10, 30, 0))
+		foreign := &reconcile.ParseError{File: "bill.csv", Line: 2, Column: 3, Msg: "foreign bill", Err: reconcile.ErrForeignBill}
+		svc := &reconcile.Service{Matcher: f.m, Now: f.clk.Now, Providers: func() []string { return []string{"wechat"} },
+			Open: func(context.Context, string, string) (*reconcile.Bill, error) { return nil, foreign },
+			NotReady: func(err error) bool { return errors.Is(err, errNotReady) }}
+		run, err := svc.Reconcile(ctx, "wechat", day)
+		if !errors.Is(err, reconcile.ErrForeignBill) || run == nil || run.Status != paygate.RunFailed {
+			t.Fatalf("run %+v, err %v", run, err)
+		}
+		got, _ := f.db.Reconciliation(ctx, "", run.ID)
+		if got.Status != paygate.RunFailed || len(got.Outcomes) != 0 || got.Failure == "" {
+			t.Fatalf("stored run %+v", got)
+		}
+		svc.Open = func(context.Context, string, string) (*reconcile.Bill, error) { return nil, errNotReady }
+		var nr *reconcile.NotReadyError
+		if _, err := svc.Reconcile(ctx, "wechat", day); !errors.As(err, &nr) {
+			t.Fatalf("not ready: %v", err)
+		}
+		if _, err := svc.Reconcile(ctx, "wechat", "2026-11-21"); paygate.ErrorCode(err) != paygate.EPARAMINVALID {
+			t.Fatalf("today without a sandbox: %v", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -51,11 +52,19 @@ func (s *Service) Reconcile(ctx context.Context, provider, day string) (*paygate
 		}
 	}
 	bill, err := s.Open(ctx, provider, day)
-	if err != nil {
-		if s.NoTrades == nil || !s.NoTrades(err) {
-			return nil, err
-		}
+	var perr *ParseError
+	switch {
+	case err == nil:
+	case s.NoTrades != nil && s.NoTrades(err):
 		bill = &Bill{Reader: EmptyBill()}
+	case errors.As(err, &perr):
+		// A file that cannot even be opened as a bill fails its run like
+		// one that breaks off: recorded as failed, nothing else.
+		bill = &Bill{Reader: failingBill{err}}
+	case s.NotReady != nil && s.NotReady(err):
+		return nil, &NotReadyError{Provider: provider, Day: day, Err: err}
+	default:
+		return nil, err
 	}
 	if bill.Close != nil {
 		defer bill.Close()
@@ -158,3 +167,20 @@ func (s *Service) log() *slog.Logger {
 	}
 	return s.Logger
 }
+
+// failingBill is a bill whose first read fails with err.
+type failingBill struct{ err error }
+
+func (b failingBill) Next() (Line, error) { return Line{}, b.err }
+
+// NotReadyError is a bill the channel has not made yet; try again later.
+type NotReadyError struct {
+	Provider, Day string
+	Err           error
+}
+
+func (e *NotReadyError) Error() string {
+	return "the " + e.Provider + " bill of " + e.Day + " is not ready yet: " + e.Err.Error()
+}
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
