@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 )
 
 var (
@@ -125,6 +126,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.sandbox(&c.Sandbox, merchants)
+	v.webhooks(c)
 	return v.err()
 }
 
@@ -146,6 +148,33 @@ func (v *validator) sandbox(s *Sandbox, merchants map[string]bool) {
 	}
 	if s.WebhookURL != "" {
 		v.httpURL("sandbox.webhook_url", s.WebhookURL)
+	}
+}
+
+// webhooks checks the webhook policy and the configured webhook URLs
+// against it (their literal addresses; hostnames are checked when
+// connecting).
+func (v *validator) webhooks(c *Config) {
+	for i, n := range c.Webhooks.AllowedNetworks {
+		if _, err := webhookurl.ParsePrefix(n); err != nil {
+			v.add(fmt.Sprintf("webhooks.allowed_networks[%d]", i), err.Error())
+		}
+	}
+	p := c.Webhooks.Policy()
+	check := func(path, raw string) {
+		if raw == "" {
+			return
+		}
+		var pe *paygate.Error
+		if err := p.Check(path, raw); errors.As(err, &pe) && (pe.Code == paygate.EINSECUREURL || pe.Code == paygate.EFORBIDDENDESTINATION) {
+			v.add(path, fmt.Sprintf("%q: %s (see webhooks.allow_http, webhooks.allowed_networks)", raw, strings.TrimPrefix(pe.Message, path+" ")))
+		}
+	}
+	for i, m := range c.Merchants {
+		check(fmt.Sprintf("merchants[%d].webhook_url", i), m.WebhookURL)
+	}
+	if c.Sandbox.Enabled {
+		check("sandbox.webhook_url", c.Sandbox.WebhookURL)
 	}
 }
 

@@ -325,3 +325,13 @@ func (k *Cashier) sandboxConfirmURL(o *paygate.Order, resultURL string) string {
 func (k *Cashier) cashierOrderNo(codeID, nonce string) string {
 	return "SQR" + k.mac(14, "order", codeID, nonce)
 }
+
+// resultMAC binds a result page to the payer who made the order.
+func (k *Cashier) resultMAC(code, orderID string, p payer) string {
+	return k.mac(16, "result", code, orderID, p.wallet, p.id)
+}
+
+// resultPath is the path of an order's result page for its payer.
+func (k *Cashier) resultPath(code, orderID string, p payer) string {
+	return "/qr/" + code + "/result?order=" + url.QueryEscape(orderID) + "&t=" + k.resultMAC(code, orderID, p)
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -290,7 +291,7 @@ func (s *Server) cashierPay(c *gin.Context) {
 	orderNo := k.cashierOrderNo(q.ID, nonce)
 	if o, err := s.deps.Orders.OrderByMerchantNo(c.Request.Context(), m.ID, orderNo); err == nil {
 		// The same form sent again: show the first order.
-		c.Redirect(http.StatusSeeOther, "/qr/"+q.Code+"/result?order="+url.QueryEscape(o.ID)+"&pay=1")
+		c.Redirect(http.StatusSeeOther, k.resultPath(q.Code, o.ID, p)+"&pay=1")
 		return
 	}
 	if err := s.countPay(c, q.ID); err != nil {
@@ -323,7 +324,7 @@ func (s *Server) cashierPay(c *gin.Context) {
 		return
 	}
 	s.metrics.orders.WithLabelValues(o.Provider, string(o.Method)).Inc()
-	c.Redirect(http.StatusSeeOther, "/qr/"+q.Code+"/result?order="+url.QueryEscape(o.ID)+"&pay=1")
+	c.Redirect(http.StatusSeeOther, k.resultPath(q.Code, o.ID, p)+"&pay=1")
 }
 
 // declineText tells the payer why no order was made.
@@ -353,7 +354,9 @@ func declineText(err error, staticLimit int64) string {
 }
 
 // cashierOrder reads the order of the result page: it must have been made
-// through this code by this payer, else it is not found.
+// through this code by this payer (the page's t is the payer's MAC of the
+// order: the channel may later report the payer's id in another form),
+// else it is not found.
 func (s *Server) cashierOrder(c *gin.Context, q *paygate.QRCode) (*paygate.Order, payer, bool) {
 	k := s.deps.Cashier
 	wallet := DetectWallet(c.GetHeader("User-Agent"), k.ecnyMarker())
@@ -362,8 +365,11 @@ func (s *Server) cashierOrder(c *gin.Context, q *paygate.QRCode) (*paygate.Order
 	if wallet == "" || !ok || !strings.HasPrefix(id, paygate.PrefixOrder) || len(id) > 64 {
 		return nil, p, false
 	}
+	if !hmac.Equal([]byte(c.Query("t")), []byte(k.resultMAC(q.Code, id, p))) {
+		return nil, p, false
+	}
 	o, err := s.deps.Orders.Order(c.Request.Context(), q.MerchantID, id)
-	if err != nil || o.QRCodeID != q.ID || o.PayerID != p.id || o.Channel != wallet {
+	if err != nil || o.QRCodeID != q.ID || o.Channel != wallet {
 		return nil, p, false
 	}
 	return o, p, true
@@ -380,7 +386,7 @@ func (s *Server) cashierResult(c *gin.Context) {
 		return
 	}
 	k := s.deps.Cashier
-	resultURL := k.PublicURL + "/qr/" + q.Code + "/result?order=" + url.QueryEscape(o.ID)
+	resultURL := k.PublicURL + k.resultPath(q.Code, o.ID, p)
 	invoke := c.Query("pay") == "1" && o.Status == paygate.OrderPending
 	confirm := ""
 	if invoke && k.Sandbox {
@@ -398,7 +404,7 @@ func (s *Server) cashierResult(c *gin.Context) {
 		"Title": q.StoreName, "StoreName": q.StoreName, "Wallet": p.wallet, "Status": string(o.Status),
 		"StatusText": statusTexts[string(o.Status)], "AmountText": FormatYuan(o.Amount), "Remark": o.Metadata["remark"],
 		"Hint": hint, "ConfirmURL": confirm, "BackURL": "/qr/" + q.Code, "ResultURL": resultURL,
-		"StatusURL": "/qr/" + q.Code + "/status?order=" + url.QueryEscape(o.ID), "Texts": statusTexts,
+		"StatusURL": "/qr/" + q.Code + "/status?order=" + url.QueryEscape(o.ID) + "&t=" + k.resultMAC(q.Code, o.ID, p), "Texts": statusTexts,
 		"Invoke": invoke, "Credential": cred,
 	})
 }
