@@ -97,7 +97,7 @@ func TestUnreadableBillFailsItsRun(t *testing.T) {
 		f.clk.Set(at(1, 10, 30, 0))
 		foreign := &reconcile.ParseError{File: "bill.csv", Line: 2, Column: 3, Msg: "foreign bill", Err: reconcile.ErrForeignBill}
 		svc := &reconcile.Service{Matcher: f.m, Now: f.clk.Now, Providers: func() []string { return []string{"wechat"} },
-			Open: func(context.Context, string, string) (*reconcile.Bill, error) { return nil, foreign },
+			Open:     func(context.Context, string, string) (*reconcile.Bill, error) { return nil, foreign },
 			NotReady: func(err error) bool { return errors.Is(err, errNotReady) }}
 		run, err := svc.Reconcile(ctx, "wechat", day)
 		if !errors.Is(err, reconcile.ErrForeignBill) || run == nil || run.Status != paygate.RunFailed {
