@@ -86,6 +86,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.jobs(&c.Jobs)
+	v.cashier(&c.Cashier)
 	for i := range c.AuthCodes {
 		v.authCode(i, &c.AuthCodes[i])
 	}
@@ -272,6 +273,18 @@ func (v *validator) jobs(j *Jobs) {
 	}
 	if !clockPattern.MatchString(j.ReconcileAt) {
 		v.add("jobs.reconcile_at", fmt.Sprintf("%q is not a time of day HH:MM", j.ReconcileAt))
+	}
+}
+
+func (v *validator) cashier(k *Cashier) {
+	if len(k.ECNYUAMarker) > 64 || strings.IndexFunc(k.ECNYUAMarker, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		v.add("cashier.ecny_ua_marker", "at most 64 characters, no control characters")
+	}
+	if k.PaysPerIP < 0 {
+		v.add("cashier.pays_per_ip", fmt.Sprintf("%d is negative", k.PaysPerIP))
+	}
+	if k.PaysPerCode < 0 {
+		v.add("cashier.pays_per_code", fmt.Sprintf("%d is negative", k.PaysPerCode))
 	}
 }
 

@@ -93,7 +93,20 @@ func (s *Server) loadCode(c *gin.Context, inactiveOK bool) (*paygate.QRCode, boo
 		s.gonePage(c, http.StatusNotFound, "收款码不存在", "请确认扫描的是商户的收款码。")
 		return nil, false
 	}
-	q, err := s.deps.Cashier.Codes.QRCodeByCode(c.Request.Context(), code)
+	k := s.deps.Cashier
+	// Pages may show a code read a moment ago; paying reads it afresh.
+	cached := c.Request.Method == http.MethodGet
+	q := (*paygate.QRCode)(nil)
+	if cached {
+		q = k.cache.get(code, s.now())
+	}
+	var err error
+	if q == nil {
+		q, err = k.Codes.QRCodeByCode(c.Request.Context(), code)
+		if err == nil && cached {
+			k.cache.put(q, s.now())
+		}
+	}
 	if paygate.ErrorCode(err) == paygate.ENOTFOUND {
 		s.gonePage(c, http.StatusNotFound, "收款码不存在", "请确认扫描的是商户的收款码。")
 		return nil, false
@@ -143,7 +156,9 @@ func hexToken(n int) string {
 // codePNGDataURL is the code's image inline, for the page shown in other
 // browsers.
 func (k *Cashier) codePNGDataURL(q *paygate.QRCode) template.URL {
-	png, err := qrcode.Encode(k.PublicURL+"/qr/"+q.Code, qrcode.Medium, 220)
+	png, err := k.cache.image("page:"+q.Code, func() ([]byte, error) {
+		return qrcode.Encode(k.PublicURL+"/qr/"+q.Code, qrcode.Medium, 220)
+	})
 	if err != nil {
 		return ""
 	}
@@ -430,7 +445,10 @@ func (s *Server) cashierCodePNG(c *gin.Context) {
 	if !ok {
 		return
 	}
-	png, err := qrcode.Encode(s.deps.Cashier.PublicURL+"/qr/"+q.Code, qrcode.Highest, 512)
+	k := s.deps.Cashier
+	png, err := k.cache.image("print:"+q.Code, func() ([]byte, error) {
+		return qrcode.Encode(k.PublicURL+"/qr/"+q.Code, qrcode.Highest, 512)
+	})
 	if err != nil {
 		s.writeError(c, err)
 		return
