@@ -84,6 +84,8 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	v.server(&c.Server)
+	v.limits("rate_limit", c.RateLimit.Limits)
 	v.jobs(&c.Jobs)
 	for i := range c.AuthCodes {
 		v.authCode(i, &c.AuthCodes[i])
@@ -222,22 +224,67 @@ func redactURL(raw string) string {
 	return "the value"
 }
 
-func (v *validator) jobs(j *Jobs) {
-	durations := []struct {
+// namedDuration is a duration setting and its key.
+type namedDuration struct {
+	name string
+	d    time.Duration
+}
+
+// positive reports every duration of ds that is not positive.
+func (v *validator) positive(section string, ds []namedDuration) {
+	for _, d := range ds {
+		if d.d <= 0 {
+			v.add(section+"."+d.name, fmt.Sprintf("%s is not positive", d.d))
+		}
+	}
+}
+
+func (v *validator) server(s *Server) {
+	v.positive("server", []namedDuration{
+		{"read_header_timeout", s.ReadHeaderTimeout},
+		{"read_timeout", s.ReadTimeout},
+		{"write_timeout", s.WriteTimeout},
+		{"idle_timeout", s.IdleTimeout},
+	})
+	if s.ReadHeaderTimeout > 0 && s.ReadTimeout > 0 && s.ReadHeaderTimeout > s.ReadTimeout {
+		v.add("server.read_header_timeout", fmt.Sprintf("%s above read_timeout %s", s.ReadHeaderTimeout, s.ReadTimeout))
+	}
+	if s.WriteTimeout > 0 && s.WriteTimeout <= LongestWait {
+		v.add("server.write_timeout", fmt.Sprintf("%s must exceed the longest wait_seconds (%s)", s.WriteTimeout, LongestWait))
+	}
+}
+
+// limits checks rates; a zero takes the default, so only negatives and a
+// burst below its rate (which could never let a second's requests through)
+// are faults.
+func (v *validator) limits(path string, l Limits) {
+	for _, f := range []struct {
 		name string
-		d    time.Duration
+		n    int
 	}{
+		{"key_rate", l.KeyRate}, {"key_burst", l.KeyBurst},
+		{"terminal_rate", l.TerminalRate}, {"terminal_burst", l.TerminalBurst},
+	} {
+		if f.n < 0 {
+			v.add(path+"."+f.name, fmt.Sprintf("%d is negative", f.n))
+		}
+	}
+	if l.KeyBurst > 0 && l.KeyBurst < l.KeyRate {
+		v.add(path+".key_burst", fmt.Sprintf("%d below key_rate %d", l.KeyBurst, l.KeyRate))
+	}
+	if l.TerminalBurst > 0 && l.TerminalBurst < l.TerminalRate {
+		v.add(path+".terminal_burst", fmt.Sprintf("%d below terminal_rate %d", l.TerminalBurst, l.TerminalRate))
+	}
+}
+
+func (v *validator) jobs(j *Jobs) {
+	v.positive("jobs", []namedDuration{
 		{"pending_query_interval", j.PendingQueryInterval},
 		{"pending_query_after", j.PendingQueryAfter},
 		{"reverse_after", j.ReverseAfter},
 		{"outbox_interval", j.OutboxInterval},
 		{"lease_ttl", j.LeaseTTL},
-	}
-	for _, d := range durations {
-		if d.d <= 0 {
-			v.add("jobs."+d.name, fmt.Sprintf("%s is not positive", d.d))
-		}
-	}
+	})
 	if j.Batch <= 0 {
 		v.add("jobs.batch", fmt.Sprintf("%d is not positive", j.Batch))
 	}
@@ -420,6 +467,9 @@ func (v *validator) merchant(i int, m *Merchant, knownProvider func(string) bool
 	}
 	if m.Risk != nil {
 		v.risk(path+".risk", m.Risk)
+	}
+	if m.RateLimit != nil {
+		v.limits(path+".rate_limit", *m.RateLimit)
 	}
 	terminals := make(map[string]bool)
 	for j, t := range m.Terminals {

@@ -85,6 +85,17 @@ func TestValidate(t *testing.T) {
 		{"provider amounts", func(c *config.Config) { c.Providers[0].MinAmount, c.Providers[0].MaxAmount = 10, 5 }, `providers[0].max_amount: 5 below min_amount 10`},
 		{"provider method", func(c *config.Config) { c.Providers[0].Methods = []paygate.Method{"cash"} }, `providers[0].methods[0]: unknown method "cash"`},
 
+		{"write timeout below the longest wait", func(c *config.Config) { c.Server.WriteTimeout = 120e9 },
+			`server.write_timeout: 2m0s must exceed the longest wait_seconds (2m0s)`},
+		{"idle timeout", func(c *config.Config) { c.Server.IdleTimeout = -1 }, `server.idle_timeout: -1ns is not positive`},
+		{"header timeout above read timeout", func(c *config.Config) { c.Server.ReadHeaderTimeout = 30e9 },
+			`server.read_header_timeout: 30s above read_timeout 20s`},
+		{"negative rate", func(c *config.Config) { c.RateLimit.TerminalRate = -1 }, `rate_limit.terminal_rate: -1 is negative`},
+		{"burst below rate", func(c *config.Config) { c.RateLimit.KeyBurst = 10 }, `rate_limit.key_burst: 10 below key_rate 1000`},
+		{"merchant burst below rate", func(c *config.Config) {
+			c.Merchants[0].RateLimit = &config.Limits{TerminalRate: 5, TerminalBurst: 2}
+		}, `merchants[0].rate_limit.terminal_burst: 2 below terminal_rate 5`},
+
 		{"mcc", func(c *config.Config) { c.Merchants[0].MCC = "58a2" }, `merchants[0].mcc: "58a2" is not a 4-digit MCC`},
 		{"merchant no", func(c *config.Config) { c.Merchants[0].MerchantNo = "12345" }, `merchants[0].merchant_no: must be 15 digits`},
 		{"merchant region", func(c *config.Config) { c.Merchants[0].RegionCode = "31000" }, `merchants[0].region_code: "31000" is not a 6-digit region code`},

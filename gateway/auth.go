@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/redis/go-redis/v9"
 )
 
 // AuthScheme is the Authorization scheme of signed API requests (DESIGN §3).
@@ -110,7 +110,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.EINVALIDSIG, "signature does not match the request"))
 		return
 	}
-	if err := s.useNonce(ctx, key.ID, p.nonce); err != nil {
+	if err := s.admit(c, key, p.nonce); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -118,14 +118,63 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// useNonce records a nonce for 10 minutes with SET NX.
-func (s *Server) useNonce(ctx context.Context, keyID, nonce string) error {
-	ok, err := s.deps.Redis.SetNX(ctx, s.deps.RedisPrefix+"nonce:"+keyID+":"+nonce, 1, nonceTTL).Result()
-	if err != nil {
-		return paygate.Errorf(paygate.EUNAVAILABLE, "replay protection is unavailable; retry shortly")
+// admitScript records a request's nonce and takes one token from its key's
+// bucket, in one round trip (docs/errors.md, rate_limited). A bucket holds
+// milli-tokens: it refills at ARGV[3] tokens a second up to ARGV[4] and a
+// request costs 1000. Over the limit, nothing is written (the same signed
+// request may be retried after the wait) and the answer is the wait in
+// milliseconds; a used nonce answers -1 and takes no token; 0 admits.
+// Both keys carry the key id as hash tag, so they share a Cluster slot.
+//
+//	KEYS[1] nonce, KEYS[2] bucket
+//	ARGV[1] nonce TTL ms, ARGV[2] now ms, ARGV[3] rate/s (0: no limit), ARGV[4] burst
+var admitScript = redis.NewScript(`
+local rate = tonumber(ARGV[3])
+local full, now, tokens = 0, 0, 0
+if rate > 0 then
+	full = tonumber(ARGV[4]) * 1000
+	now = tonumber(ARGV[2])
+	local b = redis.call('HMGET', KEYS[2], 't', 'at')
+	tokens = tonumber(b[1]) or full
+	local at = tonumber(b[2]) or now
+	if now > at then
+		tokens = math.min(full, tokens + (now - at) * rate)
+	end
+	if tokens < 1000 then
+		return math.ceil((1000 - tokens) / rate)
+	end
+end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+	return -1
+end
+if rate > 0 then
+	redis.call('HSET', KEYS[2], 't', tokens - 1000, 'at', now)
+	redis.call('PEXPIRE', KEYS[2], math.ceil(full / rate) + 1000)
+end
+return 0
+`)
+
+// admit records the nonce for 10 minutes and applies the key's rate
+// limit, both in one Redis script call: the hot path pays the one round
+// trip the nonce alone cost.
+func (s *Server) admit(c *gin.Context, key *paygate.APIKey, nonce string) error {
+	var rate, burst int
+	if s.deps.RateLimit != nil {
+		rate, burst = s.deps.RateLimit(key)
 	}
-	if !ok {
+	tag := s.deps.RedisPrefix + "{" + key.ID + "}:"
+	wait, err := admitScript.Run(c.Request.Context(), s.deps.Redis,
+		[]string{tag + "nonce:" + nonce, tag + "rate"},
+		nonceTTL.Milliseconds(), s.now().UnixMilli(), rate, burst).Int64()
+	switch {
+	case err != nil:
+		s.log.Error("nonce and rate limit check failed", "err", err)
+		return paygate.Errorf(paygate.EUNAVAILABLE, "replay protection is unavailable; retry shortly")
+	case wait < 0:
 		return paygate.Errorf(paygate.EREPLAYEDNONCE, "nonce was already used within the last 10 minutes")
+	case wait > 0:
+		c.Header("Retry-After", strconv.FormatInt((wait+999)/1000, 10))
+		return paygate.Errorf(paygate.ERATELIMITED, "more than %d requests per second with this key; retry later", rate)
 	}
 	return nil
 }

@@ -30,8 +30,11 @@ type Deps struct {
 	Inbound     *callbacks.Inbound
 	Redis       redis.UniversalClient
 	RedisPrefix string
-	Now         paygate.Clock
-	Logger      *slog.Logger
+	// RateLimit answers a key's request rate limit (requests per second,
+	// burst); rate 0 (or a nil RateLimit) means no limit.
+	RateLimit func(key *paygate.APIKey) (rate, burst int)
+	Now       paygate.Clock
+	Logger    *slog.Logger
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	// TrustedProxies (addresses or CIDR ranges) may name the client in

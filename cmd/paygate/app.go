@@ -193,7 +193,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
-		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
+		RateLimit: rateLimits(cfg),
+		Now:       m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Ready: func(ctx context.Context) error {
 			if err := m.DB.Ping(ctx); err != nil {
 				return err
@@ -206,7 +207,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		},
 	})
-	m.http = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	m.http = newHTTPServer(cfg.Server, m.Server.Handler())
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -217,6 +218,51 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.startJobs(bg)
 	m.Logger.Info("paygate listening", "url", m.URL, "database", m.DB.Dialect(), "sandbox", cfg.Sandbox.Enabled)
 	return nil
+}
+
+// newHTTPServer bounds every phase of a connection (docs/configuration.md,
+// "server"): headers, the whole request with its body, the answer (longer
+// than the longest wait_seconds) and the idle time between keep-alive
+// requests.
+func newHTTPServer(t config.Server, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeaderTimeout,
+		ReadTimeout:       t.ReadTimeout,
+		WriteTimeout:      t.WriteTimeout,
+		IdleTimeout:       t.IdleTimeout,
+	}
+}
+
+// rateLimits answers each API key's request rate limit from the
+// configuration: the merchant's own rates where it sets them, the
+// gateway's otherwise; terminal keys have their own rates.
+func rateLimits(cfg *config.Config) func(*paygate.APIKey) (int, int) {
+	if cfg.RateLimit.Disabled {
+		return nil
+	}
+	type pair struct{ key, terminal [2]int }
+	byMerchant := make(map[string]pair, len(cfg.Merchants))
+	for i := range cfg.Merchants {
+		mc := &cfg.Merchants[i]
+		var p pair
+		p.key[0], p.key[1] = cfg.RateLimit.For(mc, false)
+		p.terminal[0], p.terminal[1] = cfg.RateLimit.For(mc, true)
+		byMerchant[mc.ID] = p
+	}
+	var fallback pair
+	fallback.key[0], fallback.key[1] = cfg.RateLimit.For(nil, false)
+	fallback.terminal[0], fallback.terminal[1] = cfg.RateLimit.For(nil, true)
+	return func(k *paygate.APIKey) (int, int) {
+		p, ok := byMerchant[k.MerchantID]
+		if !ok {
+			p = fallback
+		}
+		if k.TerminalID != "" {
+			return p.terminal[0], p.terminal[1]
+		}
+		return p.key[0], p.key[1]
+	}
 }
 
 // validateContracts checks every merchant contract's fee schedule as

@@ -60,6 +60,8 @@ merchants:
         secret: %s
     terminals:
       - id: %s
+rate_limit:
+  disabled: true
 jobs:
   pending_query_interval: 1h
   outbox_interval: %s
