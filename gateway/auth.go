@@ -89,7 +89,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	ctx := c.Request.Context()
 	key, err := s.deps.Directory.APIKey(ctx, p.keyID)
 	if err != nil {
-		s.writeError(c, paygate.Errorf(paygate.EINVALIDKEY, "unknown API key %q", p.keyID))
+		if code := paygate.ErrorCode(err); code == paygate.EINVALIDKEY || code == paygate.ENOTFOUND {
+			err = paygate.Errorf(paygate.EINVALIDKEY, "unknown API key %q", p.keyID)
+		} // else the directory's store failed: 503 or 500, not the caller's fault
+		s.writeError(c, err)
 		return
 	}
 	ts, err := strconv.ParseInt(p.timestamp, 10, 64)

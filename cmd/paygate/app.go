@@ -193,8 +193,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
-		RateLimit: rateLimits(cfg),
-		Now:       m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
+		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
+		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Ready: func(ctx context.Context) error {
 			if err := m.DB.Ping(ctx); err != nil {
 				return err
