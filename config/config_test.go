@@ -214,7 +214,8 @@ func TestDecimalsAndDurations(t *testing.T) {
 	c, err := config.Parse([]byte(`
 providers:
   - id: wx
-    kind: wechat
+    kind: alipay
+    credentials: {app_id: "2021000000000000", private_key: k, alipay_public_key: p}
     timeout: 3s
     fees:
       - {name: quoted, rate: "0.006"}
@@ -244,7 +245,7 @@ merchants:
 		t.Errorf("window = %v", w)
 	}
 	// A provider without a timeout gets the default.
-	c, err = config.Parse([]byte("providers: [{id: a, kind: alipay}]"), nil)
+	c, err = config.Parse([]byte("providers: [{id: a, kind: alipay, credentials: {app_id: a, private_key: k, alipay_public_key: p}}]"), nil)
 	if err != nil || c.Providers[0].Timeout != config.DefaultProviderTimeout {
 		t.Fatalf("default timeout: %v, %v", c, err)
 	}

@@ -16,6 +16,11 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/acquirer"
+	"github.com/paygate-cn/paygate/channels/alipay"
+	"github.com/paygate-cn/paygate/channels/ecny"
+	"github.com/paygate-cn/paygate/channels/unionpay"
+	"github.com/paygate-cn/paygate/channels/wechat"
 )
 
 var (
@@ -29,6 +34,16 @@ var (
 	digitsPattern     = regexp.MustCompile(`^[0-9]+$`)
 	clockPattern      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 )
+
+// credentialKeys are the credentials each kind reads, as its channel
+// package declares them.
+var credentialKeys = map[string][]paygate.CredentialKey{
+	paygate.KindWeChat:   wechat.CredentialKeys,
+	paygate.KindAlipay:   alipay.CredentialKeys,
+	paygate.KindUnionPay: unionpay.CredentialKeys,
+	paygate.KindECNY:     ecny.CredentialKeys,
+	paygate.KindAcquirer: acquirer.CredentialKeys,
+}
 
 var (
 	kinds       = []string{paygate.KindWeChat, paygate.KindAlipay, paygate.KindUnionPay, paygate.KindECNY, paygate.KindAcquirer}
@@ -332,9 +347,15 @@ func (v *validator) provider(i int, p *paygate.ProviderSpec) {
 			v.httpURL(path+".base_url", p.BaseURL)
 		}
 	}
-	for _, k := range sortedKeys(p.Credentials) {
-		if p.Credentials[k] == "" {
-			v.add(fmt.Sprintf("%s.credentials.%s", path, k), "empty")
+	if knownKind {
+		for _, err := range p.CheckCredentials(credentialKeys[p.Kind]) {
+			v.errs = append(v.errs, fmt.Errorf("%s.%w", path, err))
+		}
+		switch {
+		case p.Kind == paygate.KindAcquirer && p.BaseURL == "" && p.Credentials["address"] == "":
+			v.add(path+".base_url", "required (tcp://host:port or tls://host:port) unless credentials.address is set")
+		case (p.Kind == paygate.KindUnionPay || p.Kind == paygate.KindECNY) && p.BaseURL == "":
+			v.add(path+".base_url", "required for kind "+p.Kind)
 		}
 	}
 	v.fees(path+".fees", p.Fees)

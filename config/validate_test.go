@@ -18,12 +18,20 @@ providers:
   - id: wx
     kind: wechat
     base_url: "https://api.mch.weixin.qq.com"
-    credentials: {mch_id: "1900000109"}
+    credentials:
+      mchid: "1900000109"
+      appid: "wx8888888888888888"
+      serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+      api_v3_key: "0123456789abcdef0123456789abcdef"
+      private_key: "pem"
+      platform_public_key: "pem"
+      platform_public_key_id: "PUB_KEY_ID_0114232134912410000"
     fees:
       - {name: wx.default, rate: "0.006"}
   - id: acq
     kind: acquirer
     base_url: "tcp://127.0.0.1:5000"
+    credentials: {mac_key: "0123456789ABCDEFFEDCBA9876543210", acquirer_id: "48020000"}
     fees:
       - {name: acq.debit, rate: "0.0055", cap: 2000, card_types: [debit]}
       - {name: acq.credit, rate: "0.006", card_types: [credit]}
@@ -71,7 +79,12 @@ func TestValidate(t *testing.T) {
 		{"duplicate provider", func(c *config.Config) { c.Providers[1].ID = "wx" }, `providers[1].id: duplicate id "wx"`},
 		{"http base url", func(c *config.Config) { c.Providers[0].BaseURL = "ftp://x" }, `providers[0].base_url: "ftp://x" is not an http(s) URL`},
 		{"acquirer base url", func(c *config.Config) { c.Providers[1].BaseURL = "https://x" }, `providers[1].base_url: "https://x" is not a tcp://host:port`},
-		{"empty credential", func(c *config.Config) { c.Providers[0].Credentials["mch_id"] = "" }, `providers[0].credentials.mch_id: empty`},
+		{"empty credential", func(c *config.Config) { c.Providers[0].Credentials["mchid"] = "" }, `providers[0].credentials.mchid: empty`},
+		{"missing credential", func(c *config.Config) { delete(c.Providers[1].Credentials, "mac_key") }, `providers[1].credentials.mac_key: missing`},
+		{"misspelt credential", func(c *config.Config) { c.Providers[0].Credentials["mch_id"] = "1900000109" },
+			`providers[0].credentials.mch_id: unknown to kind wechat (want mchid, appid, serial_no, api_v3_key, private_key, platform_public_key, platform_public_key_id)`},
+		{"acquirer without address", func(c *config.Config) { c.Providers[1].BaseURL = "" },
+			`providers[1].base_url: required (tcp://host:port or tls://host:port) unless credentials.address is set`},
 		{"negative rate", func(c *config.Config) { c.Providers[1].Fees[2].Rate = decimal.RequireFromString("-0.01") }, `providers[1].fees[2].rate: negative`},
 		{"rate above 1", func(c *config.Config) { c.Providers[0].Fees[0].Rate = decimal.NewFromInt(6) }, `providers[0].fees[0].rate: 6 above 1`},
 		{"cap below min", func(c *config.Config) { c.Providers[1].Fees[2].Cap, c.Providers[1].Fees[2].Min = 100, 200 }, `providers[1].fees[2].cap: 100 below min 200`},
@@ -209,13 +222,17 @@ func TestSandboxProviderNames(t *testing.T) {
 
 func TestAddProvider(t *testing.T) {
 	c := config.Default()
-	if err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat", BaseURL: "http://127.0.0.1:8080/sandbox/wechat"}); err != nil {
+	creds := map[string]string{}
+	for _, k := range []string{"mchid", "appid", "serial_no", "api_v3_key", "private_key", "platform_public_key", "platform_public_key_id"} {
+		creds[k] = "x"
+	}
+	if err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat", BaseURL: "http://127.0.0.1:8080/sandbox/wechat", Credentials: creds}); err != nil {
 		t.Fatal(err)
 	}
 	if p := c.Provider("wechat"); p == nil || p.Timeout != config.DefaultProviderTimeout {
 		t.Fatalf("provider = %+v", p)
 	}
-	err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat"})
+	err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat", Credentials: creds})
 	if err == nil || !strings.Contains(err.Error(), `providers[1].id: duplicate id "wechat"`) {
 		t.Fatalf("duplicate: %v", err)
 	}

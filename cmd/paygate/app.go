@@ -157,13 +157,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	channels := map[string]paygate.Channel{}
 	var parsers = map[string][]callbacks.Parser{}
+	// Every provider is built before failing, so that a start with bad
+	// credentials reports all of them at once.
+	var faults []error
 	for _, spec := range providers {
 		if spec.Disabled {
 			continue
 		}
 		ch, err := newChannel(spec)
 		if err != nil {
-			return fmt.Errorf("provider %s: %w", spec.ID, err)
+			faults = append(faults, fmt.Errorf("provider %s: %w", spec.ID, err))
+			continue
 		}
 		if c, ok := ch.(io.Closer); ok {
 			m.closers = append(m.closers, func() { c.Close() })
@@ -172,6 +176,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if p, ok := ch.(callbacks.Parser); ok {
 			parsers[spec.Kind] = append(parsers[spec.Kind], p)
 		}
+	}
+	if len(faults) > 0 {
+		return errors.Join(faults...)
 	}
 
 	recent := callbacks.NewRecentlyPaid(100_000)
