@@ -32,6 +32,7 @@ const (
 	EnvServerWriteTimeout      = "PAYGATE_SERVER_WRITE_TIMEOUT"
 	EnvServerIdleTimeout       = "PAYGATE_SERVER_IDLE_TIMEOUT"
 	EnvRateLimitDisabled       = "PAYGATE_RATE_LIMIT_DISABLED"
+	EnvECNYUAMarker            = "PAYGATE_ECNY_UA_MARKER"
 )
 
 // Defaults.
@@ -125,6 +126,19 @@ type Config struct {
 	Providers []paygate.ProviderSpec `yaml:"providers"`
 	Merchants []Merchant             `yaml:"merchants"`
 	Jobs      Jobs                   `yaml:"jobs"`
+	Cashier   Cashier                `yaml:"cashier"`
+}
+
+// Cashier configures the static QR cashier (docs/cashier.md).
+type Cashier struct {
+	// ECNYUAMarker is the User-Agent marker of the e-CNY app
+	// (PAYGATE_ECNY_UA_MARKER); default "eCNY/".
+	ECNYUAMarker string `yaml:"ecny_ua_marker"`
+	// PaysPerIP and PaysPerCode bound the orders the cashier creates per
+	// minute from one client address and through one code (defaults 20
+	// and 600).
+	PaysPerIP   int `yaml:"pays_per_ip"`
+	PaysPerCode int `yaml:"pays_per_code"`
 }
 
 // Server holds the HTTP server's timeouts. Every phase of a connection is

@@ -17,9 +17,11 @@ import (
 // Endpoints, relative to ProviderSpec.BaseURL (https://gateway.95516.com in
 // production).
 const (
-	PathBackTrans = "/gateway/api/backTransReq.do"     // consume, QR apply, undo, refund
-	PathQuery     = "/gateway/api/queryTrans.do"       // single transaction query
-	PathFileTrans = "/gateway/api/fileTransRequest.do" // reconciliation file download
+	PathBackTrans  = "/gateway/api/backTransReq.do"     // consume, QR apply, undo, refund
+	PathQuery      = "/gateway/api/queryTrans.do"       // single transaction query
+	PathFileTrans  = "/gateway/api/fileTransRequest.do" // reconciliation file download
+	PathAppTrans   = "/gateway/api/appTransReq.do"      // in-app (UPSDK) consume: answers a tn
+	PathFrontTrans = "/gateway/api/frontTransReq.do"    // front-end consume: the payer's browser posts here
 )
 
 // Protocol constants of every message.
@@ -31,6 +33,8 @@ const (
 	AccessDirect = "0"  // merchant connects directly
 	ChannelPOS   = "08" // mobile / face-to-face
 	BizGeneral   = "000000"
+	BizB2C       = "000201" // online gateway payment (front-end and in-app consume)
+	ChannelWeb   = "07"     // desktop web
 )
 
 // Transaction types (txnType) and subtypes (txnSubType) used.
@@ -58,6 +62,7 @@ type Client struct {
 	upKey    *rsa.PublicKey
 	upCertID string
 	backURL  string
+	frontURL string
 	timeout  time.Duration
 	http     *http.Client
 	now      paygate.Clock
@@ -73,7 +78,7 @@ var (
 // CredentialKeys are the credentials of a UnionPay provider (see New).
 var CredentialKeys = []paygate.CredentialKey{
 	{Name: "mer_id"}, {Name: "cert_id"}, {Name: "private_key"}, {Name: "unionpay_public_key"},
-	{Name: "unionpay_cert_id"}, {Name: "back_url", Optional: true},
+	{Name: "unionpay_cert_id"}, {Name: "back_url", Optional: true}, {Name: "front_url", Optional: true},
 }
 
 // New builds a client from a provider spec. Credentials: mer_id, cert_id,
@@ -105,6 +110,7 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 	if c.upKey, err = ParsePublicKey(cred["unionpay_public_key"]); err != nil {
 		return nil, fmt.Errorf("unionpay provider %q: credential unionpay_public_key: %v", spec.ID, err)
 	}
+	c.frontURL = cred["front_url"]
 	c.http = &http.Client{Timeout: c.timeout, Transport: pooledTransport()}
 	return c, nil
 }
