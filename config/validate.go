@@ -100,6 +100,13 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.server(&c.Server)
+	// A waiting answer may end with a channel call still running: the
+	// write timeout must outlast the longest wait plus that call.
+	for i, p := range c.Providers {
+		if need := LongestWait + p.Timeout; c.Server.WriteTimeout > LongestWait && c.Server.WriteTimeout <= need {
+			v.add("server.write_timeout", fmt.Sprintf("%s must exceed the longest wait_seconds plus providers[%d].timeout (%s)", c.Server.WriteTimeout, i, need))
+		}
+	}
 	v.limits("rate_limit", c.RateLimit.Limits)
 	v.jobs(&c.Jobs)
 	for i := range c.AuthCodes {

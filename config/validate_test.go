@@ -100,6 +100,8 @@ func TestValidate(t *testing.T) {
 
 		{"write timeout below the longest wait", func(c *config.Config) { c.Server.WriteTimeout = 120e9 },
 			`server.write_timeout: 2m0s must exceed the longest wait_seconds (2m0s)`},
+		{"write timeout below the longest wait and a channel call", func(c *config.Config) { c.Providers[1].Timeout = 45e9 },
+			`server.write_timeout: 2m30s must exceed the longest wait_seconds plus providers[1].timeout (2m45s)`},
 		{"idle timeout", func(c *config.Config) { c.Server.IdleTimeout = -1 }, `server.idle_timeout: -1ns is not positive`},
 		{"header timeout above read timeout", func(c *config.Config) { c.Server.ReadHeaderTimeout = 30e9 },
 			`server.read_header_timeout: 30s above read_timeout 20s`},
