@@ -121,54 +121,57 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// admitScript records a request's nonce and takes one token from its key's
-// bucket, in one round trip (docs/errors.md, rate_limited). A bucket holds
-// milli-tokens: it refills at ARGV[3] tokens a second up to ARGV[4] and a
-// request costs 1000. Over the limit, nothing is written (the same signed
-// request may be retried after the wait) and the answer is the wait in
-// milliseconds; a used nonce answers -1 and takes no token; 0 admits.
-// Both keys carry the key id as hash tag, so they share a Cluster slot.
+// admitScript records a request's nonce and applies its key's rate limit,
+// in one round trip (docs/configuration.md, rate_limit). The limit is a
+// token bucket kept as one number, the theoretical arrival time of the
+// next request (the generic cell rate algorithm): each request moves it
+// one emission interval (1/rate) later, and a request that would move it
+// more than burst intervals ahead of now is refused. Over the limit
+// nothing is written (the same signed request may be retried after the
+// wait) and the answer is the wait in milliseconds; a used nonce answers
+// -1 and costs nothing; 0 admits. Both keys carry the key id as hash tag,
+// so they share a Cluster slot.
 //
-//	KEYS[1] nonce, KEYS[2] bucket
-//	ARGV[1] nonce TTL ms, ARGV[2] now ms, ARGV[3] rate/s (0: no limit), ARGV[4] burst
+//	KEYS[1] nonce, KEYS[2] arrival time
+//	ARGV[1] nonce TTL ms, ARGV[2] now µs, ARGV[3] interval µs, ARGV[4] burst × interval µs
 var admitScript = redis.NewScript(`
-local rate = tonumber(ARGV[3])
-local full, now, tokens = 0, 0, 0
-if rate > 0 then
-	full = tonumber(ARGV[4]) * 1000
-	now = tonumber(ARGV[2])
-	local b = redis.call('HMGET', KEYS[2], 't', 'at')
-	tokens = tonumber(b[1]) or full
-	local at = tonumber(b[2]) or now
-	if now > at then
-		tokens = math.min(full, tokens + (now - at) * rate)
-	end
-	if tokens < 1000 then
-		return math.ceil((1000 - tokens) / rate)
-	end
+local now, interval, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[2]) or 0)
+if tat < now then tat = now end
+local ahead = tat + interval - now
+if ahead > limit then
+	return math.ceil((ahead - limit) / 1000)
 end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
 	return -1
 end
-if rate > 0 then
-	redis.call('HSET', KEYS[2], 't', tokens - 1000, 'at', now)
-	redis.call('PEXPIRE', KEYS[2], math.ceil(full / rate) + 1000)
-end
+redis.call('SET', KEYS[2], tat + interval, 'PX', math.ceil(ahead / 1000) + 1)
 return 0
 `)
 
 // admit records the nonce for 10 minutes and applies the key's rate
-// limit, both in one Redis script call: the hot path pays the one round
-// trip the nonce alone cost.
+// limit. With a limit it is one script call, without one the plain SET NX:
+// either way the hot path pays the one round trip the nonce alone cost.
 func (s *Server) admit(c *gin.Context, key *paygate.APIKey, nonce string) error {
 	var rate, burst int
 	if s.deps.RateLimit != nil {
 		rate, burst = s.deps.RateLimit(key)
 	}
+	ctx := c.Request.Context()
 	tag := s.deps.RedisPrefix + "{" + key.ID + "}:"
-	wait, err := admitScript.Run(c.Request.Context(), s.deps.Redis,
-		[]string{tag + "nonce:" + nonce, tag + "rate"},
-		nonceTTL.Milliseconds(), s.now().UnixMilli(), rate, burst).Int64()
+	var wait int64
+	var err error
+	if rate <= 0 {
+		var ok bool
+		ok, err = s.deps.Redis.SetNX(ctx, tag+"nonce:"+nonce, 1, nonceTTL).Result()
+		if !ok {
+			wait = -1
+		}
+	} else {
+		interval := max(int64(time.Second/time.Microsecond)/int64(rate), 1)
+		wait, err = admitScript.Run(ctx, s.deps.Redis, []string{tag + "nonce:" + nonce, tag + "rate"},
+			nonceTTL.Milliseconds(), s.now().UnixMicro(), interval, interval*int64(max(burst, 1))).Int64()
+	}
 	switch {
 	case err != nil:
 		s.log.Error("nonce and rate limit check failed", "err", err)
