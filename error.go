@@ -30,9 +30,11 @@ const (
 	EACTIVATIONEXPIRED = "activation_code_expired"
 
 	// 403, 404, 405.
-	EFORBIDDEN        = "forbidden"
-	ENOTFOUND         = "not_found"
-	EMETHODNOTALLOWED = "method_not_allowed" // a known path, another HTTP method
+	EFORBIDDEN = "forbidden"
+	// ETERMINALKEYFORBIDDEN: a field a terminal key may not set (notify_url).
+	ETERMINALKEYFORBIDDEN = "terminal_key_forbidden"
+	ENOTFOUND             = "not_found"
+	EMETHODNOTALLOWED     = "method_not_allowed" // a known path, another HTTP method
 
 	// 409: conflicts.
 	EIDEMPOTENCYINUSE  = "idempotency_key_in_use"
@@ -51,6 +53,11 @@ const (
 	ELOCATIONMISMATCH   = "terminal_location_mismatch"
 	ECAPTUREEXCEEDS     = "capture_exceeds_authorized"
 	ECHANNELUNAVAILABLE = "channel_unavailable"
+	// EINSECUREURL: a webhook URL that is not https where https is required.
+	EINSECUREURL = "insecure_url"
+	// EFORBIDDENDESTINATION: a webhook URL whose address is loopback,
+	// private, link-local or otherwise internal (docs/webhooks.md).
+	EFORBIDDENDESTINATION = "forbidden_destination"
 
 	// 429, 5xx.
 	ERATELIMITED    = "rate_limited"

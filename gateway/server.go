@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 )
@@ -46,6 +47,13 @@ type Deps struct {
 	Unavailable func(error) bool
 	// Ready reports whether dependencies (database, Redis) answer.
 	Ready func(ctx context.Context) error
+	// Backlog and Circuits, when set, are read at each /metrics scrape:
+	// the outbox and pending-order backlogs, each provider's circuit state.
+	Backlog  func(ctx context.Context) (*paygate.Backlog, error)
+	Circuits func() map[string]string
+	// Webhooks is the policy notify_url must meet (docs/webhooks.md); nil
+	// is the production default: https to public addresses only.
+	Webhooks *webhookurl.Policy
 	// Cashier serves static QR codes (the /v1/qr_codes endpoints and the
 	// payer pages under /qr/) and dynamic QR images; nil leaves them out.
 	Cashier *Cashier
@@ -79,8 +87,9 @@ func New(d Deps) *Server {
 		d.Payments.observe = s.metrics.ObserveChannel
 	}
 	if d.Inbound != nil && d.Inbound.Observe == nil {
-		d.Inbound.Observe = func(kind, outcome string) { s.metrics.callbacks.WithLabelValues(kind, outcome).Inc() }
+		d.Inbound.Observe = s.metrics.callback
 	}
+	s.metrics.reg.MustRegister(newGauges(d))
 	e := s.engine
 	// A wrong method on a known path is 405 (with Allow); a trailing slash
 	// or an unknown path is the JSON 404, never gin's redirect
@@ -195,7 +204,7 @@ func (s *Server) callback(c *gin.Context) {
 	kind := c.Param("channel")
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, s.deps.MaxBodyBytes+1))
 	if err != nil || int64(len(body)) > s.deps.MaxBodyBytes {
-		s.metrics.callbacks.WithLabelValues(kind, "rejected_oversized").Inc()
+		s.metrics.callback(kind, "rejected_oversized")
 		c.String(http.StatusRequestEntityTooLarge, "body too large")
 		return
 	}

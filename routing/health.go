@@ -120,6 +120,22 @@ func (h *Health) Status(id string) Status {
 	return h.provider(id).status()
 }
 
+// States returns the circuit state of every provider seen so far, by id
+// (for /metrics).
+func (h *Health) States() map[string]string {
+	h.mu.Lock()
+	ids := make(map[string]*providerHealth, len(h.byID))
+	for id, p := range h.byID {
+		ids[id] = p
+	}
+	h.mu.Unlock()
+	out := make(map[string]string, len(ids))
+	for id, p := range ids {
+		out[id] = p.status().State
+	}
+	return out
+}
+
 func (p *providerHealth) status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()

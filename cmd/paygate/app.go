@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
 	"github.com/paygate-cn/paygate/routing"
@@ -53,7 +54,9 @@ type Main struct {
 	Payments  *gateway.Payments
 	Router    *routing.Router
 	Directory *config.Directory
-	Sandbox   *Sandbox // nil unless sandbox mode
+	// webhooks is where webhooks may go (webhooks.* in the config).
+	webhooks *webhookurl.Policy
+	Sandbox  *Sandbox // nil unless sandbox mode
 
 	mini     *miniredis.Miniredis
 	http     *http.Server
@@ -136,6 +139,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.printSandbox()
 	}
 	m.Directory = cfg.Directory()
+	m.webhooks = cfg.Webhooks.Policy()
 	providers := cfg.Providers
 	secret, err := loadServerSecret(m.Getenv, cfg.DataDir)
 	if err != nil {
@@ -152,6 +156,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
 		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
+		// Payments are routed only once the server exists.
+		ObserveRisk: func(rule, action string) { m.Server.ObserveRisk(rule, action) },
 	})
 	if err != nil {
 		return err
@@ -203,6 +209,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
 		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
+		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
 		Cashier: &gateway.Cashier{
 			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
 			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
@@ -421,8 +428,8 @@ func (m *Main) startJobs(ctx context.Context) {
 	}
 	dispatcher := &callbacks.Dispatcher{
 		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
-		Client: &http.Client{Timeout: min(10*time.Second, jobs.LeaseTTL/2), Transport: callbacks.PooledTransport()}, Logger: m.Logger,
-		Deliverable: m.webhookMerchants,
+		Policy: m.webhooks, Logger: m.Logger, Deliverable: m.webhookMerchants,
+		Observe: m.Server.ObserveDispatch,
 	}
 	m.wg.Add(1)
 	go func() {

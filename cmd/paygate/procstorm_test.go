@@ -62,6 +62,9 @@ merchants:
       - id: %s
 rate_limit:
   disabled: true
+webhooks:
+  allow_http: true
+  allowed_networks: [127.0.0.0/8]
 jobs:
   pending_query_interval: 1h
   outbox_interval: %s
