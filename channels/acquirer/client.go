@@ -41,6 +41,8 @@ type Client struct {
 	now        paygate.Clock
 	pool       *connection.Pool
 	stan       atomic.Uint32
+	// settlementURL serves the acquirer's settlement file (FetchBill).
+	settlementURL string
 
 	mu        sync.Mutex
 	trades    map[string]*trade // by order id
@@ -90,6 +92,7 @@ var CredentialKeys = []paygate.CredentialKey{
 	{Name: "mac_key"}, {Name: "acquirer_id"},
 	{Name: "address", Optional: true},
 	{Name: "tls_ca_cert", Optional: true},
+	{Name: "settlement_url", Optional: true},
 	{Name: "pool_size", Optional: true},
 	{Name: "echo_interval", Optional: true},
 	{Name: "reconnect_wait", Optional: true},
@@ -103,8 +106,9 @@ var CredentialKeys = []paygate.CredentialKey{
 // connect timeout bounds dialling and the handshake together), or the
 // credential "address" (host:port, plain TCP). Credentials: "mac_key" (32
 // hex digits, double-length 3DES), "acquirer_id" (field 32, up to 11
-// digits), and optionally "pool_size", "echo_interval", "reconnect_wait"
-// and "reversal_retry" (Go durations). New does not fail when the host is
+// digits), and optionally "settlement_url" (where the daily settlement file
+// is fetched), "pool_size", "echo_interval", "reconnect_wait" and
+// "reversal_retry" (Go durations). New does not fail when the host is
 // down: the pool keeps reconnecting.
 func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 	cred, err := spec.ReadCredentials(CredentialKeys)
@@ -159,6 +163,12 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 			}
 			*d = v
 		}
+	}
+	if u := cred["settlement_url"]; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: settlement_url must be an http(s) URL", spec.ID)
+		}
+		c.settlementURL = u
 	}
 	for _, o := range opts {
 		o(c)

@@ -72,13 +72,15 @@ var (
 	_ paygate.Channel        = (*Client)(nil)
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
 
 // CredentialKeys are the credentials of a UnionPay provider (see New).
 var CredentialKeys = []paygate.CredentialKey{
 	{Name: "mer_id"}, {Name: "cert_id"}, {Name: "private_key"}, {Name: "unionpay_public_key"},
 	{Name: "unionpay_cert_id"}, {Name: "back_url", Optional: true}, {Name: "front_url", Optional: true},
+	// The cashier's user authorisation (NewOAuth).
+	{Name: "up_app_id", Optional: true}, {Name: "up_app_secret", Optional: true},
 }
 
 // New builds a client from a provider spec. Credentials: mer_id, cert_id,
