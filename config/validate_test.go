@@ -82,7 +82,7 @@ func TestValidate(t *testing.T) {
 		{"empty credential", func(c *config.Config) { c.Providers[0].Credentials["mchid"] = "" }, `providers[0].credentials.mchid: empty`},
 		{"missing credential", func(c *config.Config) { delete(c.Providers[1].Credentials, "mac_key") }, `providers[1].credentials.mac_key: missing`},
 		{"misspelt credential", func(c *config.Config) { c.Providers[0].Credentials["mch_id"] = "1900000109" },
-			`providers[0].credentials.mch_id: unknown to kind wechat (want mchid, appid, serial_no, api_v3_key, private_key, platform_public_key, platform_public_key_id)`},
+			`providers[0].credentials.mch_id: unknown to kind wechat (want mchid, appid, serial_no, api_v3_key, private_key, platform_public_key, platform_public_key_id, oauth_app_secret)`},
 		{"acquirer without address", func(c *config.Config) { c.Providers[1].BaseURL = "" },
 			`providers[1].base_url: required (tcp://host:port or tls://host:port) unless credentials.address is set`},
 		{"negative cashier limit", func(c *config.Config) { c.Cashier.PaysPerIP = -1 }, `cashier.pays_per_ip: -1 is negative`},
