@@ -465,3 +465,30 @@ func gunzipped(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
+
+// TestFetchNotReady: a bill the channel has not made yet (WeChat
+// STATEMENT_CREATING, the acquirer's file server without the file) is
+// ErrBillNotReady, and the next attempt gets the bill.
+func TestFetchNotReady(t *testing.T) {
+	for _, kind := range []string{paygate.KindWeChat, paygate.KindAcquirer} {
+		t.Run(kind, func(t *testing.T) {
+			clk := &clock{real: true}
+			sc := newSim(t, kind, clk)
+			today := dayOf(time.Now())
+			if err := sc.adjust(sandbox.BillAdjustment{Date: today.Format(time.DateOnly), Action: "not_ready"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Fetch(context.Background(), sc.ch, today, t.TempDir())
+			if !errors.Is(err, ErrBillNotReady) {
+				t.Fatalf("err = %v, want ErrBillNotReady", err)
+			}
+			bf, err := Fetch(context.Background(), sc.ch, today, t.TempDir())
+			if err != nil {
+				t.Fatalf("second attempt: %v", err)
+			}
+			if kind == paygate.KindWeChat && !bf.Empty {
+				t.Errorf("a day without trades: %+v", bf)
+			}
+		})
+	}
+}

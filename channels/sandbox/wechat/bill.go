@@ -171,6 +171,10 @@ func (s *Server) tradeBill(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, http.StatusBadRequest, errBody("PARAM_ERROR", "bill_type 无效"))
 		return
 	}
+	if s.adjust.NotReady(day) {
+		s.reply(w, http.StatusBadRequest, errBody("STATEMENT_CREATING", "账单生成中"))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	file := s.tradeBillLocked(day)
