@@ -61,6 +61,7 @@ func (s *Server) billLinesLocked(day time.Time) []sandbox.BillLine {
 	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
 	var lines []sandbox.BillLine
 	for _, t := range s.trades {
+		s.settleLocked(t) // the day is closed: due confirmations happen first
 		if !in(t.successAt) {
 			continue
 		}
