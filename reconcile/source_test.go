@@ -236,7 +236,9 @@ func TestSimulatorBillsRoundTrip(t *testing.T) {
 			// refuse a request 5 minutes off their clock: their day is today,
 			// without the midnight crossing the others show.
 			cross := kind != paygate.KindWeChat && kind != paygate.KindECNY
-			d1 := time.Date(2026, 11, 21, 0, 0, 0, 0, cst)
+			// The last day of a year: day 2 is in the next year (UnionPay's
+			// MMDD times, the acquirer's MMDD settlement date).
+			d1 := time.Date(2026, 12, 31, 0, 0, 0, 0, cst)
 			d2 := d1.AddDate(0, 0, 1)
 			clk := &clock{t: d1.Add(10 * time.Hour)}
 			if !cross {
