@@ -41,7 +41,7 @@ type Main struct {
 	DBSchema string
 	// Tuning, mostly for tests: zero values keep the defaults.
 	PollInterval   time.Duration // B-scan-C polling while the customer confirms
-	PaymentWindow  time.Duration // after which unresolved B-scan-C orders are reversed
+	PaymentWindow  time.Duration // shortens B-scan-C payment windows; unknown card payments are reversed after it
 	ChannelTimeout time.Duration // per channel call in sandbox mode
 	SandboxHang    time.Duration // how long a simulated timeout (4444) hangs
 
