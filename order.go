@@ -107,36 +107,43 @@ const (
 // Order is one payment attempt of a merchant. Its JSON form is the API's
 // order object.
 type Order struct {
-	ID               string            `json:"id"`
-	MerchantID       string            `json:"merchant_id"`
-	MerchantOrderNo  string            `json:"merchant_order_no"`
-	Status           OrderStatus       `json:"status"`
-	Amount           int64             `json:"amount"`
-	Currency         string            `json:"currency"`
-	Subject          string            `json:"subject"`
-	Method           Method            `json:"method"`
-	Channel          string            `json:"channel"`  // channel kind: wechat, alipay, unionpay, ecny, acquirer
-	Provider         string            `json:"provider"` // configured provider id
-	ChannelTradeNo   string            `json:"channel_trade_no"`
-	Fee              int64             `json:"fee"`
-	NetAmount        int64             `json:"net_amount"`
-	Route            *Route            `json:"route"`
-	QRCode           *string           `json:"qr_code"`
-	Credential       json.RawMessage   `json:"credential"`
-	Card             *CardInfo         `json:"card,omitempty"`
-	TerminalID       string            `json:"terminal_id,omitempty"`
-	Location         *Location         `json:"location,omitempty"`
-	Capture          string            `json:"capture,omitempty"`
-	AuthorizedAmount int64             `json:"authorized_amount,omitempty"`
-	RefundedAmount   int64             `json:"refunded_amount"`
-	Failure          *Failure          `json:"failure"`
-	NotifyURL        string            `json:"notify_url,omitempty"`
-	PayerID          string            `json:"payer_id,omitempty"`
-	CreatedAt        time.Time         `json:"created_at"`
-	UpdatedAt        time.Time         `json:"updated_at"`
-	PaidAt           *time.Time        `json:"paid_at"`
-	ExpiresAt        time.Time         `json:"expires_at"`
-	Metadata         map[string]string `json:"metadata"`
+	ID              string      `json:"id"`
+	MerchantID      string      `json:"merchant_id"`
+	MerchantOrderNo string      `json:"merchant_order_no"`
+	Status          OrderStatus `json:"status"`
+	Amount          int64       `json:"amount"`
+	Currency        string      `json:"currency"`
+	Subject         string      `json:"subject"`
+	Method          Method      `json:"method"`
+	Channel         string      `json:"channel"`  // channel kind: wechat, alipay, unionpay, ecny, acquirer
+	Provider        string      `json:"provider"` // configured provider id
+	ChannelTradeNo  string      `json:"channel_trade_no"`
+	Fee             int64       `json:"fee"`
+	NetAmount       int64       `json:"net_amount"`
+	Route           *Route      `json:"route"`
+	QRCode          *string     `json:"qr_code"`
+	// QRPNGURL serves QRCode as a PNG while the order can be paid; it is
+	// made by the gateway (an unguessable URL), not stored.
+	QRPNGURL         *string         `json:"qr_png_url"`
+	Credential       json.RawMessage `json:"credential"`
+	Card             *CardInfo       `json:"card,omitempty"`
+	TerminalID       string          `json:"terminal_id,omitempty"`
+	Location         *Location       `json:"location,omitempty"`
+	Capture          string          `json:"capture,omitempty"`
+	AuthorizedAmount int64           `json:"authorized_amount,omitempty"`
+	RefundedAmount   int64           `json:"refunded_amount"`
+	Failure          *Failure        `json:"failure"`
+	NotifyURL        string          `json:"notify_url,omitempty"`
+	PayerID          string          `json:"payer_id,omitempty"`
+	// Source is SourceStaticQR for a payment through a static QR code
+	// (QRCodeID names it); empty for orders created through the API.
+	Source    string            `json:"source,omitempty"`
+	QRCodeID  string            `json:"qr_code_id,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	PaidAt    *time.Time        `json:"paid_at"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	Metadata  map[string]string `json:"metadata"`
 
 	// RefundReserved is the sum of pending and succeeded refunds; a new
 	// refund is accepted only while RefundReserved+amount <= Amount.

@@ -52,6 +52,12 @@ func (o *Order) AppendJSON(b []byte) ([]byte, error) {
 	} else {
 		b = appendJSONString(b, *o.QRCode)
 	}
+	b = append(b, `,"qr_png_url":`...)
+	if o.QRPNGURL == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, *o.QRPNGURL)
+	}
 	b = append(b, `,"credential":`...)
 	if o.Credential == nil {
 		b = append(b, "null"...)
@@ -96,6 +102,14 @@ func (o *Order) AppendJSON(b []byte) ([]byte, error) {
 	if o.PayerID != "" {
 		b = append(b, `,"payer_id":`...)
 		b = appendJSONString(b, o.PayerID)
+	}
+	if o.Source != "" {
+		b = append(b, `,"source":`...)
+		b = appendJSONString(b, o.Source)
+	}
+	if o.QRCodeID != "" {
+		b = append(b, `,"qr_code_id":`...)
+		b = appendJSONString(b, o.QRCodeID)
 	}
 	var err error
 	b = append(b, `,"created_at":`...)

@@ -71,6 +71,13 @@ func randomOrder(r *rand.Rand) *Order {
 		q := s()
 		o.QRCode = &q
 	}
+	if maybe() {
+		q := s()
+		o.QRPNGURL = &q
+	}
+	if maybe() {
+		o.Source, o.QRCodeID = s(), s()
+	}
 	switch r.IntN(3) {
 	case 0:
 		o.Credential = json.RawMessage(`{ "appId" : "wx<1>", "n": [1, 2] }`)

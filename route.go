@@ -69,3 +69,18 @@ type Router interface {
 	// windows). Returns ENOROUTE, or ERISKDECLINED when a risk rule declines.
 	Route(ctx context.Context, req *RouteRequest) (*Route, error)
 }
+
+// RiskDeclined is the error of a payment the risk rules refused. Rule
+// names the rule that declined it (as in Route.Risk); it unwraps to the
+// *Error the API shows (ERISKDECLINED or ELOCATIONMISMATCH), so callers
+// that show their own text (the cashier page) can tell the rules apart
+// without reading messages.
+type RiskDeclined struct {
+	Rule string
+	Err  *Error
+}
+
+func (e *RiskDeclined) Error() string { return e.Err.Error() }
+
+// Unwrap returns the API error.
+func (e *RiskDeclined) Unwrap() error { return e.Err }

@@ -26,6 +26,7 @@ const (
 	EnvSandboxSecret        = "PAYGATE_SANDBOX_SECRET"
 	EnvSandboxWebhookSecret = "PAYGATE_SANDBOX_WEBHOOK_SECRET"
 	EnvSandboxWebhookURL    = "PAYGATE_SANDBOX_WEBHOOK_URL"
+	EnvECNYUAMarker         = "PAYGATE_ECNY_UA_MARKER"
 )
 
 // Defaults.
@@ -93,6 +94,19 @@ type Config struct {
 	Providers []paygate.ProviderSpec `yaml:"providers"`
 	Merchants []Merchant             `yaml:"merchants"`
 	Jobs      Jobs                   `yaml:"jobs"`
+	Cashier   Cashier                `yaml:"cashier"`
+}
+
+// Cashier configures the static QR cashier (docs/cashier.md).
+type Cashier struct {
+	// ECNYUAMarker is the User-Agent marker of the e-CNY app
+	// (PAYGATE_ECNY_UA_MARKER); default "eCNY/".
+	ECNYUAMarker string `yaml:"ecny_ua_marker"`
+	// PaysPerIP and PaysPerCode bound the orders the cashier creates per
+	// minute from one client address and through one code (defaults 20
+	// and 600).
+	PaysPerIP   int `yaml:"pays_per_ip"`
+	PaysPerCode int `yaml:"pays_per_code"`
 }
 
 // Sandbox is test mode: the channel simulators run in-process and the

@@ -113,6 +113,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	str(EnvAddr, &c.Addr)
 	str(EnvPublicURL, &c.PublicURL)
+	str(EnvECNYUAMarker, &c.Cashier.ECNYUAMarker)
 	str(EnvDataDir, &c.DataDir)
 	str(EnvDatabaseURL, &c.DatabaseURL)
 	str(EnvRedisURL, &c.RedisURL)

@@ -31,6 +31,7 @@ func DeriveKey(serverSecret []byte, purpose string) []byte {
 const (
 	PurposeCardFingerprint = "paygate card fingerprint v1"
 	PurposeKeySealing      = "paygate terminal key sealing v1"
+	PurposeCashier         = "paygate cashier v1"
 )
 
 // SecretBox seals API key secrets for storage: AES-256-GCM under a key

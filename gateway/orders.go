@@ -42,6 +42,10 @@ type OrderRequest struct {
 	expiresIn   int
 	waitSeconds int
 	amount      int64
+	// source and qrCodeID mark a payment through a static QR code (set by
+	// the cashier, never by the API).
+	source   string
+	qrCodeID string
 }
 
 // CardInput is the card of a card-present order.
@@ -413,7 +417,24 @@ func (s *Server) listOrders(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	for _, o := range orders {
+		o.QRPNGURL = s.deps.Cashier.OrderPNGURL(o, s.now())
+	}
 	c.JSON(http.StatusOK, newList(orders, next))
+}
+
+// decodeBody reads the body and decodes it strictly into dst; on failure
+// it answers the error itself.
+func (s *Server) decodeBody(c *gin.Context, dst any) bool {
+	body, ok := s.readBody(c)
+	if !ok {
+		return false
+	}
+	if err := decodeStrict(body, dst); err != nil {
+		s.writeError(c, err)
+		return false
+	}
+	return true
 }
 
 // emptyBody accepts an empty body or {} for action endpoints.
@@ -468,6 +489,7 @@ func (s *Server) cancelOrder(c *gin.Context) {
 // writeOrder answers with the order object, encoded by the order's own
 // encoder (it answers every order request; see paygate.Order.AppendJSON).
 func (s *Server) writeOrder(c *gin.Context, status int, o *paygate.Order) {
+	o.QRPNGURL = s.deps.Cashier.OrderPNGURL(o, s.now())
 	b, err := o.AppendJSON(make([]byte, 0, 2048))
 	if err != nil {
 		s.writeError(c, fmt.Errorf("encode order %s: %w", o.ID, err))

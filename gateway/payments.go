@@ -193,6 +193,8 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 		Capture:         in.Capture,
 		NotifyURL:       in.NotifyURL,
 		PayerID:         in.PayerID,
+		Source:          in.source,
+		QRCodeID:        in.qrCodeID,
 		CreatedAt:       now,
 		UpdatedAt:       now,
 		ExpiresAt:       now.Add(time.Duration(in.expiresIn) * time.Second),
@@ -288,6 +290,7 @@ func (p *Payments) routeRequest(ctx context.Context, m *paygate.Merchant, in *Or
 	rreq := &paygate.RouteRequest{
 		Merchant: m, Amount: in.amount, Method: in.method, Channel: in.channel,
 		Card: in.cardInfo, TerminalID: in.TerminalID, Location: in.Location, PayerKey: in.payerKey(),
+		StaticQR: in.source == paygate.SourceStaticQR,
 	}
 	if p.TerminalRegion != nil && in.TerminalID != "" {
 		region, err := p.TerminalRegion(ctx, m.ID, in.TerminalID)

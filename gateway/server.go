@@ -39,6 +39,9 @@ type Deps struct {
 	TrustedProxies []string
 	// Ready reports whether dependencies (database, Redis) answer.
 	Ready func(ctx context.Context) error
+	// Cashier serves static QR codes (the /v1/qr_codes endpoints and the
+	// payer pages under /qr/) and dynamic QR images; nil leaves them out.
+	Cashier *Cashier
 	// Mount adds extra routes (the sandbox simulators, the cashier page).
 	Mount func(e *gin.Engine)
 }
@@ -116,6 +119,13 @@ func New(d Deps) *Server {
 		v1.GET("/terminals/:id", s.getTerminal)
 		v1.POST("/terminals/:id/deactivate", s.deactivateTerminal)
 		v1.POST("/terminals/:id/activation_code", s.reissueActivationCode)
+	}
+	if d.Cashier != nil {
+		v1.POST("/qr_codes", s.createQRCode)
+		v1.GET("/qr_codes", s.listQRCodes)
+		v1.GET("/qr_codes/:id", s.getQRCode)
+		v1.POST("/qr_codes/:id/deactivate", s.deactivateQRCode)
+		s.cashierRoutes(e)
 	}
 	if d.Mount != nil {
 		d.Mount(e)

@@ -120,13 +120,8 @@ func (s *Server) createTerminal(c *gin.Context) {
 	if !s.merchantOnly(c, "register terminals") {
 		return
 	}
-	body, ok := s.readBody(c)
-	if !ok {
-		return
-	}
 	var in TerminalRequest
-	if err := decodeStrict(body, &in); err != nil {
-		s.writeError(c, err)
+	if !s.decodeBody(c, &in) {
 		return
 	}
 	m, ok := s.merchant(c)

@@ -61,6 +61,9 @@ type Line struct {
 	// Ref is a channel-specific reference for matching when trade numbers
 	// are absent (acquirer: terminal/batch/STAN/RRN).
 	Ref string
+	// Adjustment marks a line of a channel's error file (UnionPay ZME:
+	// 差错 such as chargebacks and adjustments) rather than its detail.
+	Adjustment bool
 
 	// Pos is where the line stands in its file.
 	Pos Position
@@ -80,11 +83,16 @@ type ParseError struct {
 	Line   int
 	Column int
 	Msg    string
+	// Err is the cause when there is one to test with errors.Is
+	// (ErrBillDigest for a hash mismatch, ErrForeignBill).
+	Err error
 }
 
 func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
 }
+
+func (e *ParseError) Unwrap() error { return e.Err }
 
 // BillReader reads one channel bill line by line, never holding the whole
 // file as text. Next returns io.EOF after the last line of a complete bill

@@ -123,6 +123,12 @@ type riskOutcome struct {
 	standardRate bool   // the reduced rate is withdrawn
 	declineCode  string // ERISKDECLINED or ELOCATIONMISMATCH; "" = go ahead
 	declineMsg   string
+	declineRule  string
+}
+
+// declined is the error of a declined outcome.
+func (o *riskOutcome) declined() error {
+	return &paygate.RiskDeclined{Rule: o.declineRule, Err: paygate.Errorf(o.declineCode, "%s", o.declineMsg)}
 }
 
 func (o *riskOutcome) add(rule, action, reason string) {
@@ -132,6 +138,7 @@ func (o *riskOutcome) add(rule, action, reason string) {
 		if o.declineCode == "" {
 			o.declineCode = paygate.ERISKDECLINED
 			o.declineMsg = rule + ": " + reason
+			o.declineRule = rule
 		}
 	case paygate.RiskStandardRate:
 		o.standardRate = true
@@ -170,6 +177,7 @@ func statelessRisk(rules *paygate.RiskRules, req *paygate.RouteRequest, out *ris
 			out.add(RuleRegion, action, "terminal registered in "+req.TerminalRegion+" reported "+req.Location.RegionCode)
 			if action == paygate.RiskDecline && first {
 				out.declineCode = paygate.ELOCATIONMISMATCH
+				out.declineRule = RuleRegion
 			}
 		}
 	}

@@ -54,7 +54,7 @@ var kindMethods = map[string][]paygate.Method{
 	paygate.KindWeChat:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
 	paygate.KindAlipay:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
 	paygate.KindUnionPay: {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodWeb, paygate.MethodCard},
-	paygate.KindECNY:     {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodApp, paygate.MethodH5},
+	paygate.KindECNY:     {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI},
 	paygate.KindAcquirer: {paygate.MethodCard},
 }
 
@@ -189,7 +189,7 @@ func (r *Router) route(ctx context.Context, req *paygate.RouteRequest, dry bool)
 	out.add(RuleMCC, RiskPass, mccReason)
 	statelessRisk(rules, req, &out)
 	if out.declineCode != "" {
-		return nil, paygate.Errorf(out.declineCode, "%s", out.declineMsg)
+		return nil, out.declined()
 	}
 	route, err := r.decide(req, false)
 	if err != nil {
@@ -199,7 +199,7 @@ func (r *Router) route(ctx context.Context, req *paygate.RouteRequest, dry bool)
 		return nil, err
 	}
 	if out.declineCode != "" {
-		return nil, paygate.Errorf(out.declineCode, "%s", out.declineMsg)
+		return nil, out.declined()
 	}
 	if out.standardRate {
 		if route, err = r.decide(req, true); err != nil {

@@ -16,7 +16,7 @@ const orderColumns = `id, merchant_id, merchant_order_no, status, amount, curren
 	method, channel, provider, channel_trade_no, fee, net_amount, route, qr_code, credential,
 	card, card_fingerprint, terminal_id, location, capture, authorized_amount, refunded_amount,
 	refund_reserved, failure, notify_url, payer_id, auth_code_masked, created_at, updated_at,
-	paid_at, expires_at, metadata, channel_ref`
+	paid_at, expires_at, metadata, channel_ref, source, qr_code_id`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -30,7 +30,7 @@ func scanOrder(s scanner) (*paygate.Order, error) {
 		&fingerprint, &o.TerminalID, jsonCol{&o.Location}, &o.Capture, &o.AuthorizedAmount,
 		&o.RefundedAmount, &o.RefundReserved, jsonCol{&o.Failure}, &o.NotifyURL, &o.PayerID,
 		&o.AuthCodeMasked, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timePtrCol{&o.PaidAt},
-		timeCol{&o.ExpiresAt}, jsonCol{&o.Metadata}, &o.ChannelRef)
+		timeCol{&o.ExpiresAt}, jsonCol{&o.Metadata}, &o.ChannelRef, &o.Source, &o.QRCodeID)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (db *DB) CreateOrder(ctx context.Context, o *paygate.Order) error {
 		j(o.Route), strPtrArg(o.QRCode), rawArg(o.Credential), j(o.Card), fingerprint,
 		o.TerminalID, j(o.Location), o.Capture, o.AuthorizedAmount, o.RefundedAmount,
 		o.RefundReserved, j(o.Failure), o.NotifyURL, o.PayerID, o.AuthCodeMasked,
-		db.ts(o.CreatedAt), db.ts(o.UpdatedAt), db.tsp(o.PaidAt), db.ts(o.ExpiresAt), j(o.Metadata), o.ChannelRef}
+		db.ts(o.CreatedAt), db.ts(o.UpdatedAt), db.tsp(o.PaidAt), db.ts(o.ExpiresAt), j(o.Metadata), o.ChannelRef, o.Source, o.QRCodeID}
 	if jsonErr != nil {
 		return fmt.Errorf("store: encode order: %w", jsonErr)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -318,14 +319,22 @@ func TestPagePayCredentials(t *testing.T) {
 		}
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("trade_no")) {
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("id=confirm")) {
 			t.Fatalf("%s cashier = %d %s", m, resp.StatusCode, page)
 		}
 		if q, _ := e.client.Query(ctx(), &paygate.Order{ID: id}); q.Outcome != paygate.OutcomePending {
 			t.Fatalf("%s query = %s", m, q.Outcome)
 		}
-		if code := scan(t, e, map[string]string{"trade_no": q(t, e, id).ChannelTradeNo}); code != http.StatusOK {
-			t.Fatalf("confirm = %d", code)
+		// the cashier's confirm button posts the trade_no to confirm
+		confirm := strings.TrimSuffix(e.spec.BaseURL, "gateway.do") + "confirm"
+		resp, err = http.PostForm(confirm, url.Values{"ref": {q(t, e, id).ChannelTradeNo}, "action": {"confirm"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte(`data-status="paid"`)) {
+			t.Fatalf("confirm = %d %s", resp.StatusCode, page)
 		}
 		if got := q(t, e, id); got.Outcome != paygate.OutcomeSuccess || got.Amount != 4200 {
 			t.Fatalf("%s after confirm = %+v", m, got)

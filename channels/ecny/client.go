@@ -211,8 +211,41 @@ func (c *Client) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate
 		return c.micropay(ctx, req)
 	case paygate.MethodQR:
 		return c.precreate(ctx, req)
+	case paygate.MethodJSAPI:
+		return c.jsapi(ctx, req)
 	}
 	return nil, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "e-CNY does not support method %q", req.Method)
+}
+
+// jsapi creates a trade the payer confirms in the e-CNY app that opened
+// the merchant's page; the credential is the pay_ref the page hands to the
+// app (docs/channels/ecny.md).
+func (c *Client) jsapi(ctx context.Context, req *paygate.PaymentRequest) (*paygate.Result, error) {
+	if req.PayerID == "" {
+		return nil, paygate.ParamErrorf(paygate.EPARAMMISSING, "payer_id", "e-CNY jsapi needs the payer's wallet id")
+	}
+	body := JSAPIRequest{PrecreateRequest: PrecreateRequest{OutTradeNo: req.OrderID, Amount: req.Amount,
+		Currency: paygate.Currency, Subject: req.Subject, NotifyURL: req.NotifyURL}, WalletID: req.PayerID}
+	if !req.ExpiresAt.IsZero() {
+		body.ExpireTime = BankTime(req.ExpiresAt)
+	}
+	a, err := c.call(ctx, "pay", PathJSAPI, body, maxMessage)
+	if err != nil {
+		return nil, err
+	}
+	if a.head.Code != CodeOK {
+		return nil, c.unexpected("pay", a)
+	}
+	var t Trade
+	if err := json.Unmarshal(a.body, &t); err != nil || t.PayRef == "" {
+		return nil, &paygate.ChannelError{Provider: c.id, Op: "pay", Message: "jsapi answered no pay_ref", Err: err}
+	}
+	r, err := c.classifyTrade("pay", &t)
+	if err != nil {
+		return nil, err
+	}
+	r.Credential, _ = json.Marshal(map[string]string{"pay_ref": t.PayRef})
+	return r, nil
 }
 
 func (c *Client) micropay(ctx context.Context, req *paygate.PaymentRequest) (*paygate.Result, error) {

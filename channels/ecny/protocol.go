@@ -35,6 +35,7 @@ const (
 const (
 	PathMicropay     = "/v1/trade/micropay"
 	PathPrecreate    = "/v1/trade/precreate"
+	PathJSAPI        = "/v1/trade/jsapi"
 	PathQuery        = "/v1/trade/query"
 	PathCancel       = "/v1/trade/cancel"
 	PathClose        = "/v1/trade/close"
@@ -136,6 +137,14 @@ type PrecreateRequest struct {
 	NotifyURL  string `json:"notify_url,omitempty"`
 }
 
+// JSAPIRequest is the body of PathJSAPI: a payment the payer confirms in
+// the e-CNY app, which opened the merchant's page (the wallet id comes from
+// the app's authorisation).
+type JSAPIRequest struct {
+	PrecreateRequest
+	WalletID string `json:"wallet_id"`
+}
+
 // TradeRef names a trade (query, cancel, close).
 type TradeRef struct {
 	OutTradeNo string `json:"out_trade_no"`
@@ -151,6 +160,7 @@ type Trade struct {
 	WalletType  string `json:"wallet_type,omitempty"`
 	WalletID    string `json:"wallet_id,omitempty"`
 	CodeURL     string `json:"code_url,omitempty"`
+	PayRef      string `json:"pay_ref,omitempty"`
 	PaidAt      string `json:"paid_at,omitempty"`
 	FailCode    string `json:"fail_code,omitempty"`
 	FailMessage string `json:"fail_message,omitempty"`

@@ -17,9 +17,11 @@ import (
 // Endpoints, relative to ProviderSpec.BaseURL (https://gateway.95516.com in
 // production).
 const (
-	PathBackTrans = "/gateway/api/backTransReq.do"     // consume, QR apply, undo, refund
-	PathQuery     = "/gateway/api/queryTrans.do"       // single transaction query
-	PathFileTrans = "/gateway/api/fileTransRequest.do" // reconciliation file download
+	PathBackTrans  = "/gateway/api/backTransReq.do"     // consume, QR apply, undo, refund
+	PathQuery      = "/gateway/api/queryTrans.do"       // single transaction query
+	PathFileTrans  = "/gateway/api/fileTransRequest.do" // reconciliation file download
+	PathAppTrans   = "/gateway/api/appTransReq.do"      // in-app (UPSDK) consume: answers a tn
+	PathFrontTrans = "/gateway/api/frontTransReq.do"    // front-end consume: the payer's browser posts here
 )
 
 // Protocol constants of every message.
@@ -31,6 +33,8 @@ const (
 	AccessDirect = "0"  // merchant connects directly
 	ChannelPOS   = "08" // mobile / face-to-face
 	BizGeneral   = "000000"
+	BizB2C       = "000201" // online gateway payment (front-end and in-app consume)
+	ChannelWeb   = "07"     // desktop web
 )
 
 // Transaction types (txnType) and subtypes (txnSubType) used.
@@ -58,6 +62,7 @@ type Client struct {
 	upKey    *rsa.PublicKey
 	upCertID string
 	backURL  string
+	frontURL string
 	timeout  time.Duration
 	http     *http.Client
 	now      paygate.Clock
@@ -113,6 +118,7 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		return nil, err
 	}
 	c.backURL = spec.Credentials["back_url"]
+	c.frontURL = spec.Credentials["front_url"]
 	c.http = &http.Client{Timeout: c.timeout, Transport: pooledTransport()}
 	return c, nil
 }

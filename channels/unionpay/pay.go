@@ -2,6 +2,10 @@ package unionpay
 
 import (
 	"context"
+	"encoding/json"
+	"html"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +18,10 @@ import (
 //     (19 digits starting 62) in qrNo;
 //   - qr (C-scan-B): QR apply 01/07, answered with the qrCode to show;
 //   - card with entry mode contactless (QuickPass 闪付): consume 01/01 with
-//     the PAN encrypted in accNo and the EMV data in cardTransData.
+//     the PAN encrypted in accNo and the EMV data in cardTransData;
+//   - jsapi (in the UnionPay app, UPSDK): in-app consume 01/01 bizType
+//     000201 with the payer's user id, answered with the tn the page pays;
+//   - h5 and web: the front-end consume form the payer's browser posts.
 //
 // A consume answered 00 is only accepted: the client queries once at once,
 // and reports pending when the platform has no result yet.
@@ -40,6 +47,17 @@ func (c *Client) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate
 		if f, err = c.cardFields(req); err != nil {
 			return nil, err
 		}
+	case paygate.MethodJSAPI:
+		if req.PayerID == "" {
+			return nil, paygate.ParamErrorf(paygate.EPARAMMISSING, "payer_id", "UnionPay jsapi needs the payer's UnionPay user id")
+		}
+		if len(req.PayerID) > 64 || strings.Trim(req.PayerID, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") != "" {
+			return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "payer_id", "a UnionPay user id is at most 64 letters, digits, '_' or '-'")
+		}
+		f = c.fields(TxnConsume, SubCard, BizB2C)
+		f["reserved"] = "{userId=" + req.PayerID + "}"
+	case paygate.MethodH5, paygate.MethodWeb:
+		return c.frontConsume(req)
 	default:
 		return nil, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "UnionPay provider does not take method %q", req.Method)
 	}
@@ -53,12 +71,22 @@ func (c *Client) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate
 		f["orderDesc"] = truncRunes(req.Subject, 32)
 	}
 
-	ans, err := c.call(ctx, "pay", PathBackTrans, f)
+	path := PathBackTrans
+	if req.Method == paygate.MethodJSAPI {
+		path = PathAppTrans
+	}
+	ans, err := c.call(ctx, "pay", path, f)
 	if err != nil {
 		return nil, err
 	}
 	code := ans["respCode"]
 	switch {
+	case code == RespSuccess && req.Method == paygate.MethodJSAPI:
+		if ans["tn"] == "" {
+			return nil, &paygate.ChannelError{Provider: c.id, Op: "pay", Code: code, Message: "in-app consume answered without tn"}
+		}
+		cred, _ := json.Marshal(map[string]string{"tn": ans["tn"]})
+		return &paygate.Result{Outcome: paygate.OutcomePending, Credential: cred}, nil
 	case code == RespSuccess && req.Method == paygate.MethodQR:
 		if ans["qrCode"] == "" {
 			return nil, &paygate.ChannelError{Provider: c.id, Op: "pay", Code: code, Message: "QR apply answered without qrCode"}
@@ -76,6 +104,71 @@ func (c *Client) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate
 	default:
 		return &paygate.Result{Outcome: paygate.OutcomeDeclined, Failure: failureOf(code, ans["respMsg"])}, nil
 	}
+}
+
+// frontConsume signs a front-end consume (h5: channelType 08, web: 07)
+// for the payer's browser to post to the platform: the credential is that
+// form, ready to submit (docs/channels/unionpay.md). Nothing is sent from
+// here; the platform's notify to backUrl, or a query, gives the outcome.
+func (c *Client) frontConsume(req *paygate.PaymentRequest) (*paygate.Result, error) {
+	f := c.fields(TxnConsume, SubCard, BizB2C)
+	if req.Method == paygate.MethodWeb {
+		f["channelType"] = ChannelWeb
+	}
+	f["orderId"] = ToOrderID(req.OrderID)
+	f["txnTime"] = txnTimeOf(req.OrderID, c.now())
+	f["txnAmt"] = strconv.FormatInt(req.Amount, 10)
+	f["currencyCode"] = CurrencyCNY
+	f["backUrl"] = c.backURLFor(req.NotifyURL)
+	f["frontUrl"] = c.frontURLFor(f["backUrl"])
+	if !req.ExpiresAt.IsZero() {
+		f["payTimeout"] = req.ExpiresAt.In(shanghai).Format(txnTimeLayout)
+	}
+	for k, v := range f {
+		if v == "" {
+			delete(f, k)
+		}
+	}
+	if err := Sign(f, c.key); err != nil {
+		return nil, &paygate.ChannelError{Provider: c.id, Op: "pay", Message: "signing failed", Err: err}
+	}
+	action := c.base + PathFrontTrans
+	cred, err := json.Marshal(map[string]any{"form": FrontForm(action, f), "action": action, "fields": f})
+	if err != nil {
+		return nil, err
+	}
+	return &paygate.Result{Outcome: paygate.OutcomePending, Credential: cred}, nil
+}
+
+// frontURLFor is where the payer's browser returns after a front-end
+// consume: front_url, else the gateway's own origin (taken from backUrl).
+func (c *Client) frontURLFor(backURL string) string {
+	if c.frontURL != "" {
+		return c.frontURL
+	}
+	if u, err := url.Parse(backURL); err == nil && u.Host != "" {
+		return u.Scheme + "://" + u.Host + "/"
+	}
+	return ""
+}
+
+// FrontForm is an HTML page that posts fields to action at once (the
+// form a front-end consume hands to the payer's browser); it works without
+// script too, by its submit button.
+func FrontForm(action string, fields map[string]string) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html lang=zh-CN><head><meta charset=utf-8><title>银联支付</title></head><body onload="document.forms[0].submit()">`)
+	b.WriteString(`<form id=pay_form method=post action="` + html.EscapeString(action) + `">`)
+	for _, k := range keys {
+		b.WriteString(`<input type=hidden name="` + html.EscapeString(k) + `" value="` + html.EscapeString(fields[k]) + `">`)
+	}
+	b.WriteString(`<noscript><button type=submit>前往银联支付</button></noscript></form></body></html>`)
+	return b.String()
 }
 
 // cardFields builds a QuickPass contactless consume. The PAN travels only

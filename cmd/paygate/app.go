@@ -120,6 +120,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if cfg.Sandbox.Enabled {
 		sb, err := StartSandbox(SandboxOptions{
 			PublicURL: public, Timeout: m.ChannelTimeout, HangFor: m.SandboxHang, Now: m.Now,
+			DataDir: cfg.DataDir,
 		})
 		if err != nil {
 			return err
@@ -194,6 +195,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
+		Cashier: &gateway.Cashier{
+			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
+			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
+			DefaultStaticQRLimit: routing.StaticQRDailyLimit,
+			PaysPerIP:            cfg.Cashier.PaysPerIP, PaysPerCode: cfg.Cashier.PaysPerCode,
+		},
 		Ready: func(ctx context.Context) error {
 			if err := m.DB.Ping(ctx); err != nil {
 				return err
@@ -318,6 +325,9 @@ func (m *Main) printSandbox() {
 	fmt.Fprintf(m.Out, "paygate sandbox on %s\n  merchant %s (terminal T0001, region 310000, MCC 5812)\n"+
 		"  export PAYGATE_URL=%s PAYGATE_KEY_ID=%s PAYGATE_SECRET=%s\n",
 		m.URL, sb.Merchant, m.URL, sb.KeyID, sb.Secret)
+	if m.Sandbox != nil {
+		m.Sandbox.PrintSummary(m.Out, m.URL)
+	}
 }
 
 // startJobs runs the background work, in every replica: delivering the

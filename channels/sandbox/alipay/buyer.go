@@ -2,6 +2,7 @@ package alipay
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -93,28 +94,41 @@ func jsonError(w http.ResponseWriter, status int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
-// cashier serves GET gateway.do, what a browser opens for wap or page pay:
-// it checks the signature, creates the trade waiting for the buyer and
-// shows a page naming the trade_no that POST scan confirms.
-func (s *Server) cashier(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	p := make(map[string]string, len(q))
-	for k, vs := range q {
-		p[k] = vs[0]
-	}
-	if p["app_id"] != s.opts.AppID || !s.verifyApp([]byte(content(p, "sign")), p["sign"]) {
-		http.Error(w, "isv.invalid-signature", http.StatusBadRequest)
+// Page and wap pay, which a browser opens.
+const (
+	methodPagePay = "alipay.trade.page.pay"
+	methodWapPay  = "alipay.trade.wap.pay"
+	// the app's order string, which the Alipay app hands to Alipay: the
+	// sandbox takes it posted to gateway.do and shows the same page
+	methodAppPay = "alipay.trade.app.pay"
+)
+
+// cashier serves alipay.trade.page.pay and wap.pay (GET or POST
+// gateway.do, as the browser opens the signed URL or submits the signed
+// form): it checks the signature, creates the trade waiting for the buyer
+// and shows the wallet confirm page of its trade_no; confirming pays, and
+// the browser goes back to the request's return_url.
+func (s *Server) cashier(w http.ResponseWriter, r *http.Request, p map[string]string) {
+	if p["app_id"] != s.opts.AppID || p["sign_type"] != "RSA2" || !s.verifyApp([]byte(content(p, "sign")), p["sign"]) {
+		cashierError(w, "isv.invalid-signature", "验签出错")
 		return
 	}
 	var biz map[string]any
 	if err := json.Unmarshal([]byte(p["biz_content"]), &biz); err != nil {
-		http.Error(w, "isv.invalid-parameter", http.StatusBadRequest)
+		cashierError(w, "isv.invalid-parameter", "biz_content 无效")
 		return
 	}
 	str := func(k string) string { v, _ := biz[k].(string); return v }
 	amount, err := fenOf(str("total_amount"))
-	if err != nil || str("out_trade_no") == "" {
-		http.Error(w, "ACQ.INVALID_PARAMETER", http.StatusBadRequest)
+	out := str("out_trade_no")
+	if err != nil || amount <= 0 || out == "" || str("subject") == "" {
+		cashierError(w, "ACQ.INVALID_PARAMETER", "参数无效")
+		return
+	}
+	want := map[string]string{methodPagePay: "FAST_INSTANT_TRADE_PAY", methodWapPay: "QUICK_WAP_WAY",
+		methodAppPay: "QUICK_MSECURITY_PAY"}[p["method"]]
+	if pc := str("product_code"); pc != "" && pc != want {
+		cashierError(w, "ACQ.PRODUCT_CODE_ERROR", "product_code 与接口不符")
 		return
 	}
 	notifyURL := p["notify_url"]
@@ -122,12 +136,49 @@ func (s *Server) cashier(w http.ResponseWriter, r *http.Request) {
 		notifyURL = s.opts.NotifyURL
 	}
 	s.mu.Lock()
-	t := s.trades[str("out_trade_no")]
-	if t == nil {
-		t = s.newTrade(str("out_trade_no"), str("subject"), amount, notifyURL)
+	t := s.trades[out]
+	switch {
+	case t == nil && s.cancelled[out]:
+		s.mu.Unlock()
+		cashierError(w, "ACQ.TRADE_HAS_CLOSE", "交易已经关闭")
+		return
+	case t == nil:
+		t = s.newTrade(out, str("subject"), amount, notifyURL)
+	case t.Amount != amount:
+		s.mu.Unlock()
+		cashierError(w, "ACQ.TRADE_HAS_EXIST", "交易信息被篡改")
+		return
 	}
+	t.ReturnURL = p["return_url"]
+	tradeNo := t.TradeNo
 	s.mu.Unlock()
+	s.confirmPage().Render(w, tradeNo, p["return_url"])
+}
+
+func cashierError(w http.ResponseWriter, code, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, "<!doctype html><title>Alipay sandbox cashier</title><p>%s</p><p>¥%s</p><p data-trade-no=%q>trade_no %s</p>",
-		html.EscapeString(t.Subject), yuanOf(t.Amount), t.TradeNo, t.TradeNo)
+	w.WriteHeader(http.StatusBadRequest)
+	fmt.Fprintf(w, "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>支付宝 · 沙箱</title><p id=error data-code=%q>%s：%s</p></html>",
+		code, html.EscapeString(code), html.EscapeString(msg))
+}
+
+func (s *Server) confirmPage() *sandbox.ConfirmPage {
+	return &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "支付宝",
+		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)}
+}
+
+// confirmable describes a trade (ref: its trade_no, from trade.create or
+// the page/wap cashier) for the confirm page and returns how to pay it;
+// called with s.mu held.
+func (s *Server) confirmable(ref string) (sandbox.ConfirmInfo, func(), error) {
+	t := s.byTradeNo[ref]
+	if t == nil || ref == "" {
+		return sandbox.ConfirmInfo{}, nil, sandbox.ErrUnknownRef
+	}
+	s.advance(t)
+	info := sandbox.ConfirmInfo{Subject: t.Subject, Amount: t.Amount, ReturnURL: t.ReturnURL}
+	if t.Status != waitBuyerPay {
+		return info, nil, errors.New("交易状态为 " + t.Status)
+	}
+	return info, func() { t.Copies = 1; s.pay(t) }, nil
 }

@@ -52,17 +52,40 @@ func (q *request) str(k string) string {
 	return ""
 }
 
-// gateway serves POST gateway.do: verify the app's signature, dispatch on
-// method, sign the answer.
-func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
+// params reads a gateway.do request's parameters: the official SDKs put
+// the system parameters (app_id, method, sign, ...) in the query string and
+// the business ones in the form body, or everything in one of them; the
+// signature covers them all. A name given twice with different values is
+// refused.
+func params(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		return nil, false
+	}
+	p := make(map[string]string, len(r.Form))
+	for k, vs := range r.Form {
+		for _, v := range vs[1:] {
+			if v != vs[0] { // the same value in query and body is fine (charset)
+				return nil, false
+			}
+		}
+		p[k] = vs[0]
+	}
+	return p, true
+}
+
+// gateway serves gateway.do: verify the app's signature, dispatch on
+// method, sign the answer. Page and wap pay open the cashier instead.
+func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
+	p, valid := params(w, r)
+	if !valid {
+		s.write(w, "error_response", invalidArgs("isv.invalid-parameter", "请求参数无效"))
 		return
 	}
-	p := make(map[string]string, len(r.PostForm))
-	for k, vs := range r.PostForm {
-		p[k] = vs[0]
+	switch p["method"] {
+	case methodPagePay, methodWapPay, methodAppPay:
+		s.cashier(w, r, p)
+		return
 	}
 	key := "error_response"
 	if m := p["method"]; m != "" {

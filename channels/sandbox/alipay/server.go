@@ -6,8 +6,11 @@
 //
 // Routes, relative to wherever the handler is mounted:
 //
-//	POST gateway.do          the OpenAPI (alipay.trade.* and the bill URL query)
-//	GET  gateway.do          wap/page pay entry a browser opens
+//	POST gateway.do          the OpenAPI (alipay.trade.* and the bill URL query);
+//	GET  gateway.do          system parameters in the query string or the body
+//	                         alipay.trade.page.pay / wap.pay (GET or POST):
+//	                         the cashier a browser opens, with a confirm button
+//	GET  confirm             the wallet confirm page of a trade_no (docs/sandbox.md)
 //	GET  bill/download       the bill behind bill_download_url
 //	POST scan                a buyer scans a QR: {"qr_code": "...", "payer_code": "optional"}
 //	                         or confirms a created trade: {"trade_no": "..."}
@@ -45,6 +48,12 @@ type Options struct {
 	// HangFor is how long the first call of a 4444 payment hangs before
 	// answering; 0 hangs until the client goes away or the server closes.
 	HangFor time.Duration
+	// KeyDir keeps the keys across restarts (sandbox.Persisted); empty:
+	// fresh ones at every start.
+	KeyDir string
+	// ReturnOrigins may be redirected to from the confirm page, besides
+	// loopback addresses and a return_url the merchant signed.
+	ReturnOrigins []string
 }
 
 // Server is an Alipay OpenAPI simulator.
@@ -74,6 +83,7 @@ type trade struct {
 	BuyerID, BuyerLogonID        string
 	Created, Paid                time.Time
 	ConfirmAt                    time.Time // for a buyer who confirms later
+	ReturnURL                    string    // page/wap pay's signed return_url
 	NotifyURL                    string
 	Copies                       int
 	Refunded                     int64
@@ -107,20 +117,33 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	platform, err := rsa.GenerateKey(rand.Reader, 2048)
+	var k keyFile
+	err := sandbox.Persisted(opts.KeyDir, "alipay", &k, func() error {
+		var err error
+		if k.Platform, err = sandbox.NewRSAKey(); err != nil {
+			return err
+		}
+		k.App, err = sandbox.NewRSAKey()
+		k.SellerID = "2088" + randomDigits(12)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	app, err := rsa.GenerateKey(rand.Reader, 2048)
+	platform, err := sandbox.ParseRSAKey(k.Platform)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("alipay sandbox: platform key: %w", err)
+	}
+	app, err := sandbox.ParseRSAKey(k.App)
+	if err != nil {
+		return nil, fmt.Errorf("alipay sandbox: app key: %w", err)
 	}
 	s := &Server{
 		opts:      opts,
 		platform:  platform,
 		app:       app,
 		notifier:  opts.Notifier,
-		sellerID:  "2088" + randomDigits(12),
+		sellerID:  k.SellerID,
 		closed:    make(chan struct{}),
 		trades:    make(map[string]*trade),
 		byTradeNo: make(map[string]*trade),
@@ -146,15 +169,19 @@ func (s *Server) Credentials() map[string]string {
 	}
 }
 
+// SellerID is the merchant's Alipay user id (2088...), the seller_id of
+// notifications.
+func (s *Server) SellerID() string { return s.sellerID }
+
 // Handler serves the simulator's routes relative to where it is mounted.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
-		case strings.HasSuffix(p, "gateway.do") && r.Method == http.MethodPost:
+		case strings.HasSuffix(p, "gateway.do") && (r.Method == http.MethodPost || r.Method == http.MethodGet):
 			s.gateway(w, r)
-		case strings.HasSuffix(p, "gateway.do") && r.Method == http.MethodGet:
-			s.cashier(w, r)
+		case p == "/confirm":
+			s.confirmPage().ServeHTTP(w, r)
 		case strings.HasSuffix(p, "bill/download") && r.Method == http.MethodGet:
 			s.download(w, r)
 		case strings.HasSuffix(p, "scan") && r.Method == http.MethodPost:
@@ -232,4 +259,11 @@ func yuanOf(fen int64) string {
 		sign, fen = "-", -fen
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
+}
+
+// keyFile is what the simulator keeps in its key directory.
+type keyFile struct {
+	Platform string `json:"alipay_private_key"` // PKCS #8 PEM; signs answers
+	App      string `json:"app_private_key"`    // PKCS #8 PEM; the merchant app's
+	SellerID string `json:"seller_id"`
 }

@@ -3,6 +3,7 @@ package ecny
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -34,6 +35,12 @@ type Options struct {
 	// RefundDelay is how long a refund stays PROCESSING (answer and
 	// queries) before it succeeds and is notified; 0 succeeds it at once.
 	RefundDelay time.Duration
+	// KeyDir keeps the keys across restarts (sandbox.Persisted); empty:
+	// fresh ones at every start.
+	KeyDir string
+	// ReturnOrigins may be redirected to from the confirm page, besides
+	// loopback addresses (the gateway's own origin).
+	ReturnOrigins []string
 }
 
 // Server is a simulated operating bank.
@@ -66,6 +73,7 @@ type trade struct {
 	created   time.Time
 	expires   time.Time
 	paidAt    time.Time
+	subject   string
 	revokedAt time.Time // set when a paid trade was cancelled
 	refunded  int64
 }
@@ -85,11 +93,30 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	bankKey, err := sm2.GenerateKey(rand.Reader)
+	var k keyFile
+	err := sandbox.Persisted(opts.KeyDir, "ecny", &k, func() error {
+		bank, err := sm2.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		merchant, err := sm2.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		if k.Bank, err = api.MarshalPrivateKey(bank); err != nil {
+			return err
+		}
+		k.Merchant, err = api.MarshalPrivateKey(merchant)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	merchantKey, err := sm2.GenerateKey(rand.Reader)
+	bankKey, err := api.ParsePrivateKey(k.Bank)
+	if err != nil {
+		return nil, err
+	}
+	merchantKey, err := api.ParsePrivateKey(k.Merchant)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +163,7 @@ func (s *Server) Handler() http.Handler {
 	for path, op := range map[string]operation{
 		api.PathMicropay:     (*Server).micropay,
 		api.PathPrecreate:    (*Server).precreate,
+		api.PathJSAPI:        (*Server).jsapi,
 		api.PathQuery:        (*Server).query,
 		api.PathCancel:       (*Server).cancel,
 		api.PathClose:        (*Server).closeTrade,
@@ -146,6 +174,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST "+path, s.serveAPI(path, op))
 	}
 	mux.HandleFunc("POST /scan", s.scan)
+	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "数字人民币",
+		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)})
 	return mux
 }
 
@@ -183,3 +213,34 @@ func randomHex(n int) string {
 func dayOf(t time.Time) string { return t.In(bankZone).Format(api.BillDateLayout) }
 
 var bankZone = time.FixedZone("CST", 8*3600)
+
+// keyFile is what the simulator keeps in its key directory.
+type keyFile struct {
+	Bank     string `json:"bank_private_key"`     // SM2, PKCS #8 PEM
+	Merchant string `json:"merchant_private_key"` // SM2, PKCS #8 PEM
+}
+
+// idChars may make up a wallet id (it appears in '|'-separated bills).
+const idChars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
+
+// MerchantPublicKey is the merchant's registered public key (PEM), which
+// the bank verifies requests with.
+func (s *Server) MerchantPublicKey() string {
+	pub, _ := api.MarshalPublicKey(&s.merchantKey.PublicKey)
+	return pub
+}
+
+// confirmable describes a jsapi trade (ref: its pay_ref) for the confirm
+// page and returns how to pay it; called with s.mu held.
+func (s *Server) confirmable(ref string) (sandbox.ConfirmInfo, func(), error) {
+	t := s.byCode[ref]
+	if t == nil || ref == "" || t.PayRef != ref {
+		return sandbox.ConfirmInfo{}, nil, sandbox.ErrUnknownRef
+	}
+	s.settle(t)
+	info := sandbox.ConfirmInfo{Subject: t.subject, Amount: t.Amount}
+	if t.TradeStatus != api.TradeNotPay {
+		return info, nil, errors.New("交易状态为 " + t.TradeStatus)
+	}
+	return info, func() { t.scenario = sandbox.Succeed; s.succeed(t, s.now()) }, nil
+}

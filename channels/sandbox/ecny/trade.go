@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -137,6 +138,32 @@ func (s *Server) precreate(body json.RawMessage) reply {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return malformed("body is not a precreate request")
 	}
+	return s.unpaid(req, func(t *trade) string {
+		t.CodeURL = "https://qr.ecny.example/c/" + randomHex(12)
+		return t.CodeURL
+	})
+}
+
+// jsapi creates a trade the payer confirms in the app (the confirm page,
+// by pay_ref).
+func (s *Server) jsapi(body json.RawMessage) reply {
+	var req api.JSAPIRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return malformed("body is not a jsapi request")
+	}
+	if req.WalletID == "" || len(req.WalletID) > 64 || strings.Trim(req.WalletID, idChars) != "" {
+		return malformed("wallet_id missing or invalid")
+	}
+	return s.unpaid(req.PrecreateRequest, func(t *trade) string {
+		t.PayRef, t.WalletType, t.WalletID = "EP"+randomHex(16), api.WalletSoft, req.WalletID
+		return t.PayRef
+	})
+}
+
+// unpaid creates a NOTPAY trade (precreate, jsapi); code sets what the
+// payer pays it by (code_url or pay_ref) and returns it. A repeated request
+// answers the existing trade when it is of the same kind and amount.
+func (s *Server) unpaid(req api.PrecreateRequest, code func(*trade) string) reply {
 	if !outNoPattern.MatchString(req.OutTradeNo) || req.Amount <= 0 || req.Currency != "CNY" || len([]rune(req.Subject)) > 128 {
 		return malformed("out_trade_no, amount, currency or subject missing or invalid")
 	}
@@ -147,24 +174,25 @@ func (s *Server) precreate(body json.RawMessage) reply {
 			return malformed("expire_time is not RFC 3339")
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, exists := s.trades[req.OutTradeNo]; exists {
-		if t.CodeURL == "" || t.Amount != req.Amount {
-			return business(api.CodeDuplicateTradeNo, "out_trade_no already used with other parameters", nil)
-		}
-		s.settle(t)
-		return tradeReply(t)
-	}
 	now := s.now()
 	t := &trade{
-		Trade: api.Trade{OutTradeNo: req.OutTradeNo, Amount: req.Amount, Currency: req.Currency,
-			TradeStatus: api.TradeNotPay, CodeURL: "https://qr.ecny.example/c/" + randomHex(12)},
-		seq: s.nextSeq(), notifyURL: req.NotifyURL, created: now, expires: expires,
+		Trade:     api.Trade{OutTradeNo: req.OutTradeNo, Amount: req.Amount, Currency: req.Currency, TradeStatus: api.TradeNotPay},
+		notifyURL: req.NotifyURL, created: now, expires: expires, subject: req.Subject,
 	}
+	ref := code(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, exists := s.trades[req.OutTradeNo]; exists {
+		if (prev.CodeURL == "") != (t.CodeURL == "") || (prev.PayRef == "") != (t.PayRef == "") || prev.Amount != req.Amount {
+			return business(api.CodeDuplicateTradeNo, "out_trade_no already used with other parameters", nil)
+		}
+		s.settle(prev)
+		return tradeReply(prev)
+	}
+	t.seq = s.nextSeq()
 	t.TradeNo = fmt.Sprintf("E%s%010d", dayOf(now), t.seq)
 	s.trades[t.OutTradeNo] = t
-	s.byCode[t.CodeURL] = t
+	s.byCode[ref] = t
 	return ok(t.Trade)
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,15 @@ type Options struct {
 	// RefundDelay is how long an accepted refund stays processing; 0
 	// succeeds it at once.
 	RefundDelay time.Duration
+	// KeyDir keeps the keys and ids across restarts (sandbox.Persisted);
+	// empty: fresh ones at every start.
+	KeyDir string
+	// BaseURL is where a browser reaches the simulator: the default
+	// front_url of the credentials is BaseURL/result.
+	BaseURL string
+	// ReturnOrigins may be redirected to from the confirm page, besides
+	// loopback addresses and a frontUrl the merchant signed.
+	ReturnOrigins []string
 }
 
 // Server is a simulated platform for one merchant.
@@ -59,6 +69,7 @@ type Server struct {
 	txns   map[string]*txn // by orderId
 	byQID  map[string]*txn
 	qrs    map[string]*txn
+	tns    map[string]*txn // in-app and front-end consumes by tn
 	seen   map[string]bool // payment codes / cards whose first call was spent
 	seq    int64
 	ledger []ledgerEntry
@@ -80,6 +91,7 @@ type txn struct {
 	refunded                                       int64
 	fee                                            int64
 	confirmAt                                      time.Time
+	tn, frontURL, subject                          string // in-app and front-end consumes
 }
 
 type ledgerEntry struct {
@@ -96,6 +108,7 @@ func New(opts Options) (*Server, error) {
 		txns:  make(map[string]*txn),
 		byQID: make(map[string]*txn),
 		qrs:   make(map[string]*txn),
+		tns:   make(map[string]*txn),
 		seen:  make(map[string]bool),
 	}
 	if s.now == nil {
@@ -110,14 +123,26 @@ func New(opts Options) (*Server, error) {
 	if len(s.opts.MerID) != 15 {
 		return nil, errors.New("unionpay sandbox: MerID must be 15 characters")
 	}
-	var err error
-	if s.upKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+	var k keyFile
+	err := sandbox.Persisted(opts.KeyDir, "unionpay", &k, func() error {
+		var err error
+		if k.Platform, err = sandbox.NewRSAKey(); err != nil {
+			return err
+		}
+		k.Merchant, err = sandbox.NewRSAKey()
+		k.PlatformCertID, k.MerchantCertID = randDigits(11), randDigits(11)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if s.merKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		return nil, err
+	if s.upKey, err = up.ParsePrivateKey(k.Platform); err != nil {
+		return nil, fmt.Errorf("unionpay sandbox: platform key: %w", err)
 	}
-	s.upCertID, s.merCertID = randDigits(11), randDigits(11)
+	if s.merKey, err = up.ParsePrivateKey(k.Merchant); err != nil {
+		return nil, fmt.Errorf("unionpay sandbox: merchant key: %w", err)
+	}
+	s.upCertID, s.merCertID = k.PlatformCertID, k.MerchantCertID
 	s.notifier = opts.Notifier
 	if s.notifier == nil {
 		s.notifier, s.ownNotif = sandbox.NewNotifier(), true
@@ -140,6 +165,9 @@ func (s *Server) Credentials() map[string]string {
 	if s.opts.NotifyURL != "" {
 		c["back_url"] = s.opts.NotifyURL
 	}
+	if s.opts.BaseURL != "" {
+		c["front_url"] = strings.TrimRight(s.opts.BaseURL, "/") + "/result"
+	}
 	return c
 }
 
@@ -158,6 +186,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+up.PathQuery, s.handleQuery)
 	mux.HandleFunc("POST "+up.PathFileTrans, s.handleFile)
 	mux.HandleFunc("POST /scan", s.handleScan)
+	mux.HandleFunc("POST "+up.PathAppTrans, s.handleAppTrans)
+	mux.HandleFunc("POST "+up.PathFrontTrans, s.handleFrontTrans)
+	mux.Handle("/confirm", s.confirmPage())
+	mux.HandleFunc("GET /result", s.handleResult)
 	return mux
 }
 
@@ -199,3 +231,11 @@ func (s *Server) nextIDs(at time.Time) (queryID, traceNo string) {
 }
 
 var cst = time.FixedZone("CST", 8*60*60)
+
+// keyFile is what the simulator keeps in its key directory.
+type keyFile struct {
+	Platform       string `json:"platform_private_key"` // PKCS #8 PEM
+	PlatformCertID string `json:"platform_cert_id"`
+	Merchant       string `json:"merchant_private_key"` // PKCS #8 PEM
+	MerchantCertID string `json:"merchant_cert_id"`
+}

@@ -23,9 +23,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"sync"
@@ -49,6 +51,16 @@ type Options struct {
 	// RefundDelay is how long a refund stays PROCESSING; 0 succeeds it at
 	// once.
 	RefundDelay time.Duration
+	// KeyDir keeps the keys, ids and certificate across restarts
+	// (sandbox.Persisted); empty: fresh ones at every start.
+	KeyDir string
+	// BaseURL is where the simulator is reached from a browser: the h5_url
+	// of an h5 prepay is BaseURL/confirm?ref=<prepay_id>. Empty: the real
+	// wx.tenpay.com shape.
+	BaseURL string
+	// ReturnOrigins may be redirected to from the confirm page, besides
+	// loopback addresses (the gateway's own origin).
+	ReturnOrigins []string
 }
 
 // Server is a simulated WeChat Pay.
@@ -60,6 +72,8 @@ type Server struct {
 	merchantKey    *rsa.PrivateKey
 	merchantSerial string
 	apiV3Key       []byte
+	platformCert   []byte // DER, self-signed over platformKey
+	platformSerial string // its serial number, upper-case hex
 	notifier       *sandbox.Notifier
 	ownNotifier    bool
 	done           chan struct{}
@@ -84,34 +98,43 @@ func New(opts Options) (*Server, error) {
 	if opts.HangFor <= 0 {
 		opts.HangFor = 15 * time.Second
 	}
-	key := []byte(opts.APIv3Key)
-	if len(key) == 0 {
-		key = []byte(randomString(32))
-	} else if len(key) != 32 {
+	var k keyFile
+	if err := sandbox.Persisted(opts.KeyDir, "wechat", &k, func() error { return k.generate(opts.Now) }); err != nil {
+		return nil, err
+	}
+	key := []byte(k.APIv3Key)
+	if opts.APIv3Key != "" {
+		key = []byte(opts.APIv3Key)
+	}
+	if len(key) != 32 {
 		return nil, errors.New("wechat sandbox: APIv3Key must be 32 bytes")
 	}
-	platform, err := rsa.GenerateKey(rand.Reader, 2048)
+	platform, err := sandbox.ParseRSAKey(k.PlatformKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wechat sandbox: platform key: %w", err)
 	}
-	merchant, err := rsa.GenerateKey(rand.Reader, 2048)
+	merchant, err := sandbox.ParseRSAKey(k.MerchantKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wechat sandbox: merchant key: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 160))
+	certBlock, _ := pem.Decode([]byte(k.PlatformCert))
+	if certBlock == nil {
+		return nil, errors.New("wechat sandbox: platform certificate missing")
+	}
+	cert, err := x509.ParseCertificate(certBlock.Bytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wechat sandbox: platform certificate: %w", err)
 	}
-	idBytes := make([]byte, 16)
-	_, _ = rand.Read(idBytes)
 	s := &Server{
 		opts:           opts,
 		now:            opts.Now,
 		platformKey:    platform,
-		platformKeyID:  "PUB_KEY_ID_" + hex.EncodeToString(idBytes),
+		platformKeyID:  k.PublicKeyID,
 		merchantKey:    merchant,
-		merchantSerial: hexUpper(serial.Bytes()),
+		merchantSerial: k.MerchantSerial,
 		apiV3Key:       key,
+		platformCert:   cert.Raw,
+		platformSerial: hexUpper(cert.SerialNumber.Bytes()),
 		notifier:       opts.Notifier,
 		done:           make(chan struct{}),
 		trades:         map[string]*trade{},
@@ -145,6 +168,69 @@ func (s *Server) Credentials() map[string]string {
 	}
 }
 
+// PlatformCertificate is the platform certificate (PEM) and its serial
+// number, as GET /v3/certificates hands it out.
+func (s *Server) PlatformCertificate() (certPEM, serial string) {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.platformCert})), s.platformSerial
+}
+
+// keyFile is what the simulator keeps in its key directory.
+type keyFile struct {
+	PlatformKey    string `json:"platform_private_key"` // PKCS #8 PEM
+	PlatformCert   string `json:"platform_certificate"` // PEM, self-signed
+	PublicKeyID    string `json:"platform_public_key_id"`
+	MerchantKey    string `json:"merchant_private_key"` // PKCS #8 PEM
+	MerchantSerial string `json:"merchant_serial_no"`
+	APIv3Key       string `json:"api_v3_key"`
+}
+
+func (k *keyFile) generate(now paygate.Clock) error {
+	if now == nil {
+		now = time.Now
+	}
+	var err error
+	if k.PlatformKey, err = sandbox.NewRSAKey(); err != nil {
+		return err
+	}
+	if k.MerchantKey, err = sandbox.NewRSAKey(); err != nil {
+		return err
+	}
+	platform, err := sandbox.ParseRSAKey(k.PlatformKey)
+	if err != nil {
+		return err
+	}
+	limit := new(big.Int).Lsh(big.NewInt(1), 159)
+	serial, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		return err
+	}
+	certSerial, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		return err
+	}
+	serial.SetBit(serial, 158, 1) // a full-length serial number, as WeChat's are
+	certSerial.SetBit(certSerial, 158, 1)
+	start := now().Add(-time.Hour)
+	tmpl := &x509.Certificate{
+		SerialNumber: certSerial,
+		Subject: pkix.Name{CommonName: "Tenpay.com sandbox platform certificate", Organization: []string{"paygate sandbox"},
+			OrganizationalUnit: []string{"WeChat Pay simulator"}, Country: []string{"CN"}},
+		NotBefore: start, NotAfter: start.AddDate(5, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &platform.PublicKey, platform)
+	if err != nil {
+		return err
+	}
+	idBytes := make([]byte, 16)
+	_, _ = rand.Read(idBytes)
+	k.PlatformCert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	k.PublicKeyID = "PUB_KEY_ID_" + hex.EncodeToString(idBytes)
+	k.MerchantSerial = hexUpper(serial.Bytes())
+	k.APIv3Key = randomString(32)
+	return nil
+}
+
 // Close stops pending confirmations, hung calls and callback retries.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
@@ -166,6 +252,8 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("POST /v3/pay/transactions/codepay", s.codePay)
 	api.HandleFunc("POST /v3/pay/transactions/{kind}", s.prepay)
 	api.HandleFunc("GET /v3/pay/transactions/out-trade-no/{no}", s.query)
+	api.HandleFunc("GET /v3/pay/transactions/id/{id}", s.queryByID)
+	api.HandleFunc("GET /v3/certificates", s.certificates)
 	api.HandleFunc("POST /v3/pay/transactions/out-trade-no/{no}/reverse", s.reverse)
 	api.HandleFunc("POST /v3/pay/transactions/out-trade-no/{no}/close", s.closeOrder)
 	api.HandleFunc("POST /v3/refund/domestic/refunds", s.createRefund)
@@ -173,9 +261,14 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /v3/bill/tradebill", s.tradeBill)
 	api.HandleFunc("GET /v3/billdownload/file", s.billFile)
 
+	api.HandleFunc("/", s.notFound)
+
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", s.authenticate(api))
 	mux.HandleFunc("POST /scan", s.scan)
+	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "微信支付",
+		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)})
+	mux.HandleFunc("/", s.notFound)
 	return mux
 }
 
@@ -207,3 +300,5 @@ func randomDigits(n int) string {
 	}
 	return string(b)
 }
+
+func parseCert(der []byte) (*x509.Certificate, error) { return x509.ParseCertificate(der) }

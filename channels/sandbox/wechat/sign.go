@@ -37,6 +37,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.reply(w, http.StatusBadRequest, errBody("PARAM_ERROR", "请求体无效"))
 			return
 		}
+		if r.Header.Get("Wechatpay-Serial") == s.platformSerial || r.URL.Path == "/v3/certificates" {
+			w.Header().Set("Wechatpay-Serial", s.platformSerial) // read back by reply
+		}
 		if msg := s.checkAuth(r, body); msg != "" {
 			s.reply(w, http.StatusUnauthorized, errBody("SIGN_ERROR", msg))
 			return
@@ -93,8 +96,14 @@ func (s *Server) checkAuth(r *http.Request, body []byte) string {
 	return ""
 }
 
-// sign returns the Wechatpay-* headers for body.
-func (s *Server) sign(body []byte) http.Header {
+// sign returns the Wechatpay-* headers for body, naming the platform
+// public key id.
+func (s *Server) sign(body []byte) http.Header { return s.signAs(body, s.platformKeyID) }
+
+// signAs returns the Wechatpay-* headers for body naming serial: the
+// public key id, or the platform certificate's serial number for clients
+// in certificate mode.
+func (s *Server) signAs(body []byte, serial string) http.Header {
 	ts := strconv.FormatInt(s.now().Unix(), 10)
 	nonce := randomString(32)
 	sum := sha256.Sum256([]byte(ts + "\n" + nonce + "\n" + string(body) + "\n"))
@@ -106,7 +115,7 @@ func (s *Server) sign(body []byte) http.Header {
 	h.Set("Wechatpay-Timestamp", ts)
 	h.Set("Wechatpay-Nonce", nonce)
 	h.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(sig))
-	h.Set("Wechatpay-Serial", s.platformKeyID)
+	h.Set("Wechatpay-Serial", serial)
 	h.Set("Wechatpay-Signature-Type", authScheme)
 	return h
 }
@@ -117,7 +126,13 @@ func (s *Server) reply(w http.ResponseWriter, status int, v any) {
 	if v != nil {
 		body, _ = json.Marshal(v)
 	}
-	for k, vs := range s.sign(body) {
+	// A client that named the platform certificate (certificate mode, and
+	// every /v3/certificates answer) gets answers signed under its serial.
+	serial := s.platformKeyID
+	if w.Header().Get("Wechatpay-Serial") == s.platformSerial {
+		serial = s.platformSerial
+	}
+	for k, vs := range s.signAs(body, serial) {
 		w.Header()[k] = vs
 	}
 	w.Header().Set("Request-ID", randomString(24))

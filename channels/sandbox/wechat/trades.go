@@ -3,6 +3,7 @@ package wechat
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/paygate-cn/paygate/channels/sandbox"
@@ -273,6 +274,11 @@ func (s *Server) prepay(w http.ResponseWriter, r *http.Request) {
 			t.code = "weixin://wxpay/bizpayurl?pr=" + randomString(7)
 		case "MWEB":
 			t.code = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=" + prepayID + "&package=" + randomDigits(10)
+			if s.opts.BaseURL != "" {
+				// the sandbox's own wallet page stands in for WeChat's
+				t.code = strings.TrimRight(s.opts.BaseURL, "/") + "/confirm?ref=" + prepayID
+			}
+			s.codes[prepayID] = t.outTradeNo
 		default:
 			t.code = prepayID
 		}
