@@ -24,6 +24,8 @@ type Order struct {
 	Route            *Route            `json:"route"`
 	QRCode           *string           `json:"qr_code"`
 	QRPNGURL         *string           `json:"qr_png_url,omitempty"`
+	Source           string            `json:"source,omitempty"`     // "static_qr" for cashier payments
+	QRCodeID         string            `json:"qr_code_id,omitempty"` // the static code paid through
 	Credential       json.RawMessage   `json:"credential"`
 	Card             *Card             `json:"card,omitempty"`
 	TerminalID       string            `json:"terminal_id,omitempty"`
@@ -193,16 +195,18 @@ type ActivatedTerminal struct {
 
 // QRCode is a printed static cashier code (object "qr_code").
 type QRCode struct {
-	Object      string    `json:"object"`
-	ID          string    `json:"id"`
-	URL         string    `json:"url"`
-	PNGURL      string    `json:"png_url"`
-	StoreName   string    `json:"store_name"`
-	TerminalID  string    `json:"terminal_id,omitempty"`
-	Amount      *int64    `json:"amount,omitempty"`
-	Description string    `json:"description,omitempty"`
-	Active      bool      `json:"active"`
-	CreatedAt   time.Time `json:"created_at"`
+	Object        string     `json:"object"`
+	ID            string     `json:"id"`
+	MerchantID    string     `json:"merchant_id"`
+	URL           string     `json:"url"`
+	PNGURL        string     `json:"png_url"`
+	StoreName     string     `json:"store_name"`
+	TerminalID    string     `json:"terminal_id"`
+	Amount        *int64     `json:"amount"` // fixed amount in fen; nil: the payer enters it
+	Description   string     `json:"description"`
+	Active        bool       `json:"active"`
+	CreatedAt     time.Time  `json:"created_at"`
+	DeactivatedAt *time.Time `json:"deactivated_at"`
 }
 
 // Reconciliation is one run of a provider's day (object "reconciliation").

@@ -82,7 +82,8 @@ export interface ActivatedTerminal extends Terminal { key_secret: string }
 
 export interface QRCode {
   object: 'qr_code'; id: string; url: string; png_url: string; store_name: string; terminal_id?: string;
-  amount?: number | null; description?: string; active: boolean; created_at: string;
+  merchant_id: string; amount: number | null; description: string; active: boolean; created_at: string;
+  deactivated_at: string | null;
   [extra: string]: unknown;
 }
 
