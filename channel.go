@@ -3,7 +3,9 @@ package paygate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -189,10 +191,50 @@ type PreAuthorizer interface {
 	VoidAuthorization(ctx context.Context, o *Order) (*Result, error)
 }
 
-// BillDownloader is a channel that serves a daily bill file in its format.
-type BillDownloader interface {
-	DownloadBill(ctx context.Context, day time.Time) ([]byte, error)
+// BillFetcher is a channel that serves a daily bill file in its format.
+// FetchBill streams the bill of day (a China Standard Time calendar day)
+// to w as the channel serves it, decompressed where the transport
+// compressed it (WeChat's GZIP, UnionPay's DEFLATE), never holding the
+// whole bill in memory. docs/reconciliation.md describes each format.
+//
+// Returns an error wrapping ErrBillNotReady when the channel has not made
+// the bill yet (retry later), ErrNoBill when it has none because nothing
+// happened that day (an empty bill, not a failure), ErrBillDigest when the
+// file fails the channel's integrity check; other errors are a
+// *ChannelError. After an error w may hold part of a file.
+type BillFetcher interface {
+	FetchBill(ctx context.Context, day time.Time, w io.Writer) (*BillInfo, error)
 }
+
+// BillAccounter is a channel that says which merchant account its bills
+// are for (mchid, pid, merId, ...), so that a bill received by other means
+// can be checked against it.
+type BillAccounter interface {
+	BillAccount() string
+}
+
+// BillInfo is what a channel says about a bill beside its bytes.
+type BillInfo struct {
+	// Account is the channel merchant account the bill is for (mchid, pid,
+	// merId, e-CNY merchant no., acquirer institution code).
+	Account string
+	// Name is the channel's name of the file ({pid}0156_{yyyyMMdd}.csv.zip,
+	// ...), "" when it gives none.
+	Name string
+	// Digest is the channel's digest of the file as written, hex, when it
+	// gives one (WeChat SHA1, e-CNY SM3); already checked.
+	Digest string
+	// Controls are control totals the channel sends apart from the file,
+	// kept with it for the reader: the acquirer's 0510 field 48.
+	Controls string
+}
+
+// Bill fetch outcomes (errors.Is).
+var (
+	ErrBillNotReady = errors.New("the channel has not made the bill yet")
+	ErrNoBill       = errors.New("the channel has no bill for the day: no trades")
+	ErrBillDigest   = errors.New("the bill does not match the channel's digest")
+)
 
 // Notification is a verified channel callback.
 type Notification struct {

@@ -57,6 +57,23 @@ type EventClaimFilter struct {
 	// with a webhook URL and secret): events nobody can receive yet stay
 	// pending, untouched, instead of being claimed and put back.
 	Deliverable []string
+	// SkipMerchants and SkipURLs leave out events bound for destinations
+	// the dispatcher has enough work for: events without a notify_url of
+	// SkipMerchants, and events whose notify_url is one of SkipURLs.
+	SkipMerchants []string
+	SkipURLs      []string
+}
+
+// Backlog is the work waiting in the background queues, for monitoring.
+type Backlog struct {
+	// PendingEvents are events not delivered yet (due or waiting for a
+	// retry); DueEvents those whose next attempt is due now.
+	PendingEvents, DueEvents int64
+	// OldestPendingEvent is when the oldest pending event was created
+	// (zero when there is none).
+	OldestPendingEvent time.Time
+	// PendingOrders are orders whose outcome is not known yet.
+	PendingOrders int64
 }
 
 // Outbox is the delivery side of the event store, shared by every replica.
@@ -69,6 +86,11 @@ type Outbox interface {
 	// RecordDelivery logs o.Attempt and moves the event on, if c is still
 	// the event's current claim. It reports whether it was.
 	RecordDelivery(ctx context.Context, c *ClaimedEvent, o DeliveryOutcome) (bool, error)
+
+	// RenewClaim extends c to until, if c is still the event's current
+	// claim (nobody claimed it since), and reports whether it was. On
+	// success c.LeaseUntil is until.
+	RenewClaim(ctx context.Context, c *ClaimedEvent, until time.Time) (bool, error)
 
 	// EventDelivery returns an event's delivery state, scoped to
 	// merchantID ("" = any). Returns ENOTFOUND if the event does not exist.

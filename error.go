@@ -32,6 +32,8 @@ const (
 	// 403, 404.
 	EFORBIDDEN = "forbidden"
 	ENOTFOUND  = "not_found"
+	// ETERMINALKEYFORBIDDEN: a field a terminal key may not set (notify_url).
+	ETERMINALKEYFORBIDDEN = "terminal_key_forbidden"
 
 	// 409: conflicts.
 	EIDEMPOTENCYINUSE  = "idempotency_key_in_use"
@@ -40,6 +42,8 @@ const (
 	EDUPREFUNDNO       = "duplicate_merchant_refund_no"
 	EINVALIDSTATE      = "invalid_state"
 	ECONFLICT          = "conflict" // a store-level uniqueness conflict not covered above
+	// EBILLNOTREADY: the channel has not made the day's bill yet.
+	EBILLNOTREADY = "bill_not_ready"
 
 	// 422: business rules.
 	EAMOUNTTOOLARGE     = "amount_too_large"
@@ -50,6 +54,11 @@ const (
 	ELOCATIONMISMATCH   = "terminal_location_mismatch"
 	ECAPTUREEXCEEDS     = "capture_exceeds_authorized"
 	ECHANNELUNAVAILABLE = "channel_unavailable"
+	// EINSECUREURL: a webhook URL that is not https where https is required.
+	EINSECUREURL = "insecure_url"
+	// EFORBIDDENDESTINATION: a webhook URL whose address is loopback,
+	// private, link-local or otherwise internal (docs/webhooks.md).
+	EFORBIDDENDESTINATION = "forbidden_destination"
 
 	// 429, 5xx.
 	ERATELIMITED    = "rate_limited"

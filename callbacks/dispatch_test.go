@@ -13,6 +13,7 @@ import (
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/store"
 	"github.com/paygate-cn/paygate/store/storetest"
@@ -117,7 +118,7 @@ func newOutboxTest(t *testing.T, backend, url string) (*store.DB, *clock, *callb
 	}}
 	d := &callbacks.Dispatcher{
 		Outbox: db, Merchants: cfg.Directory(), Now: clk.Now, Lease: time.Minute,
-		Client: &http.Client{Timeout: 100 * time.Millisecond},
+		AttemptTimeout: 100 * time.Millisecond, Policy: webhookurl.Sandbox(),
 	}
 	return db, clk, d
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 )
 
 // Environment variables (DESIGN §2, §9). They override the config file.
@@ -26,7 +27,12 @@ const (
 	EnvSandboxSecret        = "PAYGATE_SANDBOX_SECRET"
 	EnvSandboxWebhookSecret = "PAYGATE_SANDBOX_WEBHOOK_SECRET"
 	EnvSandboxWebhookURL    = "PAYGATE_SANDBOX_WEBHOOK_URL"
-	EnvECNYUAMarker         = "PAYGATE_ECNY_UA_MARKER"
+	// EnvWebhooksAllowedNetworks is webhooks.allowed_networks,
+	// comma-separated CIDR prefixes ("none" for an empty list).
+	EnvWebhooksAllowedNetworks = "PAYGATE_WEBHOOKS_ALLOWED_NETWORKS"
+	// EnvWebhooksAllowHTTP is webhooks.allow_http (true or false).
+	EnvWebhooksAllowHTTP = "PAYGATE_WEBHOOKS_ALLOW_HTTP"
+	EnvECNYUAMarker      = "PAYGATE_ECNY_UA_MARKER"
 )
 
 // Defaults.
@@ -89,6 +95,8 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	Sandbox Sandbox `yaml:"sandbox"`
+	// Webhooks is where webhooks may be sent (docs/webhooks.md).
+	Webhooks Webhooks `yaml:"webhooks"`
 	// AuthCodes recognise payment codes; default paygate.DefaultAuthCodeRules.
 	AuthCodes []paygate.AuthCodeRule `yaml:"auth_codes"`
 	Providers []paygate.ProviderSpec `yaml:"providers"`
@@ -132,6 +140,40 @@ type Sandbox struct {
 	// Generated reports that KeyID and Secret were made up at load, so the
 	// binary should print them.
 	Generated bool `yaml:"-"`
+}
+
+// Webhooks is the policy for webhook destinations: an order's notify_url
+// and the merchants' webhook URLs (docs/webhooks.md).
+type Webhooks struct {
+	// AllowHTTP accepts http:// URLs besides https://
+	// (PAYGATE_WEBHOOKS_ALLOW_HTTP). Default false; true in the sandbox.
+	AllowHTTP *bool `yaml:"allow_http"`
+	// AllowedNetworks are CIDR prefixes webhooks may go to although they
+	// are loopback, private, CGNAT, link-local, multicast or unspecified
+	// (PAYGATE_WEBHOOKS_ALLOWED_NETWORKS). Default none; loopback
+	// (127.0.0.0/8, ::1/128) in the sandbox.
+	AllowedNetworks []string `yaml:"allowed_networks"`
+}
+
+// Policy returns the webhook destination policy of w (filled).
+func (w *Webhooks) Policy() *webhookurl.Policy {
+	p, err := webhookurl.New(w.AllowHTTP != nil && *w.AllowHTTP, w.AllowedNetworks)
+	if err != nil {
+		// Validate refuses such a configuration; never widen on error.
+		return &webhookurl.Policy{}
+	}
+	return p
+}
+
+func (w *Webhooks) fill(sandbox bool) {
+	if w.AllowHTTP == nil {
+		w.AllowHTTP = &sandbox
+	}
+	if w.AllowedNetworks == nil && sandbox {
+		for _, p := range webhookurl.Loopback {
+			w.AllowedNetworks = append(w.AllowedNetworks, p.String())
+		}
+	}
 }
 
 // Merchant is a merchant as configured.
@@ -273,6 +315,7 @@ func (c *Config) fill() {
 	}
 	c.Jobs.fill()
 	c.Sandbox.fill()
+	c.Webhooks.fill(c.Sandbox.Enabled)
 	if c.Sandbox.Enabled && c.Sandbox.Merchant == DemoMerchantID && c.merchant(DemoMerchantID) == nil {
 		c.Merchants = append(c.Merchants, DemoMerchant())
 	}

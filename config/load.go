@@ -133,6 +133,24 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 			}
 		}
 	}
+	if v := strings.TrimSpace(getenv(EnvWebhooksAllowedNetworks)); v != "" {
+		c.Webhooks.AllowedNetworks = []string{}
+		if v != "none" {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.Webhooks.AllowedNetworks = append(c.Webhooks.AllowedNetworks, p)
+				}
+			}
+		}
+	}
+	if v := getenv(EnvWebhooksAllowHTTP); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", EnvWebhooksAllowHTTP, v))
+		} else {
+			c.Webhooks.AllowHTTP = &b
+		}
+	}
 	if v := getenv(EnvMaxBodyBytes); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {

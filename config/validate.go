@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 )
 
 var (
@@ -85,6 +86,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.jobs(&c.Jobs)
+	v.cashier(&c.Cashier)
 	for i := range c.AuthCodes {
 		v.authCode(i, &c.AuthCodes[i])
 	}
@@ -125,6 +127,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.sandbox(&c.Sandbox, merchants)
+	v.webhooks(c)
 	return v.err()
 }
 
@@ -146,6 +149,33 @@ func (v *validator) sandbox(s *Sandbox, merchants map[string]bool) {
 	}
 	if s.WebhookURL != "" {
 		v.httpURL("sandbox.webhook_url", s.WebhookURL)
+	}
+}
+
+// webhooks checks the webhook policy and the configured webhook URLs
+// against it (their literal addresses; hostnames are checked when
+// connecting).
+func (v *validator) webhooks(c *Config) {
+	for i, n := range c.Webhooks.AllowedNetworks {
+		if _, err := webhookurl.ParsePrefix(n); err != nil {
+			v.add(fmt.Sprintf("webhooks.allowed_networks[%d]", i), err.Error())
+		}
+	}
+	p := c.Webhooks.Policy()
+	check := func(path, raw string) {
+		if raw == "" {
+			return
+		}
+		var pe *paygate.Error
+		if err := p.Check(path, raw); errors.As(err, &pe) && (pe.Code == paygate.EINSECUREURL || pe.Code == paygate.EFORBIDDENDESTINATION) {
+			v.add(path, fmt.Sprintf("%q: %s (see webhooks.allow_http, webhooks.allowed_networks)", raw, strings.TrimPrefix(pe.Message, path+" ")))
+		}
+	}
+	for i, m := range c.Merchants {
+		check(fmt.Sprintf("merchants[%d].webhook_url", i), m.WebhookURL)
+	}
+	if c.Sandbox.Enabled {
+		check("sandbox.webhook_url", c.Sandbox.WebhookURL)
 	}
 }
 
@@ -243,6 +273,18 @@ func (v *validator) jobs(j *Jobs) {
 	}
 	if !clockPattern.MatchString(j.ReconcileAt) {
 		v.add("jobs.reconcile_at", fmt.Sprintf("%q is not a time of day HH:MM", j.ReconcileAt))
+	}
+}
+
+func (v *validator) cashier(k *Cashier) {
+	if len(k.ECNYUAMarker) > 64 || strings.IndexFunc(k.ECNYUAMarker, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		v.add("cashier.ecny_ua_marker", "at most 64 characters, no control characters")
+	}
+	if k.PaysPerIP < 0 {
+		v.add("cashier.pays_per_ip", fmt.Sprintf("%d is negative", k.PaysPerIP))
+	}
+	if k.PaysPerCode < 0 {
+		v.add("cashier.pays_per_code", fmt.Sprintf("%d is negative", k.PaysPerCode))
 	}
 }
 

@@ -72,6 +72,8 @@ func TestValidate(t *testing.T) {
 		{"http base url", func(c *config.Config) { c.Providers[0].BaseURL = "ftp://x" }, `providers[0].base_url: "ftp://x" is not an http(s) URL`},
 		{"acquirer base url", func(c *config.Config) { c.Providers[1].BaseURL = "https://x" }, `providers[1].base_url: "https://x" is not a tcp://host:port`},
 		{"empty credential", func(c *config.Config) { c.Providers[0].Credentials["mch_id"] = "" }, `providers[0].credentials.mch_id: empty`},
+		{"negative cashier limit", func(c *config.Config) { c.Cashier.PaysPerIP = -1 }, `cashier.pays_per_ip: -1 is negative`},
+		{"e-CNY marker with a control character", func(c *config.Config) { c.Cashier.ECNYUAMarker = "eCNY\n" }, `cashier.ecny_ua_marker: at most 64 characters, no control characters`},
 		{"negative rate", func(c *config.Config) { c.Providers[1].Fees[2].Rate = decimal.RequireFromString("-0.01") }, `providers[1].fees[2].rate: negative`},
 		{"rate above 1", func(c *config.Config) { c.Providers[0].Fees[0].Rate = decimal.NewFromInt(6) }, `providers[0].fees[0].rate: 6 above 1`},
 		{"cap below min", func(c *config.Config) { c.Providers[1].Fees[2].Cap, c.Providers[1].Fees[2].Min = 100, 200 }, `providers[1].fees[2].cap: 100 below min 200`},

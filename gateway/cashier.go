@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,75 @@ type Cashier struct {
 	// PaysPerIP and PaysPerCode bound order creations per minute by one
 	// client address and through one code (defaults 20 and 600).
 	PaysPerIP, PaysPerCode int
+
+	cache codeCache
+}
+
+// codeCache keeps what the pages read of a code for a moment, and its
+// images: the page a wallet opens is read often, a code changes rarely
+// (deactivation shows on pages within codeCacheTTL; paying always reads
+// the database).
+type codeCache struct {
+	mu     sync.Mutex
+	codes  map[string]cachedCode
+	images map[string][]byte
+}
+
+type cachedCode struct {
+	q  *paygate.QRCode
+	at time.Time
+}
+
+const (
+	codeCacheTTL  = 2 * time.Second
+	codeCacheSize = 4096
+)
+
+func (cc *codeCache) get(code string, now time.Time) *paygate.QRCode {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	e, ok := cc.codes[code]
+	if !ok || now.Sub(e.at) >= codeCacheTTL || now.Before(e.at) {
+		return nil
+	}
+	return e.q
+}
+
+func (cc *codeCache) put(q *paygate.QRCode, now time.Time) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.codes == nil || len(cc.codes) >= codeCacheSize {
+		cc.codes = map[string]cachedCode{}
+	}
+	cc.codes[q.Code] = cachedCode{q, now}
+}
+
+// forget drops a code, so that this process shows its change at once.
+func (cc *codeCache) forget(code string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	delete(cc.codes, code)
+}
+
+// image returns the PNG made by render for key, made once.
+func (cc *codeCache) image(key string, render func() ([]byte, error)) ([]byte, error) {
+	cc.mu.Lock()
+	b, ok := cc.images[key]
+	cc.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := render()
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if cc.images == nil || len(cc.images) >= codeCacheSize {
+		cc.images = map[string][]byte{}
+	}
+	cc.images[key] = b
+	cc.mu.Unlock()
+	return b, nil
 }
 
 // DefaultECNYMarker is the User-Agent marker of the e-CNY app when the
@@ -324,4 +394,14 @@ func (k *Cashier) sandboxConfirmURL(o *paygate.Order, resultURL string) string {
 // form sent twice finds the first order.
 func (k *Cashier) cashierOrderNo(codeID, nonce string) string {
 	return "SQR" + k.mac(14, "order", codeID, nonce)
+}
+
+// resultMAC binds a result page to the payer who made the order.
+func (k *Cashier) resultMAC(code, orderID string, p payer) string {
+	return k.mac(16, "result", code, orderID, p.wallet, p.id)
+}
+
+// resultPath is the path of an order's result page for its payer.
+func (k *Cashier) resultPath(code, orderID string, p payer) string {
+	return "/qr/" + code + "/result?order=" + url.QueryEscape(orderID) + "&t=" + k.resultMAC(code, orderID, p)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -92,7 +93,20 @@ func (s *Server) loadCode(c *gin.Context, inactiveOK bool) (*paygate.QRCode, boo
 		s.gonePage(c, http.StatusNotFound, "收款码不存在", "请确认扫描的是商户的收款码。")
 		return nil, false
 	}
-	q, err := s.deps.Cashier.Codes.QRCodeByCode(c.Request.Context(), code)
+	k := s.deps.Cashier
+	// Pages may show a code read a moment ago; paying reads it afresh.
+	cached := c.Request.Method == http.MethodGet
+	q := (*paygate.QRCode)(nil)
+	if cached {
+		q = k.cache.get(code, s.now())
+	}
+	var err error
+	if q == nil {
+		q, err = k.Codes.QRCodeByCode(c.Request.Context(), code)
+		if err == nil && cached {
+			k.cache.put(q, s.now())
+		}
+	}
 	if paygate.ErrorCode(err) == paygate.ENOTFOUND {
 		s.gonePage(c, http.StatusNotFound, "收款码不存在", "请确认扫描的是商户的收款码。")
 		return nil, false
@@ -142,7 +156,9 @@ func hexToken(n int) string {
 // codePNGDataURL is the code's image inline, for the page shown in other
 // browsers.
 func (k *Cashier) codePNGDataURL(q *paygate.QRCode) template.URL {
-	png, err := qrcode.Encode(k.PublicURL+"/qr/"+q.Code, qrcode.Medium, 220)
+	png, err := k.cache.image("page:"+q.Code, func() ([]byte, error) {
+		return qrcode.Encode(k.PublicURL+"/qr/"+q.Code, qrcode.Medium, 220)
+	})
 	if err != nil {
 		return ""
 	}
@@ -290,7 +306,7 @@ func (s *Server) cashierPay(c *gin.Context) {
 	orderNo := k.cashierOrderNo(q.ID, nonce)
 	if o, err := s.deps.Orders.OrderByMerchantNo(c.Request.Context(), m.ID, orderNo); err == nil {
 		// The same form sent again: show the first order.
-		c.Redirect(http.StatusSeeOther, "/qr/"+q.Code+"/result?order="+url.QueryEscape(o.ID)+"&pay=1")
+		c.Redirect(http.StatusSeeOther, k.resultPath(q.Code, o.ID, p)+"&pay=1")
 		return
 	}
 	if err := s.countPay(c, q.ID); err != nil {
@@ -323,7 +339,7 @@ func (s *Server) cashierPay(c *gin.Context) {
 		return
 	}
 	s.metrics.orders.WithLabelValues(o.Provider, string(o.Method)).Inc()
-	c.Redirect(http.StatusSeeOther, "/qr/"+q.Code+"/result?order="+url.QueryEscape(o.ID)+"&pay=1")
+	c.Redirect(http.StatusSeeOther, k.resultPath(q.Code, o.ID, p)+"&pay=1")
 }
 
 // declineText tells the payer why no order was made.
@@ -353,7 +369,9 @@ func declineText(err error, staticLimit int64) string {
 }
 
 // cashierOrder reads the order of the result page: it must have been made
-// through this code by this payer, else it is not found.
+// through this code by this payer (the page's t is the payer's MAC of the
+// order: the channel may later report the payer's id in another form),
+// else it is not found.
 func (s *Server) cashierOrder(c *gin.Context, q *paygate.QRCode) (*paygate.Order, payer, bool) {
 	k := s.deps.Cashier
 	wallet := DetectWallet(c.GetHeader("User-Agent"), k.ecnyMarker())
@@ -362,8 +380,11 @@ func (s *Server) cashierOrder(c *gin.Context, q *paygate.QRCode) (*paygate.Order
 	if wallet == "" || !ok || !strings.HasPrefix(id, paygate.PrefixOrder) || len(id) > 64 {
 		return nil, p, false
 	}
+	if !hmac.Equal([]byte(c.Query("t")), []byte(k.resultMAC(q.Code, id, p))) {
+		return nil, p, false
+	}
 	o, err := s.deps.Orders.Order(c.Request.Context(), q.MerchantID, id)
-	if err != nil || o.QRCodeID != q.ID || o.PayerID != p.id || o.Channel != wallet {
+	if err != nil || o.QRCodeID != q.ID || o.Channel != wallet {
 		return nil, p, false
 	}
 	return o, p, true
@@ -380,7 +401,7 @@ func (s *Server) cashierResult(c *gin.Context) {
 		return
 	}
 	k := s.deps.Cashier
-	resultURL := k.PublicURL + "/qr/" + q.Code + "/result?order=" + url.QueryEscape(o.ID)
+	resultURL := k.PublicURL + k.resultPath(q.Code, o.ID, p)
 	invoke := c.Query("pay") == "1" && o.Status == paygate.OrderPending
 	confirm := ""
 	if invoke && k.Sandbox {
@@ -398,7 +419,7 @@ func (s *Server) cashierResult(c *gin.Context) {
 		"Title": q.StoreName, "StoreName": q.StoreName, "Wallet": p.wallet, "Status": string(o.Status),
 		"StatusText": statusTexts[string(o.Status)], "AmountText": FormatYuan(o.Amount), "Remark": o.Metadata["remark"],
 		"Hint": hint, "ConfirmURL": confirm, "BackURL": "/qr/" + q.Code, "ResultURL": resultURL,
-		"StatusURL": "/qr/" + q.Code + "/status?order=" + url.QueryEscape(o.ID), "Texts": statusTexts,
+		"StatusURL": "/qr/" + q.Code + "/status?order=" + url.QueryEscape(o.ID) + "&t=" + k.resultMAC(q.Code, o.ID, p), "Texts": statusTexts,
 		"Invoke": invoke, "Credential": cred,
 	})
 }
@@ -424,7 +445,10 @@ func (s *Server) cashierCodePNG(c *gin.Context) {
 	if !ok {
 		return
 	}
-	png, err := qrcode.Encode(s.deps.Cashier.PublicURL+"/qr/"+q.Code, qrcode.Highest, 512)
+	k := s.deps.Cashier
+	png, err := k.cache.image("print:"+q.Code, func() ([]byte, error) {
+		return qrcode.Encode(k.PublicURL+"/qr/"+q.Code, qrcode.Highest, 512)
+	})
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -27,8 +27,9 @@ var statusOf = map[string]int{
 	paygate.EREPLAYEDNONCE:     http.StatusUnauthorized,
 	paygate.EACTIVATIONEXPIRED: http.StatusUnauthorized,
 
-	paygate.EFORBIDDEN: http.StatusForbidden,
-	paygate.ENOTFOUND:  http.StatusNotFound,
+	paygate.EFORBIDDEN:            http.StatusForbidden,
+	paygate.ETERMINALKEYFORBIDDEN: http.StatusForbidden,
+	paygate.ENOTFOUND:             http.StatusNotFound,
 
 	paygate.EIDEMPOTENCYINUSE:  http.StatusConflict,
 	paygate.EIDEMPOTENCYREUSED: http.StatusConflict,
@@ -36,15 +37,18 @@ var statusOf = map[string]int{
 	paygate.EDUPREFUNDNO:       http.StatusConflict,
 	paygate.EINVALIDSTATE:      http.StatusConflict,
 	paygate.ECONFLICT:          http.StatusConflict,
+	paygate.EBILLNOTREADY:      http.StatusConflict,
 
-	paygate.EAMOUNTTOOLARGE:     http.StatusUnprocessableEntity,
-	paygate.EREFUNDEXCEEDS:      http.StatusUnprocessableEntity,
-	paygate.ERISKDECLINED:       http.StatusUnprocessableEntity,
-	paygate.EUNSUPPORTEDAUTH:    http.StatusUnprocessableEntity,
-	paygate.ENOROUTE:            http.StatusUnprocessableEntity,
-	paygate.ELOCATIONMISMATCH:   http.StatusUnprocessableEntity,
-	paygate.ECAPTUREEXCEEDS:     http.StatusUnprocessableEntity,
-	paygate.ECHANNELUNAVAILABLE: http.StatusServiceUnavailable,
+	paygate.EAMOUNTTOOLARGE:       http.StatusUnprocessableEntity,
+	paygate.EREFUNDEXCEEDS:        http.StatusUnprocessableEntity,
+	paygate.ERISKDECLINED:         http.StatusUnprocessableEntity,
+	paygate.EUNSUPPORTEDAUTH:      http.StatusUnprocessableEntity,
+	paygate.ENOROUTE:              http.StatusUnprocessableEntity,
+	paygate.ELOCATIONMISMATCH:     http.StatusUnprocessableEntity,
+	paygate.ECAPTUREEXCEEDS:       http.StatusUnprocessableEntity,
+	paygate.EINSECUREURL:          http.StatusUnprocessableEntity,
+	paygate.EFORBIDDENDESTINATION: http.StatusUnprocessableEntity,
+	paygate.ECHANNELUNAVAILABLE:   http.StatusServiceUnavailable,
 
 	paygate.ERATELIMITED:    http.StatusTooManyRequests,
 	paygate.ECHANNEL:        http.StatusBadGateway,
@@ -83,6 +87,6 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	if code == paygate.EINTERNAL {
 		s.log.Error("internal error", "request_id", d.RequestID, "path", c.FullPath(), "err", err)
 	}
-	s.metrics.errors.WithLabelValues(code).Inc()
+	s.metrics.countError(code)
 	c.AbortWithStatusJSON(StatusOf(code), errorBody{d})
 }

@@ -83,20 +83,6 @@ func checkLen(param, v string, max int) error {
 	return nil
 }
 
-func checkNotifyURL(param, v string) error {
-	if v == "" {
-		return nil
-	}
-	if err := checkLen(param, v, 512); err != nil {
-		return err
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return paygate.ParamErrorf(paygate.EPARAMINVALID, param, "%s must be an absolute http(s) URL", param)
-	}
-	return nil
-}
-
 // validate checks every field and derives the typed values; it touches
 // nothing, so a rejected request leaves nothing behind.
 func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRule) error {
@@ -206,9 +192,6 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 		}
 		in.waitSeconds = *in.WaitSeconds
 	}
-	if err := checkNotifyURL("notify_url", in.NotifyURL); err != nil {
-		return err
-	}
 	if len(in.Metadata) > 20 {
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "metadata", "metadata holds at most 20 keys")
 	}
@@ -276,6 +259,9 @@ func (s *Server) orderRequest(c *gin.Context, quote bool) (*OrderRequest, *payga
 			return nil, nil, paygate.ParamErrorf(paygate.EFORBIDDEN, "terminal_id", "a terminal key creates orders for its own terminal only")
 		}
 		in.TerminalID = key.TerminalID
+	}
+	if err := s.checkNotifyURL(c, in.NotifyURL); err != nil {
+		return nil, nil, err
 	}
 	if quote && in.MerchantOrderNo == "" {
 		in.MerchantOrderNo = "quote"

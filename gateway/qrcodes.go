@@ -205,5 +205,6 @@ func (s *Server) deactivateQRCode(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	k.cache.forget(q.Code)
 	c.JSON(http.StatusOK, k.withURLs(q))
 }

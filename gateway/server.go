@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 )
@@ -39,6 +40,16 @@ type Deps struct {
 	TrustedProxies []string
 	// Ready reports whether dependencies (database, Redis) answer.
 	Ready func(ctx context.Context) error
+	// Reconciliations serve the reconciliation and statement endpoints;
+	// nil leaves them out.
+	Reconciliations *Reconciliations
+	// Backlog and Circuits, when set, are read at each /metrics scrape:
+	// the outbox and pending-order backlogs, each provider's circuit state.
+	Backlog  func(ctx context.Context) (*paygate.Backlog, error)
+	Circuits func() map[string]string
+	// Webhooks is the policy notify_url must meet (docs/webhooks.md); nil
+	// is the production default: https to public addresses only.
+	Webhooks *webhookurl.Policy
 	// Cashier serves static QR codes (the /v1/qr_codes endpoints and the
 	// payer pages under /qr/) and dynamic QR images; nil leaves them out.
 	Cashier *Cashier
@@ -72,8 +83,9 @@ func New(d Deps) *Server {
 		d.Payments.observe = s.metrics.ObserveChannel
 	}
 	if d.Inbound != nil && d.Inbound.Observe == nil {
-		d.Inbound.Observe = func(kind, outcome string) { s.metrics.callbacks.WithLabelValues(kind, outcome).Inc() }
+		d.Inbound.Observe = s.metrics.callback
 	}
+	s.metrics.reg.MustRegister(newGauges(d))
 	e := s.engine
 	e.HandleMethodNotAllowed = true
 	// gin trusts every proxy unless told otherwise; trust only the
@@ -119,6 +131,14 @@ func New(d Deps) *Server {
 		v1.GET("/terminals/:id", s.getTerminal)
 		v1.POST("/terminals/:id/deactivate", s.deactivateTerminal)
 		v1.POST("/terminals/:id/activation_code", s.reissueActivationCode)
+	}
+	if d.Reconciliations != nil {
+		v1.POST("/reconciliations", s.createReconciliation)
+		v1.GET("/reconciliations", s.listReconciliations)
+		v1.GET("/reconciliations/:id", s.getReconciliation)
+		v1.GET("/reconciliations/:id/discrepancies", s.listDiscrepancies)
+		v1.POST("/discrepancies/:id/resolve", s.resolveDiscrepancy)
+		v1.GET("/statements/:date", s.getStatement)
 	}
 	if d.Cashier != nil {
 		v1.POST("/qr_codes", s.createQRCode)
@@ -182,7 +202,7 @@ func (s *Server) callback(c *gin.Context) {
 	kind := c.Param("channel")
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, s.deps.MaxBodyBytes+1))
 	if err != nil || int64(len(body)) > s.deps.MaxBodyBytes {
-		s.metrics.callbacks.WithLabelValues(kind, "rejected_oversized").Inc()
+		s.metrics.callback(kind, "rejected_oversized")
 		c.String(http.StatusRequestEntityTooLarge, "body too large")
 		return
 	}

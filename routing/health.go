@@ -5,6 +5,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,22 @@ type Status struct {
 // Status returns provider id's health.
 func (h *Health) Status(id string) Status {
 	return h.provider(id).status()
+}
+
+// States returns the circuit state of every provider seen so far, by id
+// (for /metrics).
+func (h *Health) States() map[string]string {
+	h.mu.Lock()
+	ids := make(map[string]*providerHealth, len(h.byID))
+	for id, p := range h.byID {
+		ids[id] = p
+	}
+	h.mu.Unlock()
+	out := make(map[string]string, len(ids))
+	for id, p := range ids {
+		out[id] = p.status().State
+	}
+	return out
 }
 
 func (p *providerHealth) status() Status {
@@ -253,7 +270,7 @@ func (h *Health) report(p *providerHealth, kind int) {
 // through: queries, refunds and reversals resolve money already moved.
 //
 // The result implements exactly the optional interfaces (OrderCloser,
-// Reverser, PreAuthorizer, CallbackParser, BillDownloader) that ch does.
+// Reverser, PreAuthorizer, CallbackParser, BillFetcher) that ch does.
 func (h *Health) Wrap(ch paygate.Channel) paygate.Channel {
 	w := &wrapped{inner: ch, h: h, p: h.provider(ch.ID())}
 	return w.withExtras()
@@ -353,6 +370,6 @@ func (w *callbackPart) CallbackReply(err error) (int, string, []byte) {
 
 type billPart wrapped
 
-func (w *billPart) DownloadBill(ctx context.Context, day time.Time) ([]byte, error) {
-	return w.inner.(paygate.BillDownloader).DownloadBill(ctx, day)
+func (w *billPart) FetchBill(ctx context.Context, day time.Time, dst io.Writer) (*paygate.BillInfo, error) {
+	return w.inner.(paygate.BillFetcher).FetchBill(ctx, day, dst)
 }

@@ -24,6 +24,9 @@ type Options struct {
 	// Health tracks circuits and success rates; nil = a new one with
 	// default HealthOptions. Wrap the channels with the same Health.
 	Health *Health
+	// ObserveRisk, when set, is told every risk decision on a payment
+	// (not on quotes): the rule and its action, for /metrics.
+	ObserveRisk func(rule, action string)
 }
 
 // Router chooses the provider of each payment (DESIGN §5): among the
@@ -51,7 +54,7 @@ func methodIndex(m paygate.Method) int {
 
 // kindMethods are the methods each channel kind can take at all.
 var kindMethods = map[string][]paygate.Method{
-	paygate.KindWeChat:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
+	paygate.KindWeChat:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp},
 	paygate.KindAlipay:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
 	paygate.KindUnionPay: {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodWeb, paygate.MethodCard},
 	paygate.KindECNY:     {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI},
@@ -186,6 +189,13 @@ func (r *Router) route(ctx context.Context, req *paygate.RouteRequest, dry bool)
 		rules = &defaultRisk
 	}
 	out := riskOutcome{decisions: make([]paygate.RiskDecision, 0, 6)}
+	if r.opts.ObserveRisk != nil && !dry {
+		defer func() {
+			for _, d := range out.decisions {
+				r.opts.ObserveRisk(d.Rule, d.Action)
+			}
+		}()
+	}
 	out.add(RuleMCC, RiskPass, mccReason)
 	statelessRisk(rules, req, &out)
 	if out.declineCode != "" {

@@ -49,6 +49,18 @@ func (db *DB) ClaimEvents(ctx context.Context, limit int, lease time.Duration, f
 		}
 		only += ")"
 	}
+	if len(f.SkipMerchants) > 0 {
+		only += " AND NOT (notify_url = '' AND merchant_id IN (" + placeholders(len(f.SkipMerchants)) + "))"
+		for _, m := range f.SkipMerchants {
+			args = append(args, m)
+		}
+	}
+	if len(f.SkipURLs) > 0 {
+		only += " AND notify_url NOT IN (" + placeholders(len(f.SkipURLs)) + ")"
+		for _, u := range f.SkipURLs {
+			args = append(args, u)
+		}
+	}
 	q := `UPDATE events SET lease_until = ?, next_attempt_at = ?
 		WHERE id IN (SELECT id FROM events WHERE delivery_status = 'pending' AND next_attempt_at <= ?` + only + `
 			ORDER BY next_attempt_at LIMIT ` + fmt.Sprint(limit) + db.skipLocked() + `)
@@ -124,6 +136,52 @@ func (db *DB) RecordDelivery(ctx context.Context, c *paygate.ClaimedEvent, o pay
 		return false, fmt.Errorf("store: record delivery: %w", err)
 	}
 	return ok, nil
+}
+
+// RenewClaim extends c's lease to until (and the event's next attempt with
+// it, so that a holder dying mid-attempt still brings the event back) while
+// c is the event's current claim. A dispatcher renews a claim before each
+// attempt that could outlast it, so an attempt never runs on an expired
+// claim another replica may have taken (docs/webhooks.md).
+func (db *DB) RenewClaim(ctx context.Context, c *paygate.ClaimedEvent, until time.Time) (bool, error) {
+	until = normTime(until)
+	var n int64
+	err := db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE events SET lease_until = ?, next_attempt_at = ?
+			WHERE id = ? AND lease_until = ? AND delivery_status = 'pending'`,
+			db.ts(until), db.ts(until), c.Event.ID, db.ts(c.LeaseUntil))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: renew claim: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	c.LeaseUntil = until
+	return true, nil
+}
+
+// Backlog counts the work waiting in the outbox and the pending orders
+// (for /metrics; docs/metrics.md).
+func (db *DB) Backlog(ctx context.Context) (*paygate.Backlog, error) {
+	var b paygate.Backlog
+	now := db.nowTime()
+	var oldest time.Time
+	err := db.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END), 0), MIN(created_at)
+		FROM events WHERE delivery_status = 'pending'`, db.ts(now)).Scan(&b.PendingEvents, &b.DueEvents, timeCol{&oldest})
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox backlog: %w", err)
+	}
+	b.OldestPendingEvent = oldest
+	if err := db.queryRow(ctx, `SELECT COUNT(*) FROM orders WHERE status = 'pending'`).Scan(&b.PendingOrders); err != nil {
+		return nil, fmt.Errorf("store: pending orders: %w", err)
+	}
+	return &b, nil
 }
 
 // cleanText makes s storable as TEXT in both databases: valid UTF-8, no NUL,

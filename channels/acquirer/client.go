@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ type Client struct {
 	now        paygate.Clock
 	pool       *connection.Pool
 	stan       atomic.Uint32
+	// settlementURL serves the acquirer's settlement file (FetchBill).
+	settlementURL string
 
 	mu        sync.Mutex
 	trades    map[string]*trade // by order id
@@ -86,7 +89,8 @@ func WithClock(now paygate.Clock) Option { return func(c *Client) { c.now = now 
 // New builds the client of a configured acquirer provider and starts
 // connecting. Credentials: "address" (host:port; or BaseURL
 // "tcp://host:port"), "mac_key" (32 hex digits, double-length 3DES),
-// "acquirer_id" (field 32, up to 11 digits), and optionally "pool_size",
+// "acquirer_id" (field 32, up to 11 digits), and optionally
+// "settlement_url" (where the daily settlement file is fetched), "pool_size",
 // "echo_interval", "reconnect_wait" and "reversal_retry" (Go durations).
 // New does not fail when the host is down: the pool keeps reconnecting.
 func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
@@ -142,6 +146,12 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 			}
 			*d = v
 		}
+	}
+	if u := cred["settlement_url"]; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: settlement_url must be an http(s) URL", spec.ID)
+		}
+		c.settlementURL = u
 	}
 	for _, o := range opts {
 		o(c)

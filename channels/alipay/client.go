@@ -38,7 +38,10 @@ type Client struct {
 	timeout time.Duration
 	pub     *rsa.PublicKey
 	gp      *ali.Client
-	http    *http.Client // bill downloads
+	// billHTTP downloads bill files (BillTimeout); pid is the merchant's
+	// Alipay account (credentials.seller_id, optional), which names its bills.
+	billHTTP *http.Client
+	pid      string
 }
 
 var (
@@ -46,12 +49,14 @@ var (
 	_ paygate.OrderCloser    = (*Client)(nil)
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
 
 // New builds an Alipay client from a provider spec. Credentials:
 // app_id, private_key (the app's RSA key, PEM in PKCS #1 or PKCS #8, or bare
-// base64) and alipay_public_key (Alipay's RSA public key, PEM or base64).
+// base64) and alipay_public_key (Alipay's RSA public key, PEM or base64);
+// optional seller_id, the merchant's 2088… account (pid), which bills
+// are checked against (docs/reconciliation.md).
 // spec.BaseURL is the gateway (default ProductionGateway).
 // Returns EPARAMINVALID naming the credential at fault.
 func New(spec paygate.ProviderSpec) (*Client, error) {
@@ -108,7 +113,9 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		timeout: timeout,
 		pub:     pub,
 		gp:      gp,
-		http:    &http.Client{Timeout: timeout, Transport: transport},
+		// A bill may be large: its download has a bound of its own.
+		billHTTP: &http.Client{Timeout: BillTimeout, Transport: transport},
+		pid:      spec.Credentials["seller_id"],
 	}, nil
 }
 

@@ -47,7 +47,7 @@ var (
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.OrderCloser    = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
 
 // New returns a client for spec. Credentials: merchant_no, private_key (the

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"net"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -50,4 +52,33 @@ func TestPersistedKeepsWhatCreateMade(t *testing.T) {
 	if calls != 1 || a.Key != "k1" || b.Key != "k1" {
 		t.Fatalf("calls %d, a %q, b %q", calls, a.Key, b.Key)
 	}
+}
+
+// FuzzConfirmReturnURL: whatever return_url a page is asked for, it only
+// ever redirects to an http(s) URL on loopback or an allowed origin.
+func FuzzConfirmReturnURL(f *testing.F) {
+	for _, s := range []string{"", "http://127.0.0.1/x", "https://pay.example.com/r", "//evil.example", "javascript:x",
+		"http://127.0.0.1@evil.example/", "http://evil.example\\@127.0.0.1/", "HTTP://LOCALHOST/"} {
+		f.Add(s)
+	}
+	p := &ConfirmPage{AllowReturn: LoopbackOrOrigins("https://pay.example.com")}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, ok := p.allowed(raw, ConfirmInfo{})
+		if !ok || got == "" {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("allowed %q as %q, which does not parse", raw, got)
+		}
+		host := u.Hostname()
+		loop := strings.EqualFold(host, "localhost") ||
+			strings.EqualFold(u.Scheme+"://"+u.Host, "https://pay.example.com")
+		if u.Scheme != "http" && u.Scheme != "https" || !loop && net.ParseIP(host) == nil {
+			t.Fatalf("allowed %q as %q", raw, got)
+		}
+		if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() {
+			t.Fatalf("allowed %q: %s is not loopback", raw, host)
+		}
+	})
 }

@@ -72,7 +72,7 @@ var (
 	_ paygate.Channel        = (*Client)(nil)
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
 
 // New builds a client from a provider spec. Credentials: mer_id, cert_id,

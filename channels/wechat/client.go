@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -35,7 +36,7 @@ var (
 	_ paygate.OrderCloser    = (*Client)(nil)
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
 
 // Client is one configured WeChat Pay merchant.
@@ -49,6 +50,9 @@ type Client struct {
 	timeout   time.Duration
 	wx        *v3.ClientV3
 	now       func() time.Time
+	key       *rsa.PrivateKey // signs bill downloads (see FetchBill)
+	serial    string
+	billHTTP  *http.Client
 }
 
 // New builds a client from a provider spec. It returns an error naming the
@@ -67,7 +71,8 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 	if len(apiV3Key) != 32 {
 		return nil, errors.New("credentials.api_v3_key: must be 32 bytes")
 	}
-	if _, err := parsePrivateKey(privPEM); err != nil {
+	key, err := parsePrivateKey(privPEM)
+	if err != nil {
 		return nil, errors.New("credentials.private_key: not a PEM RSA private key")
 	}
 	pub, err := parsePublicKey(pubPEM)
@@ -110,6 +115,9 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		timeout:   timeout,
 		wx:        wx,
 		now:       time.Now,
+		key:       key,
+		serial:    serial,
+		billHTTP:  &http.Client{Timeout: BillTimeout},
 	}, nil
 }
 

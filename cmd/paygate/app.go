@@ -18,8 +18,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
 	"github.com/redis/go-redis/v9"
@@ -53,7 +55,10 @@ type Main struct {
 	Payments  *gateway.Payments
 	Router    *routing.Router
 	Directory *config.Directory
-	Sandbox   *Sandbox // nil unless sandbox mode
+	// webhooks is where webhooks may go (webhooks.* in the config).
+	webhooks *webhookurl.Policy
+	Sandbox  *Sandbox // nil unless sandbox mode
+	Recon    *reconcile.Service
 
 	mini     *miniredis.Miniredis
 	http     *http.Server
@@ -136,6 +141,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.printSandbox()
 	}
 	m.Directory = cfg.Directory()
+	m.webhooks = cfg.Webhooks.Policy()
 	providers := cfg.Providers
 	secret, err := loadServerSecret(m.Getenv, cfg.DataDir)
 	if err != nil {
@@ -152,6 +158,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
 		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
+		// Payments are routed only once the server exists.
+		ObserveRisk: func(rule, action string) { m.Server.ObserveRisk(rule, action) },
 	})
 	if err != nil {
 		return err
@@ -189,12 +197,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
 		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
 	}
+	specs := billProviders(cfg)
+	m.Recon = reconService(m.DB, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
+		return fetchBill(ctx, specs[id], day)
+	})
+	m.Recon.Logger = m.Logger
 	m.Server = gateway.New(gateway.Deps{
+		Reconciliations: &gateway.Reconciliations{Store: m.DB, Providers: m.Recon.Providers,
+			Run: func(ctx context.Context, day string, allow func(string) bool) ([]*paygate.Reconciliation, error) {
+				return m.Recon.ReconcileAll(ctx, day, allow)
+			}},
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
+		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
 		Cashier: &gateway.Cashier{
 			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
 			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
@@ -368,8 +386,8 @@ func (m *Main) startJobs(ctx context.Context) {
 	}
 	dispatcher := &callbacks.Dispatcher{
 		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
-		Client: &http.Client{Timeout: min(10*time.Second, jobs.LeaseTTL/2), Transport: callbacks.PooledTransport()}, Logger: m.Logger,
-		Deliverable: m.webhookMerchants,
+		Policy: m.webhooks, Logger: m.Logger, Deliverable: m.webhookMerchants,
+		Observe: m.Server.ObserveDispatch,
 	}
 	m.wg.Add(1)
 	go func() {
@@ -381,6 +399,8 @@ func (m *Main) startJobs(ctx context.Context) {
 			m.Logger.Warn("resolve pending", "err", err)
 		}
 	})
+	daily := &reconcile.Job{Service: m.Recon, Store: m.DB, At: reconcileAt(jobs.ReconcileAt), Holder: holderName()}
+	every(time.Minute, func(ctx context.Context) { daily.Tick(ctx) })
 	every(time.Hour, func(ctx context.Context) {
 		if _, err := m.DB.PurgeIdempotent(ctx, m.Now().Add(-gateway.IdempotencyTTL)); err != nil {
 			m.Logger.Warn("purge idempotency keys", "err", err)

@@ -231,9 +231,12 @@ func TestCashierStaticQR(t *testing.T) {
 			!bytes.Contains(res.Body, []byte(`/sandbox/wechat/confirm?ref=`)) {
 			t.Fatalf("result page: %d %s", res.Status, res.Body)
 		}
-		// Another payer does not see the order.
+		// Another payer does not see the order, nor anyone without the page's MAC.
 		if r := newPhone(t, uaWeChat).send("GET", c.base+loc.String(), nil); r.Status != 404 {
 			t.Fatalf("another payer's result: %d", r.Status)
+		}
+		if r := ph.send("GET", codeURL+"/result?order="+orderID, nil); r.Status != 404 {
+			t.Fatalf("result without its MAC: %d", r.Status)
 		}
 
 		var cred struct{ Package string }
@@ -244,7 +247,7 @@ func TestCashierStaticQR(t *testing.T) {
 		if paid["fee"] != 180.0 {
 			t.Fatalf("fee %v", paid["fee"])
 		}
-		st := ph.send("GET", codeURL+"/status?order="+orderID, nil)
+		st := ph.send("GET", codeURL+"/status?"+loc.RawQuery, nil)
 		if !bytes.Contains(st.Body, []byte(`"status":"succeeded"`)) {
 			t.Fatalf("status: %s", st.Body)
 		}

@@ -222,3 +222,30 @@ func TestConfirmPageGuards(t *testing.T) {
 		t.Fatalf("after cancel the order is %v", got["status"])
 	}
 }
+
+// TestEcommerceRefusedCombinations: a method a channel's client does not
+// implement is refused before anything is written, leaving the
+// merchant_order_no free for the corrected request.
+func TestEcommerceRefusedCombinations(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, c *client) {
+		for _, combo := range [][2]string{{"wechat", "web"}, {"unionpay", "app"}, {"ecny", "h5"}, {"ecny", "app"}, {"ecny", "web"}} {
+			t.Run(combo[0]+"_"+combo[1], func(t *testing.T) {
+				c := c.with(t)
+				no := orderNo()
+				r := c.createOrder(map[string]any{"merchant_order_no": no, "amount": 100, "subject": "x",
+					"method": combo[1], "channel": combo[0], "client_ip": "203.0.113.9"}, "")
+				if r.Status < 400 || r.Status >= 500 {
+					t.Fatalf("create: %d %s", r.Status, r.Body)
+				}
+				if got := c.do("GET", "/v1/orders?merchant_order_no="+no, "", nil, "").decode(t); len(got["data"].([]any)) != 0 {
+					t.Fatalf("a refused request wrote an order: %v", got)
+				}
+				r = c.createOrder(map[string]any{"merchant_order_no": no, "amount": 100, "subject": "x",
+					"method": "qr", "channel": combo[0]}, "")
+				if r.Status != 201 {
+					t.Fatalf("the corrected request: %d %s", r.Status, r.Body)
+				}
+			})
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/store"
 )
@@ -93,8 +94,10 @@ func TestPerformance(t *testing.T) {
 	}
 	defer db.Close()
 	var delivered atomic.Int64
-	d := &callbacks.Dispatcher{Outbox: db, Merchants: dir, Batch: 200, Concurrency: 32,
-		Client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+	// One destination with as many attempts in flight as the dispatcher
+	// allows in all (the local receiver is on loopback: the sandbox policy).
+	d := &callbacks.Dispatcher{Outbox: db, Merchants: dir, Batch: 200, Concurrency: 32, PerDestination: 32,
+		Policy: webhookurl.Sandbox(), AttemptTimeout: 5 * time.Second,
 		Observe: func(o string) {
 			if o == "delivered" {
 				delivered.Add(1)

@@ -60,6 +60,9 @@ merchants:
         secret: %s
     terminals:
       - id: %s
+webhooks:
+  allow_http: true
+  allowed_networks: [127.0.0.0/8]
 jobs:
   pending_query_interval: 1h
   outbox_interval: %s

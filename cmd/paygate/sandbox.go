@@ -133,8 +133,13 @@ func StartSandbox(o SandboxOptions) (_ *Sandbox, err error) {
 	}
 	s.Acquirer = acq
 	s.closers = append(s.closers, func() { acq.Close() })
+	// Its settlement file and bill adjustments are served over HTTP
+	// under /sandbox/acquirer, as an acquirer's file server would.
+	s.handlers[paygate.KindAcquirer] = acq.Handler()
+	creds := acq.Credentials()
+	creds["settlement_url"] = base(paygate.KindAcquirer) + "/settlement"
 	s.Providers = append(s.Providers, paygate.ProviderSpec{
-		ID: paygate.KindAcquirer, Kind: paygate.KindAcquirer, Credentials: acq.Credentials(),
+		ID: paygate.KindAcquirer, Kind: paygate.KindAcquirer, Credentials: creds,
 		Timeout: o.Timeout, Networks: []string{paygate.NetworkUnionPay, "visa", "mastercard"},
 	})
 	return s, nil

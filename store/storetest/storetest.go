@@ -105,6 +105,37 @@ func OpenWith(t testing.TB, backend string, opts store.Options) *store.DB {
 	return db
 }
 
+// Replicas returns n stores on one fresh PostgreSQL schema, as n gateway
+// replicas sharing a database see it; closed, and the schema dropped,
+// when the test ends.
+func Replicas(t testing.TB, n int, opts store.Options) []*store.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := PostgresURL()
+	opts.Schema = "test_" + randomSuffix(t)
+	var out []*store.DB
+	t.Cleanup(func() {
+		for _, db := range out {
+			db.Close()
+		}
+		dropSchema(t, dsn, opts.Schema)
+	})
+	for i := range n {
+		db, err := store.Open(ctx, dsn, opts)
+		if err != nil {
+			t.Fatalf("storetest: PostgreSQL at %s is not reachable: %v", redact(dsn), err)
+		}
+		out = append(out, db)
+		if i == 0 {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("storetest: migrate: %v", err)
+			}
+		}
+	}
+	return out
+}
+
 // PostgresURL returns the test server's URL.
 func PostgresURL() string {
 	if u := os.Getenv("PAYGATE_TEST_POSTGRES_URL"); u != "" {

@@ -64,6 +64,7 @@ type Server struct {
 	notifier    *sandbox.Notifier
 	ownNotifier bool
 	sellerID    string
+	adjust      sandbox.BillAdjustments
 	closed      chan struct{}
 	closeOnce   sync.Once
 
@@ -166,6 +167,7 @@ func (s *Server) Credentials() map[string]string {
 		"app_id":            s.opts.AppID,
 		"private_key":       string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})),
 		"alipay_public_key": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		"seller_id":         s.sellerID,
 	}
 }
 
@@ -186,6 +188,8 @@ func (s *Server) Handler() http.Handler {
 			s.download(w, r)
 		case strings.HasSuffix(p, "scan") && r.Method == http.MethodPost:
 			s.scan(w, r)
+		case strings.HasSuffix(p, "bill_adjustments"):
+			s.adjust.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
