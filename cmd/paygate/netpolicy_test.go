@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/paygate-cn/paygate/config"
 )
@@ -154,5 +158,55 @@ func TestMetricsLabelsAreClosed(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// A merchant's receiver redirecting inside gets a failed attempt: the
+// redirect is not followed, and the event's attempts, as the API shows
+// them, hold nothing of the internal server.
+func TestWebhookRedirectInsideShowsNothing(t *testing.T) {
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "internal secret")
+	}))
+	defer internal.Close()
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	receiver := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.RedirectHandler(internal.URL+"/admin", http.StatusSeeOther)}}
+	receiver.Start()
+	defer receiver.Close()
+	c := testMain(t, "sqlite", func(cfg *config.Config) {
+		cfg.Webhooks.AllowedNetworks = []string{"::1/128"} // the receiver, not 127.0.0.1
+	})
+	body := authCodeOrder("134567890123456789", 100)
+	body["notify_url"] = receiver.URL + "/hook"
+	o := c.createOrder(body, "").decode(t)
+	list := c.do("GET", "/v1/events?order_id="+o["id"].(string), "/v1/events", nil, "").decode(t)
+	data, _ := list["data"].([]any)
+	if len(data) == 0 {
+		t.Fatalf("no event: %v", list)
+	}
+	id := data[0].(map[string]any)["id"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := c.do("GET", "/v1/events/"+id, "/v1/events/{id}", nil, "")
+		ev := r.decode(t)
+		if attempts, _ := ev["attempts"].([]any); len(attempts) > 0 {
+			a := attempts[0].(map[string]any)
+			if a["status_code"] != 303.0 || strings.Contains(string(r.Body), "internal secret") || ev["delivery_status"] != "pending" {
+				t.Fatalf("event: %s", r.Body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt: %v", ev)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the internal server was reached %d times", hits.Load())
 	}
 }
