@@ -42,6 +42,8 @@ const (
 	EDUPREFUNDNO       = "duplicate_merchant_refund_no"
 	EINVALIDSTATE      = "invalid_state"
 	ECONFLICT          = "conflict" // a store-level uniqueness conflict not covered above
+	// EBILLNOTREADY: the channel has not made the day's bill yet.
+	EBILLNOTREADY = "bill_not_ready"
 
 	// 422: business rules.
 	EAMOUNTTOOLARGE     = "amount_too_large"

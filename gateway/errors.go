@@ -37,6 +37,7 @@ var statusOf = map[string]int{
 	paygate.EDUPREFUNDNO:       http.StatusConflict,
 	paygate.EINVALIDSTATE:      http.StatusConflict,
 	paygate.ECONFLICT:          http.StatusConflict,
+	paygate.EBILLNOTREADY:      http.StatusConflict,
 
 	paygate.EAMOUNTTOOLARGE:       http.StatusUnprocessableEntity,
 	paygate.EREFUNDEXCEEDS:        http.StatusUnprocessableEntity,

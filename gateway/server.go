@@ -40,6 +40,9 @@ type Deps struct {
 	TrustedProxies []string
 	// Ready reports whether dependencies (database, Redis) answer.
 	Ready func(ctx context.Context) error
+	// Reconciliations serve the reconciliation and statement endpoints;
+	// nil leaves them out.
+	Reconciliations *Reconciliations
 	// Backlog and Circuits, when set, are read at each /metrics scrape:
 	// the outbox and pending-order backlogs, each provider's circuit state.
 	Backlog  func(ctx context.Context) (*paygate.Backlog, error)
@@ -128,6 +131,14 @@ func New(d Deps) *Server {
 		v1.GET("/terminals/:id", s.getTerminal)
 		v1.POST("/terminals/:id/deactivate", s.deactivateTerminal)
 		v1.POST("/terminals/:id/activation_code", s.reissueActivationCode)
+	}
+	if d.Reconciliations != nil {
+		v1.POST("/reconciliations", s.createReconciliation)
+		v1.GET("/reconciliations", s.listReconciliations)
+		v1.GET("/reconciliations/:id", s.getReconciliation)
+		v1.GET("/reconciliations/:id/discrepancies", s.listDiscrepancies)
+		v1.POST("/discrepancies/:id/resolve", s.resolveDiscrepancy)
+		v1.GET("/statements/:date", s.getStatement)
 	}
 	if d.Cashier != nil {
 		v1.POST("/qr_codes", s.createQRCode)

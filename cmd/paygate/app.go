@@ -21,6 +21,7 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
 	"github.com/redis/go-redis/v9"
@@ -57,6 +58,7 @@ type Main struct {
 	// webhooks is where webhooks may go (webhooks.* in the config).
 	webhooks *webhookurl.Policy
 	Sandbox  *Sandbox // nil unless sandbox mode
+	Recon    *reconcile.Service
 
 	mini     *miniredis.Miniredis
 	http     *http.Server
@@ -195,7 +197,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
 		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
 	}
+	specs := billProviders(cfg)
+	m.Recon = reconService(m.DB, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
+		return fetchBill(ctx, specs[id], day)
+	})
+	m.Recon.Logger = m.Logger
 	m.Server = gateway.New(gateway.Deps{
+		Reconciliations: &gateway.Reconciliations{Store: m.DB, Providers: m.Recon.Providers,
+			Run: func(ctx context.Context, day string, allow func(string) bool) ([]*paygate.Reconciliation, error) {
+				return m.Recon.ReconcileAll(ctx, day, allow)
+			}},
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
@@ -388,6 +399,8 @@ func (m *Main) startJobs(ctx context.Context) {
 			m.Logger.Warn("resolve pending", "err", err)
 		}
 	})
+	daily := &reconcile.Job{Service: m.Recon, Store: m.DB, At: reconcileAt(jobs.ReconcileAt), Holder: holderName()}
+	every(time.Minute, func(ctx context.Context) { daily.Tick(ctx) })
 	every(time.Hour, func(ctx context.Context) {
 		if _, err := m.DB.PurgeIdempotent(ctx, m.Now().Add(-gateway.IdempotencyTTL)); err != nil {
 			m.Logger.Warn("purge idempotency keys", "err", err)
