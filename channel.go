@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 )
@@ -272,6 +273,68 @@ type ProviderSpec struct {
 	MaxAmount   int64             `yaml:"max_amount"` // fen, 0 = MaxAmount
 	Methods     []Method          `yaml:"methods"`    // empty = every method the kind supports
 	Networks    []string          `yaml:"networks"`   // card networks accepted (acquirers, unionpay)
+}
+
+// CredentialKey is one key of ProviderSpec.Credentials that a channel kind
+// reads. Each channel package declares its keys once (CredentialKeys); its
+// constructor reads them through Credential, and the configuration checks
+// every provider's credentials against them at load (docs/configuration.md).
+type CredentialKey struct {
+	Name     string
+	Optional bool
+}
+
+// CheckCredentials returns every fault of the provider's credentials
+// against keys, in the order of keys and then of the unknown names: each
+// required key that is missing, each key given blank, and each key the
+// kind does not read (a misspelt name would otherwise be ignored until the channel fails).
+// Messages start with "credentials.<name>: ".
+func (s *ProviderSpec) CheckCredentials(keys []CredentialKey) []error {
+	var errs []error
+	known := make(map[string]bool, len(keys))
+	names := make([]string, 0, len(keys))
+	for _, k := range keys {
+		known[k.Name] = true
+		names = append(names, k.Name)
+		v, present := s.Credentials[k.Name]
+		switch {
+		case present && strings.TrimSpace(v) == "":
+			errs = append(errs, fmt.Errorf("credentials.%s: empty", k.Name))
+		case !present && !k.Optional:
+			errs = append(errs, fmt.Errorf("credentials.%s: missing", k.Name))
+		}
+	}
+	var unknown []string
+	for name := range s.Credentials {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		errs = append(errs, fmt.Errorf("credentials.%s: unknown to kind %s (want %s)", name, s.Kind, strings.Join(names, ", ")))
+	}
+	return errs
+}
+
+// ReadCredentials returns the values of keys, trimmed of white space, as a
+// channel constructor reads them. Every required key that is missing or
+// blank is reported at once: EPARAMMISSING naming the first, its message
+// listing all ("credentials.a: missing; credentials.b: missing").
+func (s *ProviderSpec) ReadCredentials(keys []CredentialKey) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	var missing []string
+	for _, k := range keys {
+		v := strings.TrimSpace(s.Credentials[k.Name])
+		if v == "" && !k.Optional {
+			missing = append(missing, "credentials."+k.Name)
+		}
+		out[k.Name] = v
+	}
+	if len(missing) > 0 {
+		return nil, ParamErrorf(EPARAMMISSING, missing[0], "%s: missing", strings.Join(missing, ": missing; "))
+	}
+	return out, nil
 }
 
 // Credential returns the named credential, trimmed of white space.

@@ -31,13 +31,20 @@ type Deps struct {
 	Inbound     *callbacks.Inbound
 	Redis       redis.UniversalClient
 	RedisPrefix string
-	Now         paygate.Clock
-	Logger      *slog.Logger
+	// RateLimit answers a key's request rate limit (requests per second,
+	// burst); rate 0 (or a nil RateLimit) means no limit.
+	RateLimit func(key *paygate.APIKey) (rate, burst int)
+	Now       paygate.Clock
+	Logger    *slog.Logger
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	// TrustedProxies (addresses or CIDR ranges) may name the client in
 	// X-Forwarded-For; none by default.
 	TrustedProxies []string
+	// Unavailable reports whether an error means a dependency (the
+	// database) cannot be reached: such errors answer 503
+	// service_unavailable instead of 500. Nil: none does.
+	Unavailable func(error) bool
 	// Ready reports whether dependencies (database, Redis) answer.
 	Ready func(ctx context.Context) error
 	// Reconciliations serve the reconciliation and statement endpoints;
@@ -87,7 +94,12 @@ func New(d Deps) *Server {
 	}
 	s.metrics.reg.MustRegister(newGauges(d))
 	e := s.engine
+	// A wrong method on a known path is 405 (with Allow); a trailing slash
+	// or an unknown path is the JSON 404, never gin's redirect
+	// (docs/errors.md).
 	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
 	// gin trusts every proxy unless told otherwise; trust only the
 	// configured ones (config validates them; an invalid list trusts none).
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
@@ -100,7 +112,8 @@ func New(d Deps) *Server {
 		s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "no such endpoint %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		s.writeError(c, paygate.Errorf(paygate.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)",
+			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
 	})
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })

@@ -52,6 +52,12 @@ var (
 	_ paygate.BillFetcher    = (*Client)(nil)
 )
 
+// CredentialKeys are the credentials of an Alipay provider (see New).
+var CredentialKeys = []paygate.CredentialKey{
+	{Name: "app_id"}, {Name: "private_key"}, {Name: "alipay_public_key"},
+	{Name: "seller_id", Optional: true},
+}
+
 // New builds an Alipay client from a provider spec. Credentials:
 // app_id, private_key (the app's RSA key, PEM in PKCS #1 or PKCS #8, or bare
 // base64) and alipay_public_key (Alipay's RSA public key, PEM or base64);
@@ -60,19 +66,11 @@ var (
 // spec.BaseURL is the gateway (default ProductionGateway).
 // Returns EPARAMINVALID naming the credential at fault.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := spec.Credential
-	appID, err := cred("app_id")
+	cred, err := spec.ReadCredentials(CredentialKeys)
 	if err != nil {
 		return nil, err
 	}
-	privText, err := cred("private_key")
-	if err != nil {
-		return nil, err
-	}
-	pubText, err := cred("alipay_public_key")
-	if err != nil {
-		return nil, err
-	}
+	appID, privText, pubText := cred["app_id"], cred["private_key"], cred["alipay_public_key"]
 	_, der, err := parsePrivateKey(privText)
 	if err != nil {
 		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "credentials.private_key", "credentials.private_key: %v", err)
@@ -115,7 +113,7 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		gp:      gp,
 		// A bill may be large: its download has a bound of its own.
 		billHTTP: &http.Client{Timeout: BillTimeout, Transport: transport},
-		pid:      spec.Credentials["seller_id"],
+		pid:      cred["seller_id"],
 	}, nil
 }
 

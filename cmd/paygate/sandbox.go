@@ -19,6 +19,7 @@ import (
 	ecnysb "github.com/paygate-cn/paygate/channels/sandbox/ecny"
 	unionpaysb "github.com/paygate-cn/paygate/channels/sandbox/unionpay"
 	wechatsb "github.com/paygate-cn/paygate/channels/sandbox/wechat"
+	"github.com/paygate-cn/paygate/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -237,7 +238,10 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 	fmt.Fprintf(out, "# channel simulators on %s; callbacks go to %s\n"+
 		"# credentials (kept in %s): GET %s/sandbox/credentials\n%s",
 		public, gw, filepath.Join(dataDir, "sandbox"), public, y)
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(config.Server{
+		ReadHeaderTimeout: config.DefaultReadHeaderTimeout, ReadTimeout: config.DefaultReadTimeout,
+		WriteTimeout: config.DefaultWriteTimeout, IdleTimeout: config.DefaultIdleTimeout,
+	}, e)
 	go func() {
 		<-ctx.Done()
 		srv.Close()

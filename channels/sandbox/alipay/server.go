@@ -89,6 +89,10 @@ type trade struct {
 	Copies                       int
 	Refunded                     int64
 	Refunds                      []*refund
+	// Cancelled is set by alipay.trade.cancel, with what it did ("close"
+	// or "refund"): a repeated cancel answers the same.
+	Cancelled    bool
+	CancelAction string
 }
 
 type refund struct {

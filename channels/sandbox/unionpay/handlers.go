@@ -220,6 +220,15 @@ func (s *Server) applyQR(w http.ResponseWriter, f map[string]string, amt int64) 
 	}
 	t := &txn{orderID: f["orderId"], txnType: f["txnType"], txnSubType: f["txnSubType"], bizType: f["bizType"],
 		txnTime: f["txnTime"], amount: amt, backURL: f["backUrl"], termID: f["termId"], state: up.RespAccepted}
+	if v := f["payTimeout"]; v != "" {
+		at, err := time.ParseInLocation("20060102150405", v, cst)
+		if err != nil {
+			s.mu.Unlock()
+			s.answer(w, f, up.RespFormat, nil)
+			return
+		}
+		t.payTimeout = at
+	}
 	qr := "https://qr.95516.com/00010000/01" + randDigits(20)
 	s.txns[t.orderID], s.qrs[qr] = t, t
 	s.mu.Unlock()
@@ -406,6 +415,11 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.state != up.RespAccepted {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "qr_code already used", "state": t.state})
+		return
+	}
+	if !t.payTimeout.IsZero() && now.After(t.payTimeout) {
+		// The wallet refuses a code past the payTimeout its order gave.
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "qr_code expired", "pay_timeout": t.payTimeout.Format(time.RFC3339)})
 		return
 	}
 	t.scenario = sandbox.ScenarioOf(in.PayerCode)
@@ -672,6 +686,29 @@ func (s *Server) ZM(day time.Time) ([]byte, error) {
 		rows = append(rows, r)
 	}
 	return up.AppendZM(nil, rows), nil
+}
+
+// Books returns what the platform holds for the consume orderId (see
+// sandbox.Books), and false when it has no such transaction.
+func (s *Server) Books(orderID string) (sandbox.Books, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.txns[orderID]
+	if !ok || t.txnType != up.TxnConsume {
+		return sandbox.Books{}, false
+	}
+	s.settle(t)
+	var b sandbox.Books
+	if t.state == up.RespSuccess || t.state == up.RespAlreadyUndone && t.fee > 0 {
+		b.Paid = t.amount
+	}
+	b.Reversed = t.state == up.RespAlreadyUndone
+	for _, r := range s.txns {
+		if r.orig == t && r.txnType == up.TxnRefund && r.state == up.RespSuccess {
+			b.Refunded += r.amount
+		}
+	}
+	return b, true
 }
 
 // ZME is the day's error file (差错): the simulator makes no errors, so

@@ -93,7 +93,8 @@ type txn struct {
 	refunded                                       int64
 	fee                                            int64
 	confirmAt                                      time.Time
-	tn, frontURL, subject                          string // in-app and front-end consumes
+	tn, frontURL, subject                          string    // in-app and front-end consumes
+	payTimeout                                     time.Time // QR apply: no payment after it
 }
 
 type ledgerEntry struct {
