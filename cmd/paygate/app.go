@@ -197,9 +197,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Orders: m.DB, Refunds: m.DB, Applier: applier, Router: m.Router, Channels: channels,
 		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
 		PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow, Logger: m.Logger,
-		ParseCard:      newCardParser(secret, cfg.Sandbox.Enabled),
-		Fallback:       routing.Fallback,
-		TerminalRegion: m.terminalRegion,
+		ParseCard: newCardParser(secret, cfg.Sandbox.Enabled),
+		Fallback:  routing.Fallback,
+		Terminal:  m.terminal,
 	}
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
