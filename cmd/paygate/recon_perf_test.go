@@ -3,10 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -95,32 +91,7 @@ func TestReconciliationPerformance(t *testing.T) {
 	}
 	t.Logf("COPY (SELECT * ... the day's orders) TO STDOUT: %s (%.0f rows/s)", copyTime.Round(time.Millisecond), float64(n)/copyTime.Seconds())
 
-	config := filepath.Join(dir, "paygate.yaml")
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	indent := func(b []byte) string { return strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n        ") }
-	privPEM := indent(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(key))}))
-	pubPEM := indent(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
-	os.WriteFile(config, []byte(`sandbox:
-  enabled: false
-providers:
-  - id: wechat
-    kind: wechat
-    base_url: https://api.mch.weixin.qq.com
-    credentials:
-      mchid: "1900000109"
-      appid: wx8888888888888888
-      serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
-      api_v3_key: "0123456789abcdef0123456789abcdef"
-      platform_public_key_id: PUB_KEY_ID_0000000000000000000000000000
-      private_key: |
-        `+privPEM+`
-      platform_public_key: |
-        `+pubPEM+`
-`), 0o600)
+	config := wechatConfig(t, dir, "1900000109")
 	dsn := postgresURL()
 	if strings.Contains(dsn, "?") {
 		dsn += "&search_path=" + schema
@@ -170,13 +141,6 @@ providers:
 	xlsxTime, xlsxRSS := child("xlsx", "statement", "--merchant", "m_perf", "--date", day, "--format", "xlsx", "--out", xlsxPath)
 	st, _ = os.Stat(xlsxPath)
 	t.Logf("XLSX statement: %s, %d MiB written, peak RSS %d MiB", xlsxTime.Round(time.Millisecond), st.Size()>>20, xlsxRSS>>10)
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 // seedDay copies n paid WeChat orders of merchant m_perf into orders, spread
