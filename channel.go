@@ -3,8 +3,11 @@ package paygate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 )
@@ -189,10 +192,50 @@ type PreAuthorizer interface {
 	VoidAuthorization(ctx context.Context, o *Order) (*Result, error)
 }
 
-// BillDownloader is a channel that serves a daily bill file in its format.
-type BillDownloader interface {
-	DownloadBill(ctx context.Context, day time.Time) ([]byte, error)
+// BillFetcher is a channel that serves a daily bill file in its format.
+// FetchBill streams the bill of day (a China Standard Time calendar day)
+// to w as the channel serves it, decompressed where the transport
+// compressed it (WeChat's GZIP, UnionPay's DEFLATE), never holding the
+// whole bill in memory. docs/reconciliation.md describes each format.
+//
+// Returns an error wrapping ErrBillNotReady when the channel has not made
+// the bill yet (retry later), ErrNoBill when it has none because nothing
+// happened that day (an empty bill, not a failure), ErrBillDigest when the
+// file fails the channel's integrity check; other errors are a
+// *ChannelError. After an error w may hold part of a file.
+type BillFetcher interface {
+	FetchBill(ctx context.Context, day time.Time, w io.Writer) (*BillInfo, error)
 }
+
+// BillAccounter is a channel that says which merchant account its bills
+// are for (mchid, pid, merId, ...), so that a bill received by other means
+// can be checked against it.
+type BillAccounter interface {
+	BillAccount() string
+}
+
+// BillInfo is what a channel says about a bill beside its bytes.
+type BillInfo struct {
+	// Account is the channel merchant account the bill is for (mchid, pid,
+	// merId, e-CNY merchant no., acquirer institution code).
+	Account string
+	// Name is the channel's name of the file ({pid}0156_{yyyyMMdd}.csv.zip,
+	// ...), "" when it gives none.
+	Name string
+	// Digest is the channel's digest of the file as written, hex, when it
+	// gives one (WeChat SHA1, e-CNY SM3); already checked.
+	Digest string
+	// Controls are control totals the channel sends apart from the file,
+	// kept with it for the reader: the acquirer's 0510 field 48.
+	Controls string
+}
+
+// Bill fetch outcomes (errors.Is).
+var (
+	ErrBillNotReady = errors.New("the channel has not made the bill yet")
+	ErrNoBill       = errors.New("the channel has no bill for the day: no trades")
+	ErrBillDigest   = errors.New("the bill does not match the channel's digest")
+)
 
 // Notification is a verified channel callback.
 type Notification struct {
@@ -230,6 +273,68 @@ type ProviderSpec struct {
 	MaxAmount   int64             `yaml:"max_amount"` // fen, 0 = MaxAmount
 	Methods     []Method          `yaml:"methods"`    // empty = every method the kind supports
 	Networks    []string          `yaml:"networks"`   // card networks accepted (acquirers, unionpay)
+}
+
+// CredentialKey is one key of ProviderSpec.Credentials that a channel kind
+// reads. Each channel package declares its keys once (CredentialKeys); its
+// constructor reads them through Credential, and the configuration checks
+// every provider's credentials against them at load (docs/configuration.md).
+type CredentialKey struct {
+	Name     string
+	Optional bool
+}
+
+// CheckCredentials returns every fault of the provider's credentials
+// against keys, in the order of keys and then of the unknown names: each
+// required key that is missing, each key given blank, and each key the
+// kind does not read (a misspelt name would otherwise be ignored until the channel fails).
+// Messages start with "credentials.<name>: ".
+func (s *ProviderSpec) CheckCredentials(keys []CredentialKey) []error {
+	var errs []error
+	known := make(map[string]bool, len(keys))
+	names := make([]string, 0, len(keys))
+	for _, k := range keys {
+		known[k.Name] = true
+		names = append(names, k.Name)
+		v, present := s.Credentials[k.Name]
+		switch {
+		case present && strings.TrimSpace(v) == "":
+			errs = append(errs, fmt.Errorf("credentials.%s: empty", k.Name))
+		case !present && !k.Optional:
+			errs = append(errs, fmt.Errorf("credentials.%s: missing", k.Name))
+		}
+	}
+	var unknown []string
+	for name := range s.Credentials {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		errs = append(errs, fmt.Errorf("credentials.%s: unknown to kind %s (want %s)", name, s.Kind, strings.Join(names, ", ")))
+	}
+	return errs
+}
+
+// ReadCredentials returns the values of keys, trimmed of white space, as a
+// channel constructor reads them. Every required key that is missing or
+// blank is reported at once: EPARAMMISSING naming the first, its message
+// listing all ("credentials.a: missing; credentials.b: missing").
+func (s *ProviderSpec) ReadCredentials(keys []CredentialKey) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	var missing []string
+	for _, k := range keys {
+		v := strings.TrimSpace(s.Credentials[k.Name])
+		if v == "" && !k.Optional {
+			missing = append(missing, "credentials."+k.Name)
+		}
+		out[k.Name] = v
+	}
+	if len(missing) > 0 {
+		return nil, ParamErrorf(EPARAMMISSING, missing[0], "%s: missing", strings.Join(missing, ": missing; "))
+	}
+	return out, nil
 }
 
 // Credential returns the named credential, trimmed of white space.

@@ -29,11 +29,12 @@ const (
 	// EACTIVATIONEXPIRED: a terminal activation code past its expiry.
 	EACTIVATIONEXPIRED = "activation_code_expired"
 
-	// 403, 404.
+	// 403, 404, 405.
 	EFORBIDDEN = "forbidden"
-	ENOTFOUND  = "not_found"
 	// ETERMINALKEYFORBIDDEN: a field a terminal key may not set (notify_url).
 	ETERMINALKEYFORBIDDEN = "terminal_key_forbidden"
+	ENOTFOUND             = "not_found"
+	EMETHODNOTALLOWED     = "method_not_allowed" // a known path, another HTTP method
 
 	// 409: conflicts.
 	EIDEMPOTENCYINUSE  = "idempotency_key_in_use"
@@ -42,6 +43,8 @@ const (
 	EDUPREFUNDNO       = "duplicate_merchant_refund_no"
 	EINVALIDSTATE      = "invalid_state"
 	ECONFLICT          = "conflict" // a store-level uniqueness conflict not covered above
+	// EBILLNOTREADY: the channel has not made the day's bill yet.
+	EBILLNOTREADY = "bill_not_ready"
 
 	// 422: business rules.
 	EAMOUNTTOOLARGE     = "amount_too_large"

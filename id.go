@@ -8,12 +8,14 @@ import (
 
 // ID prefixes of the objects paygate creates.
 const (
-	PrefixOrder    = "ord_"
-	PrefixRefund   = "ref_"
-	PrefixEvent    = "evt_"
-	PrefixRequest  = "req_"
-	PrefixTerminal = "trm_"
-	PrefixDelivery = "dlv_"
+	PrefixOrder       = "ord_"
+	PrefixRefund      = "ref_"
+	PrefixEvent       = "evt_"
+	PrefixRequest     = "req_"
+	PrefixTerminal    = "trm_"
+	PrefixDelivery    = "dlv_"
+	PrefixRecon       = "rcn_"
+	PrefixDiscrepancy = "dsc_"
 )
 
 // crockford is Crockford's base32 alphabet: IDs sort in creation order as

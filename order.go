@@ -154,6 +154,11 @@ type Order struct {
 	// ChannelRef is the channel's own reference for the payment, allocated
 	// and stored before the request is sent (see ReferenceAllocator).
 	ChannelRef string `json:"-"`
+	// ReversingUntil is set while a reversal (cancel, void) is in flight:
+	// the time its claim lapses. Refunds are refused while it is set, and
+	// a reversal is started only while RefundReserved is 0 (README,
+	// "Refunds and reversals").
+	ReversingUntil *time.Time `json:"-"`
 }
 
 // MarshalJSON encodes the API's order object, with "object": "order"
@@ -254,4 +259,18 @@ type OrderStore interface {
 	// authorized created before `before`, oldest first, for background
 	// resolution.
 	PendingOrders(ctx context.Context, before time.Time, limit int) ([]*Order, error)
+
+	// BeginReversal claims the order for a reversal until `until`, as a
+	// compare-and-set: only while the order is pending, authorized or
+	// succeeded, nothing is reserved for refunds, and no other reversal's
+	// claim is current. It returns the order (afterwards, or as it is when
+	// the claim was refused) and whether the claim was made. While claimed,
+	// no refund can be reserved; an update to OrderReversed requires that
+	// nothing is reserved for refunds and ends the claim.
+	BeginReversal(ctx context.Context, orderID string, until time.Time) (o *Order, claimed bool, err error)
+
+	// EndReversal releases the claim made with `until` when the reversal
+	// definitively did not happen (the channel refused it, or the payment
+	// stands). A claim made since by another reversal is left alone.
+	EndReversal(ctx context.Context, orderID string, until time.Time) error
 }

@@ -27,6 +27,12 @@ const (
 	EnvSandboxSecret        = "PAYGATE_SANDBOX_SECRET"
 	EnvSandboxWebhookSecret = "PAYGATE_SANDBOX_WEBHOOK_SECRET"
 	EnvSandboxWebhookURL    = "PAYGATE_SANDBOX_WEBHOOK_URL"
+	// Server timeouts (Go durations) and the request rate limit.
+	EnvServerReadHeaderTimeout = "PAYGATE_SERVER_READ_HEADER_TIMEOUT"
+	EnvServerReadTimeout       = "PAYGATE_SERVER_READ_TIMEOUT"
+	EnvServerWriteTimeout      = "PAYGATE_SERVER_WRITE_TIMEOUT"
+	EnvServerIdleTimeout       = "PAYGATE_SERVER_IDLE_TIMEOUT"
+	EnvRateLimitDisabled       = "PAYGATE_RATE_LIMIT_DISABLED"
 	// EnvWebhooksAllowedNetworks is webhooks.allowed_networks,
 	// comma-separated CIDR prefixes ("none" for an empty list).
 	EnvWebhooksAllowedNetworks = "PAYGATE_WEBHOOKS_ALLOWED_NETWORKS"
@@ -44,6 +50,26 @@ const (
 	DefaultMaxBodyBytes = 65536
 	// DefaultProviderTimeout bounds one channel call when a provider sets none.
 	DefaultProviderTimeout = 10 * time.Second
+)
+
+// HTTP server phase defaults (docs/configuration.md, "server").
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 20 * time.Second
+	DefaultWriteTimeout      = 150 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	// LongestWait is the largest wait_seconds an order may ask for; the
+	// write timeout must exceed it or a waiting answer would be cut off.
+	LongestWait = 120 * time.Second
+)
+
+// Request rate limit defaults, per API key (docs/configuration.md,
+// "rate_limit").
+const (
+	DefaultKeyRate       = 1000
+	DefaultKeyBurst      = 2000
+	DefaultTerminalRate  = 20
+	DefaultTerminalBurst = 40
 )
 
 // The demo merchant of the sandbox (DESIGN §9).
@@ -94,6 +120,12 @@ type Config struct {
 	// the connection's peer is the client and those headers are ignored.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
+	// Server bounds every phase of an HTTP connection.
+	Server Server `yaml:"server"`
+	// RateLimit is the per-key request rate limit; merchants may override
+	// its rates.
+	RateLimit RateLimit `yaml:"rate_limit"`
+
 	Sandbox Sandbox `yaml:"sandbox"`
 	// Webhooks is where webhooks may be sent (docs/webhooks.md).
 	Webhooks Webhooks `yaml:"webhooks"`
@@ -115,6 +147,76 @@ type Cashier struct {
 	// and 600).
 	PaysPerIP   int `yaml:"pays_per_ip"`
 	PaysPerCode int `yaml:"pays_per_code"`
+}
+
+// Server holds the HTTP server's timeouts. Every phase of a connection is
+// bounded: a client that sends its headers or body slowly, or keeps an
+// idle connection open, is disconnected.
+type Server struct {
+	// ReadHeaderTimeout bounds reading a request's headers
+	// (PAYGATE_SERVER_READ_HEADER_TIMEOUT). Default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, headers and body
+	// (PAYGATE_SERVER_READ_TIMEOUT). Default 20s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its answer; it must exceed the longest wait_seconds (120s)
+	// (PAYGATE_SERVER_WRITE_TIMEOUT). Default 150s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection that sends no request
+	// for this long (PAYGATE_SERVER_IDLE_TIMEOUT). Default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// RateLimit is the request rate limit of every API key, counted in Redis
+// so that all replicas share it: a token bucket refilled at Rate per
+// second holding at most Burst requests.
+type RateLimit struct {
+	// Disabled switches the limit off (PAYGATE_RATE_LIMIT_DISABLED); the
+	// load harnesses do.
+	Disabled bool `yaml:"disabled"`
+	// Limits are the defaults of every merchant.
+	Limits `yaml:",inline"`
+}
+
+// Limits are the rates of a merchant's keys, in requests per second; zero
+// keeps the default (the gateway's, or the merchant's own).
+type Limits struct {
+	KeyRate       int `yaml:"key_rate"`       // each merchant key; default 1000
+	KeyBurst      int `yaml:"key_burst"`      // default 2000
+	TerminalRate  int `yaml:"terminal_rate"`  // each terminal key; default 20
+	TerminalBurst int `yaml:"terminal_burst"` // default 40
+}
+
+// For returns the rate and burst of a merchant key or, with terminal, a
+// terminal key of merchant id: the merchant's own limits where set, the
+// gateway's otherwise. Rate 0 means no limit (Disabled).
+func (r *RateLimit) For(merchant *Merchant, terminal bool) (rate, burst int) {
+	if r.Disabled {
+		return 0, 0
+	}
+	l := r.Limits
+	if merchant != nil && merchant.RateLimit != nil {
+		l = merchant.RateLimit.over(l)
+	}
+	if terminal {
+		return l.TerminalRate, l.TerminalBurst
+	}
+	return l.KeyRate, l.KeyBurst
+}
+
+// over returns l with its unset fields taken from base.
+func (l Limits) over(base Limits) Limits {
+	set := func(v *int, b int) {
+		if *v == 0 {
+			*v = b
+		}
+	}
+	set(&l.KeyRate, base.KeyRate)
+	set(&l.KeyBurst, base.KeyBurst)
+	set(&l.TerminalRate, base.TerminalRate)
+	set(&l.TerminalBurst, base.TerminalBurst)
+	return l
 }
 
 // Sandbox is test mode: the channel simulators run in-process and the
@@ -189,8 +291,10 @@ type Merchant struct {
 	Contracts      map[string][]paygate.FeeRule `yaml:"contracts"`
 	MaxAmount      int64                        `yaml:"max_amount"`
 	Risk           *paygate.RiskRules           `yaml:"risk"`
-	Keys           []Key                        `yaml:"keys"`
-	Terminals      []Terminal                   `yaml:"terminals"`
+	// RateLimit overrides the gateway's rate_limit rates for this merchant.
+	RateLimit *Limits    `yaml:"rate_limit"`
+	Keys      []Key      `yaml:"keys"`
+	Terminals []Terminal `yaml:"terminals"`
 }
 
 // Key is a merchant API key. A key with TerminalID is a terminal key.
@@ -313,6 +417,11 @@ func (c *Config) fill() {
 			}
 		}
 	}
+	c.Server.fill()
+	c.RateLimit.Limits = c.RateLimit.Limits.over(Limits{
+		KeyRate: DefaultKeyRate, KeyBurst: DefaultKeyBurst,
+		TerminalRate: DefaultTerminalRate, TerminalBurst: DefaultTerminalBurst,
+	})
 	c.Jobs.fill()
 	c.Sandbox.fill()
 	c.Webhooks.fill(c.Sandbox.Enabled)
@@ -321,12 +430,22 @@ func (c *Config) fill() {
 	}
 }
 
-func (j *Jobs) fill() {
-	set := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
+// orDefault sets an unset duration to its default.
+func orDefault(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
 	}
+}
+
+func (s *Server) fill() {
+	orDefault(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	orDefault(&s.ReadTimeout, DefaultReadTimeout)
+	orDefault(&s.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&s.IdleTimeout, DefaultIdleTimeout)
+}
+
+func (j *Jobs) fill() {
+	set := orDefault
 	set(&j.PendingQueryInterval, DefaultPendingQueryInterval)
 	set(&j.PendingQueryAfter, DefaultPendingQueryAfter)
 	set(&j.ReverseAfter, DefaultReverseAfter)

@@ -106,6 +106,9 @@ func TestEnvOverrides(t *testing.T) {
 		"PAYGATE_SANDBOX_SECRET":         "sk_test_0123456789abcdef0123456789abcdef",
 		"PAYGATE_SANDBOX_WEBHOOK_SECRET": "whsec_test_0123456789",
 		"PAYGATE_SANDBOX_WEBHOOK_URL":    "http://127.0.0.1:9999/hook",
+		"PAYGATE_SERVER_READ_TIMEOUT":    "15s",
+		"PAYGATE_SERVER_IDLE_TIMEOUT":    "2m",
+		"PAYGATE_RATE_LIMIT_DISABLED":    "true",
 	}
 	c, err := config.Load("", e.get)
 	if err != nil {
@@ -123,6 +126,11 @@ func TestEnvOverrides(t *testing.T) {
 		{strings.Join(c.TrustedProxies, "|"), "10.0.0.0/8|192.168.1.7"},
 		{c.Sandbox.KeyID, "key_test_demo"},
 		{c.Sandbox.Generated, false},
+		{c.Server.ReadTimeout, 15 * time.Second},
+		{c.Server.IdleTimeout, 2 * time.Minute},
+		{c.Server.ReadHeaderTimeout, config.DefaultReadHeaderTimeout},
+		{c.Server.WriteTimeout, config.DefaultWriteTimeout},
+		{c.RateLimit.Disabled, true},
 	}
 	for i, ch := range checks {
 		if ch.got != ch.want {
@@ -182,8 +190,10 @@ func TestPortZeroLeavesPublicURL(t *testing.T) {
 }
 
 func TestBadEnv(t *testing.T) {
-	_, err := config.Load("", env{"PAYGATE_SANDBOX": "maybe", "PAYGATE_MAX_BODY_BYTES": "64k"}.get)
-	for _, want := range []string{`PAYGATE_SANDBOX: "maybe"`, `PAYGATE_MAX_BODY_BYTES: "64k"`} {
+	_, err := config.Load("", env{"PAYGATE_SANDBOX": "maybe", "PAYGATE_MAX_BODY_BYTES": "64k",
+		"PAYGATE_SERVER_WRITE_TIMEOUT": "150", "PAYGATE_RATE_LIMIT_DISABLED": "off"}.get)
+	for _, want := range []string{`PAYGATE_SANDBOX: "maybe"`, `PAYGATE_MAX_BODY_BYTES: "64k"`,
+		`PAYGATE_SERVER_WRITE_TIMEOUT: "150"`, `PAYGATE_RATE_LIMIT_DISABLED: "off"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not contain %q", err, want)
 		}
@@ -204,7 +214,8 @@ func TestDecimalsAndDurations(t *testing.T) {
 	c, err := config.Parse([]byte(`
 providers:
   - id: wx
-    kind: wechat
+    kind: alipay
+    credentials: {app_id: "2021000000000000", private_key: k, alipay_public_key: p}
     timeout: 3s
     fees:
       - {name: quoted, rate: "0.006"}
@@ -234,7 +245,7 @@ merchants:
 		t.Errorf("window = %v", w)
 	}
 	// A provider without a timeout gets the default.
-	c, err = config.Parse([]byte("providers: [{id: a, kind: alipay}]"), nil)
+	c, err = config.Parse([]byte("providers: [{id: a, kind: alipay, credentials: {app_id: a, private_key: k, alipay_public_key: p}}]"), nil)
 	if err != nil || c.Providers[0].Timeout != config.DefaultProviderTimeout {
 		t.Fatalf("default timeout: %v, %v", c, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -157,6 +158,33 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("%s: %q is not an integer", EnvMaxBodyBytes, v))
 		} else {
 			c.MaxBodyBytes = n
+		}
+	}
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{EnvServerReadHeaderTimeout, &c.Server.ReadHeaderTimeout},
+		{EnvServerReadTimeout, &c.Server.ReadTimeout},
+		{EnvServerWriteTimeout, &c.Server.WriteTimeout},
+		{EnvServerIdleTimeout, &c.Server.IdleTimeout},
+	}
+	for _, d := range durations {
+		if v := getenv(d.name); v != "" {
+			n, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration (like 30s)", d.name, v))
+			} else {
+				*d.dst = n
+			}
+		}
+	}
+	if v := getenv(EnvRateLimitDisabled); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", EnvRateLimitDisabled, v))
+		} else {
+			c.RateLimit.Disabled = b
 		}
 	}
 	if v := getenv(EnvSandbox); v != "" {

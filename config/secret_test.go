@@ -16,9 +16,13 @@ providers:
   - id: wx
     kind: wechat
     credentials:
-      mch_id: "1900000109"
+      mchid: "1900000109"
+      appid: "wx8888888888888888"
+      serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
       api_v3_key: env:WX_V3_KEY
       private_key: file:keys/wx.pem
+      platform_public_key: "pem"
+      platform_public_key_id: "PUB_KEY_ID_0114232134912410000"
 merchants:
   - id: m1
     name: Shop
@@ -50,7 +54,7 @@ func TestSecretIndirection(t *testing.T) {
 		{c.DatabaseURL, e["PG_URL"]},
 		{c.Providers[0].Credentials["api_v3_key"], e["WX_V3_KEY"]},
 		{c.Providers[0].Credentials["private_key"], pem}, // relative to the config file, newline dropped
-		{c.Providers[0].Credentials["mch_id"], "1900000109"},
+		{c.Providers[0].Credentials["mchid"], "1900000109"},
 		{c.Merchants[0].WebhookSecrets[0], e["M1_WEBHOOK"]},
 		{c.Merchants[0].Keys[0].Secret, "0123456789abcdef0123456789abcdef"},
 	}

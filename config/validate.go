@@ -17,6 +17,11 @@ import (
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
+	"github.com/paygate-cn/paygate/channels/acquirer"
+	"github.com/paygate-cn/paygate/channels/alipay"
+	"github.com/paygate-cn/paygate/channels/ecny"
+	"github.com/paygate-cn/paygate/channels/unionpay"
+	"github.com/paygate-cn/paygate/channels/wechat"
 )
 
 var (
@@ -30,6 +35,16 @@ var (
 	digitsPattern     = regexp.MustCompile(`^[0-9]+$`)
 	clockPattern      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 )
+
+// credentialKeys are the credentials each kind reads, as its channel
+// package declares them.
+var credentialKeys = map[string][]paygate.CredentialKey{
+	paygate.KindWeChat:   wechat.CredentialKeys,
+	paygate.KindAlipay:   alipay.CredentialKeys,
+	paygate.KindUnionPay: unionpay.CredentialKeys,
+	paygate.KindECNY:     ecny.CredentialKeys,
+	paygate.KindAcquirer: acquirer.CredentialKeys,
+}
 
 var (
 	kinds       = []string{paygate.KindWeChat, paygate.KindAlipay, paygate.KindUnionPay, paygate.KindECNY, paygate.KindAcquirer}
@@ -85,6 +100,15 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	v.server(&c.Server)
+	// A waiting answer may end with a channel call still running: the
+	// write timeout must outlast the longest wait plus that call.
+	for i, p := range c.Providers {
+		if need := LongestWait + p.Timeout; c.Server.WriteTimeout > LongestWait && c.Server.WriteTimeout <= need {
+			v.add("server.write_timeout", fmt.Sprintf("%s must exceed the longest wait_seconds plus providers[%d].timeout (%s)", c.Server.WriteTimeout, i, need))
+		}
+	}
+	v.limits("rate_limit", c.RateLimit.Limits)
 	v.jobs(&c.Jobs)
 	v.cashier(&c.Cashier)
 	for i := range c.AuthCodes {
@@ -252,22 +276,67 @@ func redactURL(raw string) string {
 	return "the value"
 }
 
-func (v *validator) jobs(j *Jobs) {
-	durations := []struct {
+// namedDuration is a duration setting and its key.
+type namedDuration struct {
+	name string
+	d    time.Duration
+}
+
+// positive reports every duration of ds that is not positive.
+func (v *validator) positive(section string, ds []namedDuration) {
+	for _, d := range ds {
+		if d.d <= 0 {
+			v.add(section+"."+d.name, fmt.Sprintf("%s is not positive", d.d))
+		}
+	}
+}
+
+func (v *validator) server(s *Server) {
+	v.positive("server", []namedDuration{
+		{"read_header_timeout", s.ReadHeaderTimeout},
+		{"read_timeout", s.ReadTimeout},
+		{"write_timeout", s.WriteTimeout},
+		{"idle_timeout", s.IdleTimeout},
+	})
+	if s.ReadHeaderTimeout > 0 && s.ReadTimeout > 0 && s.ReadHeaderTimeout > s.ReadTimeout {
+		v.add("server.read_header_timeout", fmt.Sprintf("%s above read_timeout %s", s.ReadHeaderTimeout, s.ReadTimeout))
+	}
+	if s.WriteTimeout > 0 && s.WriteTimeout <= LongestWait {
+		v.add("server.write_timeout", fmt.Sprintf("%s must exceed the longest wait_seconds (%s)", s.WriteTimeout, LongestWait))
+	}
+}
+
+// limits checks rates; a zero takes the default, so only negatives and a
+// burst below its rate (which could never let a second's requests through)
+// are faults.
+func (v *validator) limits(path string, l Limits) {
+	for _, f := range []struct {
 		name string
-		d    time.Duration
+		n    int
 	}{
+		{"key_rate", l.KeyRate}, {"key_burst", l.KeyBurst},
+		{"terminal_rate", l.TerminalRate}, {"terminal_burst", l.TerminalBurst},
+	} {
+		if f.n < 0 {
+			v.add(path+"."+f.name, fmt.Sprintf("%d is negative", f.n))
+		}
+	}
+	if l.KeyBurst > 0 && l.KeyBurst < l.KeyRate {
+		v.add(path+".key_burst", fmt.Sprintf("%d below key_rate %d", l.KeyBurst, l.KeyRate))
+	}
+	if l.TerminalBurst > 0 && l.TerminalBurst < l.TerminalRate {
+		v.add(path+".terminal_burst", fmt.Sprintf("%d below terminal_rate %d", l.TerminalBurst, l.TerminalRate))
+	}
+}
+
+func (v *validator) jobs(j *Jobs) {
+	v.positive("jobs", []namedDuration{
 		{"pending_query_interval", j.PendingQueryInterval},
 		{"pending_query_after", j.PendingQueryAfter},
 		{"reverse_after", j.ReverseAfter},
 		{"outbox_interval", j.OutboxInterval},
 		{"lease_ttl", j.LeaseTTL},
-	}
-	for _, d := range durations {
-		if d.d <= 0 {
-			v.add("jobs."+d.name, fmt.Sprintf("%s is not positive", d.d))
-		}
-	}
+	})
 	if j.Batch <= 0 {
 		v.add("jobs.batch", fmt.Sprintf("%d is not positive", j.Batch))
 	}
@@ -327,9 +396,15 @@ func (v *validator) provider(i int, p *paygate.ProviderSpec) {
 			v.httpURL(path+".base_url", p.BaseURL)
 		}
 	}
-	for _, k := range sortedKeys(p.Credentials) {
-		if p.Credentials[k] == "" {
-			v.add(fmt.Sprintf("%s.credentials.%s", path, k), "empty")
+	if knownKind {
+		for _, err := range p.CheckCredentials(credentialKeys[p.Kind]) {
+			v.errs = append(v.errs, fmt.Errorf("%s.%w", path, err))
+		}
+		switch {
+		case p.Kind == paygate.KindAcquirer && p.BaseURL == "" && p.Credentials["address"] == "":
+			v.add(path+".base_url", "required (tcp://host:port or tls://host:port) unless credentials.address is set")
+		case (p.Kind == paygate.KindUnionPay || p.Kind == paygate.KindECNY) && p.BaseURL == "":
+			v.add(path+".base_url", "required for kind "+p.Kind)
 		}
 	}
 	v.fees(path+".fees", p.Fees)
@@ -462,6 +537,9 @@ func (v *validator) merchant(i int, m *Merchant, knownProvider func(string) bool
 	}
 	if m.Risk != nil {
 		v.risk(path+".risk", m.Risk)
+	}
+	if m.RateLimit != nil {
+		v.limits(path+".rate_limit", *m.RateLimit)
 	}
 	terminals := make(map[string]bool)
 	for j, t := range m.Terminals {

@@ -18,12 +18,20 @@ providers:
   - id: wx
     kind: wechat
     base_url: "https://api.mch.weixin.qq.com"
-    credentials: {mch_id: "1900000109"}
+    credentials:
+      mchid: "1900000109"
+      appid: "wx8888888888888888"
+      serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+      api_v3_key: "0123456789abcdef0123456789abcdef"
+      private_key: "pem"
+      platform_public_key: "pem"
+      platform_public_key_id: "PUB_KEY_ID_0114232134912410000"
     fees:
       - {name: wx.default, rate: "0.006"}
   - id: acq
     kind: acquirer
     base_url: "tcp://127.0.0.1:5000"
+    credentials: {mac_key: "0123456789ABCDEFFEDCBA9876543210", acquirer_id: "48020000"}
     fees:
       - {name: acq.debit, rate: "0.0055", cap: 2000, card_types: [debit]}
       - {name: acq.credit, rate: "0.006", card_types: [credit]}
@@ -71,7 +79,12 @@ func TestValidate(t *testing.T) {
 		{"duplicate provider", func(c *config.Config) { c.Providers[1].ID = "wx" }, `providers[1].id: duplicate id "wx"`},
 		{"http base url", func(c *config.Config) { c.Providers[0].BaseURL = "ftp://x" }, `providers[0].base_url: "ftp://x" is not an http(s) URL`},
 		{"acquirer base url", func(c *config.Config) { c.Providers[1].BaseURL = "https://x" }, `providers[1].base_url: "https://x" is not a tcp://host:port`},
-		{"empty credential", func(c *config.Config) { c.Providers[0].Credentials["mch_id"] = "" }, `providers[0].credentials.mch_id: empty`},
+		{"empty credential", func(c *config.Config) { c.Providers[0].Credentials["mchid"] = "" }, `providers[0].credentials.mchid: empty`},
+		{"missing credential", func(c *config.Config) { delete(c.Providers[1].Credentials, "mac_key") }, `providers[1].credentials.mac_key: missing`},
+		{"misspelt credential", func(c *config.Config) { c.Providers[0].Credentials["mch_id"] = "1900000109" },
+			`providers[0].credentials.mch_id: unknown to kind wechat (want mchid, appid, serial_no, api_v3_key, private_key, platform_public_key, platform_public_key_id, oauth_app_secret)`},
+		{"acquirer without address", func(c *config.Config) { c.Providers[1].BaseURL = "" },
+			`providers[1].base_url: required (tcp://host:port or tls://host:port) unless credentials.address is set`},
 		{"negative cashier limit", func(c *config.Config) { c.Cashier.PaysPerIP = -1 }, `cashier.pays_per_ip: -1 is negative`},
 		{"e-CNY marker with a control character", func(c *config.Config) { c.Cashier.ECNYUAMarker = "eCNY\n" }, `cashier.ecny_ua_marker: at most 64 characters, no control characters`},
 		{"negative rate", func(c *config.Config) { c.Providers[1].Fees[2].Rate = decimal.RequireFromString("-0.01") }, `providers[1].fees[2].rate: negative`},
@@ -86,6 +99,19 @@ func TestValidate(t *testing.T) {
 		{"negative timeout", func(c *config.Config) { c.Providers[0].Timeout = -1 }, `providers[0].timeout: -1ns is negative`},
 		{"provider amounts", func(c *config.Config) { c.Providers[0].MinAmount, c.Providers[0].MaxAmount = 10, 5 }, `providers[0].max_amount: 5 below min_amount 10`},
 		{"provider method", func(c *config.Config) { c.Providers[0].Methods = []paygate.Method{"cash"} }, `providers[0].methods[0]: unknown method "cash"`},
+
+		{"write timeout below the longest wait", func(c *config.Config) { c.Server.WriteTimeout = 120e9 },
+			`server.write_timeout: 2m0s must exceed the longest wait_seconds (2m0s)`},
+		{"write timeout below the longest wait and a channel call", func(c *config.Config) { c.Providers[1].Timeout = 45e9 },
+			`server.write_timeout: 2m30s must exceed the longest wait_seconds plus providers[1].timeout (2m45s)`},
+		{"idle timeout", func(c *config.Config) { c.Server.IdleTimeout = -1 }, `server.idle_timeout: -1ns is not positive`},
+		{"header timeout above read timeout", func(c *config.Config) { c.Server.ReadHeaderTimeout = 30e9 },
+			`server.read_header_timeout: 30s above read_timeout 20s`},
+		{"negative rate", func(c *config.Config) { c.RateLimit.TerminalRate = -1 }, `rate_limit.terminal_rate: -1 is negative`},
+		{"burst below rate", func(c *config.Config) { c.RateLimit.KeyBurst = 10 }, `rate_limit.key_burst: 10 below key_rate 1000`},
+		{"merchant burst below rate", func(c *config.Config) {
+			c.Merchants[0].RateLimit = &config.Limits{TerminalRate: 5, TerminalBurst: 2}
+		}, `merchants[0].rate_limit.terminal_burst: 2 below terminal_rate 5`},
 
 		{"mcc", func(c *config.Config) { c.Merchants[0].MCC = "58a2" }, `merchants[0].mcc: "58a2" is not a 4-digit MCC`},
 		{"merchant no", func(c *config.Config) { c.Merchants[0].MerchantNo = "12345" }, `merchants[0].merchant_no: must be 15 digits`},
@@ -200,13 +226,17 @@ func TestSandboxProviderNames(t *testing.T) {
 
 func TestAddProvider(t *testing.T) {
 	c := config.Default()
-	if err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat", BaseURL: "http://127.0.0.1:8080/sandbox/wechat"}); err != nil {
+	creds := map[string]string{}
+	for _, k := range []string{"mchid", "appid", "serial_no", "api_v3_key", "private_key", "platform_public_key", "platform_public_key_id"} {
+		creds[k] = "x"
+	}
+	if err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat", BaseURL: "http://127.0.0.1:8080/sandbox/wechat", Credentials: creds}); err != nil {
 		t.Fatal(err)
 	}
 	if p := c.Provider("wechat"); p == nil || p.Timeout != config.DefaultProviderTimeout {
 		t.Fatalf("provider = %+v", p)
 	}
-	err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat"})
+	err := c.AddProvider(paygate.ProviderSpec{ID: "wechat", Kind: "wechat", Credentials: creds})
 	if err == nil || !strings.Contains(err.Error(), `providers[1].id: duplicate id "wechat"`) {
 		t.Fatalf("duplicate: %v", err)
 	}

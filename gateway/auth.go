@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/redis/go-redis/v9"
 )
 
 // AuthScheme is the Authorization scheme of signed API requests (DESIGN §3).
@@ -89,7 +89,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	ctx := c.Request.Context()
 	key, err := s.deps.Directory.APIKey(ctx, p.keyID)
 	if err != nil {
-		s.writeError(c, paygate.Errorf(paygate.EINVALIDKEY, "unknown API key %q", p.keyID))
+		if code := paygate.ErrorCode(err); code == paygate.EINVALIDKEY || code == paygate.ENOTFOUND {
+			err = paygate.Errorf(paygate.EINVALIDKEY, "unknown API key %q", p.keyID)
+		} // else the directory's store failed: 503 or 500, not the caller's fault
+		s.writeError(c, err)
 		return
 	}
 	ts, err := strconv.ParseInt(p.timestamp, 10, 64)
@@ -110,7 +113,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.EINVALIDSIG, "signature does not match the request"))
 		return
 	}
-	if err := s.useNonce(ctx, key.ID, p.nonce); err != nil {
+	if err := s.admit(c, key, p.nonce); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -118,14 +121,66 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// useNonce records a nonce for 10 minutes with SET NX.
-func (s *Server) useNonce(ctx context.Context, keyID, nonce string) error {
-	ok, err := s.deps.Redis.SetNX(ctx, s.deps.RedisPrefix+"nonce:"+keyID+":"+nonce, 1, nonceTTL).Result()
-	if err != nil {
-		return paygate.Errorf(paygate.EUNAVAILABLE, "replay protection is unavailable; retry shortly")
+// admitScript records a request's nonce and applies its key's rate limit,
+// in one round trip (docs/configuration.md, rate_limit). The limit is a
+// token bucket kept as one number, the theoretical arrival time of the
+// next request (the generic cell rate algorithm): each request moves it
+// one emission interval (1/rate) later, and a request that would move it
+// more than burst intervals ahead of now is refused. Over the limit
+// nothing is written (the same signed request may be retried after the
+// wait) and the answer is the wait in milliseconds; a used nonce answers
+// -1 and costs nothing; 0 admits. Both keys carry the key id as hash tag,
+// so they share a Cluster slot.
+//
+//	KEYS[1] nonce, KEYS[2] arrival time
+//	ARGV[1] nonce TTL ms, ARGV[2] now µs, ARGV[3] interval µs, ARGV[4] burst × interval µs
+var admitScript = redis.NewScript(`
+local now, interval, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[2]) or 0)
+if tat < now then tat = now end
+local ahead = tat + interval - now
+if ahead > limit then
+	return math.ceil((ahead - limit) / 1000)
+end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+	return -1
+end
+redis.call('SET', KEYS[2], tat + interval, 'PX', math.ceil(ahead / 1000) + 1)
+return 0
+`)
+
+// admit records the nonce for 10 minutes and applies the key's rate
+// limit. With a limit it is one script call, without one the plain SET NX:
+// either way the hot path pays the one round trip the nonce alone cost.
+func (s *Server) admit(c *gin.Context, key *paygate.APIKey, nonce string) error {
+	var rate, burst int
+	if s.deps.RateLimit != nil {
+		rate, burst = s.deps.RateLimit(key)
 	}
-	if !ok {
+	ctx := c.Request.Context()
+	tag := s.deps.RedisPrefix + "{" + key.ID + "}:"
+	var wait int64
+	var err error
+	if rate <= 0 {
+		var ok bool
+		ok, err = s.deps.Redis.SetNX(ctx, tag+"nonce:"+nonce, 1, nonceTTL).Result()
+		if !ok {
+			wait = -1
+		}
+	} else {
+		interval := max(int64(time.Second/time.Microsecond)/int64(rate), 1)
+		wait, err = admitScript.Run(ctx, s.deps.Redis, []string{tag + "nonce:" + nonce, tag + "rate"},
+			nonceTTL.Milliseconds(), s.now().UnixMicro(), interval, interval*int64(max(burst, 1))).Int64()
+	}
+	switch {
+	case err != nil:
+		s.log.Error("nonce and rate limit check failed", "err", err)
+		return paygate.Errorf(paygate.EUNAVAILABLE, "replay protection is unavailable; retry shortly")
+	case wait < 0:
 		return paygate.Errorf(paygate.EREPLAYEDNONCE, "nonce was already used within the last 10 minutes")
+	case wait > 0:
+		c.Header("Retry-After", strconv.FormatInt((wait+999)/1000, 10))
+		return paygate.Errorf(paygate.ERATELIMITED, "more than %d requests per second with this key; retry later", rate)
 	}
 	return nil
 }

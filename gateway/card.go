@@ -87,6 +87,7 @@ func (p *Payments) reverseUnanswered(ctx context.Context, ch paygate.Channel, o 
 // cancelCard cancels a card order: an authorisation is released (pre-auth
 // cancel), a same-day sale is voided where the channel can void, and
 // anything else (a pending payment, a channel without void) is reversed.
+// Callers hold the order's reversal claim (underReversal).
 func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
 	var res *paygate.Result
 	var err error
@@ -100,7 +101,7 @@ func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygat
 	case o.Status == paygate.OrderSucceeded && canVoid:
 		res, err = call(p, ch.ID(), "void", func() (*paygate.Result, error) { return v.Void(ctx, o) }, resultOutcome)
 	default:
-		return p.reverseOrder(ctx, ch, o)
+		return p.reverseAtChannel(ctx, ch, o)
 	}
 	var ce *paygate.ChannelError
 	if errors.As(err, &ce) && ce.Timeout && ce.Op == "void" {

@@ -31,12 +31,15 @@ var statusOf = map[string]int{
 	paygate.ETERMINALKEYFORBIDDEN: http.StatusForbidden,
 	paygate.ENOTFOUND:             http.StatusNotFound,
 
+	paygate.EMETHODNOTALLOWED: http.StatusMethodNotAllowed,
+
 	paygate.EIDEMPOTENCYINUSE:  http.StatusConflict,
 	paygate.EIDEMPOTENCYREUSED: http.StatusConflict,
 	paygate.EDUPORDERNO:        http.StatusConflict,
 	paygate.EDUPREFUNDNO:       http.StatusConflict,
 	paygate.EINVALIDSTATE:      http.StatusConflict,
 	paygate.ECONFLICT:          http.StatusConflict,
+	paygate.EBILLNOTREADY:      http.StatusConflict,
 
 	paygate.EAMOUNTTOOLARGE:       http.StatusUnprocessableEntity,
 	paygate.EREFUNDEXCEEDS:        http.StatusUnprocessableEntity,
@@ -79,6 +82,11 @@ type errorDetail struct {
 // logged with their detail; their message is replaced by a generic one.
 func (s *Server) writeError(c *gin.Context, err error) {
 	code := paygate.ErrorCode(err)
+	if code == paygate.EINTERNAL && s.deps.Unavailable != nil && s.deps.Unavailable(err) {
+		s.log.Error("dependency unavailable", "request_id", requestID(c), "path", c.FullPath(), "err", err)
+		err = paygate.Errorf(paygate.EUNAVAILABLE, "the service is temporarily unavailable; retry shortly")
+		code = paygate.EUNAVAILABLE
+	}
 	d := errorDetail{Code: code, Message: paygate.ErrorMessage(err), RequestID: requestID(c)}
 	if pe, ok := err.(*paygate.Error); ok {
 		d.Param = pe.Param

@@ -72,8 +72,12 @@ func (s *Server) getEvent(c *gin.Context) {
 	s.answerEvent(c, ctx, key.MerchantID, e)
 }
 
-// redeliverEvent schedules an immediate new delivery of an event.
+// redeliverEvent schedules an immediate new delivery of an event. Its body
+// is empty or {}; anything else is refused before anything is scheduled.
 func (s *Server) redeliverEvent(c *gin.Context) {
+	if !s.emptyBody(c) {
+		return
+	}
 	key := apiKey(c)
 	if key.TerminalID != "" {
 		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot redeliver events"))

@@ -179,6 +179,9 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "capture", "capture must be automatic or manual")
 	}
 	in.expiresIn = 900
+	if in.method == paygate.MethodAuthCode {
+		in.expiresIn = 60 // the B-scan-C payment window (README, "wait_seconds and the payment window")
+	}
 	if in.ExpiresIn != nil {
 		if *in.ExpiresIn < 60 || *in.ExpiresIn > 86400 {
 			return paygate.ParamErrorf(paygate.EPARAMINVALID, "expires_in", "expires_in must be 60-86400 seconds")

@@ -28,9 +28,15 @@ type Payments struct {
 	// PollInterval is the pause between queries while a customer confirms
 	// a B-scan-C payment (default 2 s).
 	PollInterval time.Duration
-	// PaymentWindow is how long a B-scan-C order may stay unresolved before
-	// background resolution reverses it (default 2 min).
+	// PaymentWindow, when set, shortens the payment window of B-scan-C
+	// orders (their expires_at otherwise) and bounds how long a card
+	// payment whose outcome is unknown may stay unresolved before
+	// background resolution reverses it (default 2 min for cards).
 	PaymentWindow time.Duration
+	// ReversalLease is how long a reversal's claim on an order holds
+	// before another reversal may take it over (default 1 min); see
+	// README, "Refunds and reversals".
+	ReversalLease time.Duration
 	// ParseCard turns card input into card data; nil means card payments
 	// are not accepted.
 	ParseCard func(in *CardInput) (*paygate.CardData, *paygate.CardInfo, error)
@@ -71,6 +77,28 @@ func (p *Payments) paymentWindow() time.Duration {
 		return 2 * time.Minute
 	}
 	return p.PaymentWindow
+}
+
+// windowEnd is when an order's payment window ends: a B-scan-C order may
+// be paid until its expires_at (README, "wait_seconds and the payment
+// window"), a card payment whose outcome is unknown until paymentWindow
+// after its creation.
+func (p *Payments) windowEnd(o *paygate.Order) time.Time {
+	if o.Method == paygate.MethodAuthCode && !o.ExpiresAt.IsZero() {
+		end := o.ExpiresAt
+		if p.PaymentWindow > 0 && o.CreatedAt.Add(p.PaymentWindow).Before(end) {
+			end = o.CreatedAt.Add(p.PaymentWindow)
+		}
+		return end
+	}
+	return o.CreatedAt.Add(p.paymentWindow())
+}
+
+func (p *Payments) reversalLease() time.Duration {
+	if p.ReversalLease <= 0 {
+		return time.Minute
+	}
+	return p.ReversalLease
 }
 
 // Close waits for background work started by requests.
@@ -252,7 +280,17 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *OrderRequ
 		}
 		p.log().Warn("channel outcome unknown", "order", o.ID, "provider", ch.ID(), "err", err)
 		if o.Method == paygate.MethodCard {
-			// A card payment without a verified answer is reversed now (0400).
+			// A card payment without a verified answer is first asked
+			// about where the channel can be asked (QuickPass): a system
+			// error may hide a payment that went through (README, scenario
+			// 5555). One still unknown, or on a channel without a query
+			// (ISO 8583 acquirers), is reversed now (0400).
+			if res, qerr := p.query(ctx, ch, o); qerr == nil {
+				switch res.Outcome {
+				case paygate.OutcomeSuccess, paygate.OutcomeDeclined, paygate.OutcomeAuthorized:
+					return p.apply(ctx, o, res, paygate.OrderClosed)
+				}
+			}
 			return p.reverseUnanswered(ctx, ch, o)
 		}
 		if ce.Timeout || o.Method != paygate.MethodAuthCode {
@@ -318,10 +356,16 @@ func (p *Payments) apply(ctx context.Context, o *paygate.Order, r *paygate.Resul
 }
 
 // waitForCustomer polls a B-scan-C payment while the customer confirms in
-// the wallet (WeChat USERPAYING, Alipay WAIT_BUYER_PAY, ...). At the deadline
-// a payment the channel still reports as awaiting the customer is reversed;
-// one whose state is unknown stays pending for background resolution.
+// the wallet (WeChat USERPAYING, Alipay WAIT_BUYER_PAY, ...). The wait
+// bounds only the answer (README, "wait_seconds and the payment window"):
+// an order still undecided when it ends stays pending and is followed in
+// the background, and is reversed only when its payment window ends
+// unpaid. A wait reaching the window's end reverses it at once.
 func (p *Payments) waitForCustomer(ctx context.Context, ch paygate.Channel, o *paygate.Order, deadline time.Time, knownPending bool) (*paygate.Order, error) {
+	windowEnd := p.windowEnd(o)
+	if windowEnd.Before(deadline) {
+		deadline = windowEnd
+	}
 	for {
 		wait := p.pollInterval()
 		if left := deadline.Sub(p.now()); left < wait {
@@ -349,23 +393,104 @@ func (p *Payments) waitForCustomer(ctx context.Context, ch paygate.Channel, o *p
 			return cur, nil
 		}
 	}
-	if !knownPending {
-		p.resolveLater(o.ID, p.pollInterval())
+	if !knownPending || p.now().Before(windowEnd) {
+		p.followUntilWindowEnd(o.ID)
 		return p.Orders.Order(ctx, "", o.ID)
 	}
 	o2, err := p.reverseOrder(ctx, ch, o)
 	if err != nil {
-		p.log().Warn("reversal at deadline failed; background resolution retries", "order", o.ID, "err", err)
-		p.resolveLater(o.ID, p.pollInterval())
+		p.log().Warn("reversal at the window's end failed; background resolution retries", "order", o.ID, "err", err)
+		p.followUntilWindowEnd(o.ID)
 		return p.Orders.Order(ctx, "", o.ID)
 	}
 	return o2, nil
 }
 
-// reverseOrder reverses a payment at the channel and records the outcome:
-// reversed when the channel confirms, or — if the channel answers that the
-// payment succeeded after all and cannot be reversed — that success.
+// followUntilWindowEnd polls a pending B-scan-C order in the background
+// every poll interval until it is final: a channel answer settles it, and
+// Resolve reverses it once its payment window has ended. It gives up
+// after the window's end plus the reversal lease and a few polls, and
+// leaves the rest to the periodic resolution of pending orders.
+func (p *Payments) followUntilWindowEnd(orderID string) {
+	p.goBackground(p.pollInterval(), func(ctx context.Context) {
+		var giveUp time.Time
+		for {
+			o, err := p.Orders.Order(ctx, "", orderID)
+			if err != nil || o.Status != paygate.OrderPending {
+				return
+			}
+			if giveUp.IsZero() {
+				giveUp = p.windowEnd(o).Add(p.reversalLease() + 10*p.pollInterval())
+			}
+			o2, err := p.Resolve(ctx, o)
+			if err != nil {
+				p.log().Warn("background resolution failed", "order", orderID, "err", err)
+			}
+			if o2 != nil && o2.Status != paygate.OrderPending || p.now().After(giveUp) {
+				return
+			}
+			t := time.NewTimer(p.pollInterval())
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// reverseOrder reverses a payment at the channel under the order's
+// reversal claim (see underReversal).
 func (p *Payments) reverseOrder(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
+	return p.underReversal(ctx, o, func(cur *paygate.Order) (*paygate.Order, error) {
+		return p.reverseAtChannel(ctx, ch, cur)
+	})
+}
+
+// underReversal runs a reversal (cancel, void, 撤销/冲正) of o at the
+// channel while holding the order's reversal claim (README, "Refunds and
+// reversals"): the claim is a compare-and-set that requires no refund
+// reserved, and refunds are refused while it is held, so the channel never
+// sees a reversal and a refund of one payment both. The claim ends with
+// the reversal recorded, or is released when the channel definitively did
+// not reverse (it refused, or the payment stands); when the outcome is
+// unknown it stays, refunds stay refused, and a later reversal (a retried
+// cancel, background resolution) takes it over after the lease.
+func (p *Payments) underReversal(ctx context.Context, o *paygate.Order, reverse func(cur *paygate.Order) (*paygate.Order, error)) (*paygate.Order, error) {
+	until := p.now().Add(p.reversalLease())
+	cur, claimed, err := p.Orders.BeginReversal(ctx, o.ID, until)
+	if err != nil {
+		return nil, err
+	}
+	if !claimed {
+		switch {
+		case cur.Status == paygate.OrderReversed:
+			return cur, nil
+		case cur.RefundReserved > 0:
+			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "an order with refunds cannot be cancelled; refund the rest instead")
+		case cur.ReversingUntil != nil && (!cur.Status.Final() || cur.Status == paygate.OrderSucceeded):
+			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "a reversal of this order is in progress; retry after %s",
+				cur.ReversingUntil.UTC().Format(time.RFC3339))
+		default:
+			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "a %s order cannot be cancelled", cur.Status)
+		}
+	}
+	o2, err := reverse(cur)
+	var ce *paygate.ChannelError
+	if (err == nil && o2.Status != paygate.OrderReversed) || (err != nil && !errors.As(err, &ce)) {
+		if rerr := p.Orders.EndReversal(context.WithoutCancel(ctx), o.ID, until); rerr != nil {
+			p.log().Warn("release of a reversal claim failed; it lapses", "order", o.ID, "err", rerr)
+		}
+	}
+	return o2, err
+}
+
+// reverseAtChannel reverses a payment at the channel and records the
+// outcome: reversed when the channel confirms, or — if the channel answers
+// that the payment succeeded after all and cannot be reversed — that
+// success. Callers hold the order's reversal claim.
+func (p *Payments) reverseAtChannel(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
 	res, err := p.reverse(ctx, ch, o)
 	if err != nil {
 		return nil, err
@@ -414,12 +539,9 @@ func (p *Payments) Resolve(ctx context.Context, o *paygate.Order) (*paygate.Orde
 	now := p.now()
 	switch {
 	case o.Method == paygate.MethodAuthCode || o.Method == paygate.MethodCard:
-		if now.Sub(o.CreatedAt) < p.paymentWindow() && qerr == nil {
-			return o, nil
-		}
-		if qerr != nil && now.Sub(o.CreatedAt) < p.paymentWindow() {
-			// Still inside the window and the channel did not answer: a
-			// later pass retries.
+		if now.Before(p.windowEnd(o)) {
+			// Still inside the window: the customer may yet pay (or the
+			// channel did not answer); a later pass asks again.
 			return o, qerr
 		}
 		return p.reverseOrder(ctx, ch, o)
@@ -493,7 +615,20 @@ func (p *Payments) CloseOrder(ctx context.Context, o *paygate.Order) (*paygate.O
 			p.observe(ch.ID(), "close", map[bool]string{true: "error", false: "closed"}[err != nil], time.Since(start))
 		}
 	case paygate.Reverser:
-		_, err = p.reverse(ctx, ch, o)
+		// Closing by reversal (UnionPay undo) is a reversal like any
+		// other: under the order's claim, so that it and a refund exclude
+		// each other (README, "Refunds and reversals").
+		_, err = p.underReversal(ctx, o, func(cur *paygate.Order) (*paygate.Order, error) {
+			res, err := p.reverse(ctx, ch, cur)
+			if err != nil {
+				return nil, err
+			}
+			if res.Outcome != paygate.OutcomeClosed {
+				return nil, paygate.Errorf(paygate.ECHANNEL, "provider %s did not close the payment (%s)", ch.ID(), res.Outcome)
+			}
+			o2, _, err := p.Applier.ApplyResult(ctx, cur, res, paygate.OrderClosed)
+			return o2, err
+		})
 	}
 	if err != nil {
 		// The close may have failed because the customer just paid: ask.
@@ -525,9 +660,6 @@ func (p *Payments) Cancel(ctx context.Context, o *paygate.Order) (*paygate.Order
 	default:
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "a %s order cannot be cancelled", o.Status)
 	}
-	if o.RefundReserved > 0 {
-		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "an order with refunds cannot be cancelled")
-	}
 	if !sameDay(o.CreatedAt, p.now()) {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "only orders of the same day (Asia/Shanghai) can be cancelled; refund it instead")
 	}
@@ -535,11 +667,16 @@ func (p *Payments) Cancel(ctx context.Context, o *paygate.Order) (*paygate.Order
 	if err != nil {
 		return nil, err
 	}
-	reverse := p.reverseOrder
+	reverse := p.reverseAtChannel
 	if o.Method == paygate.MethodCard {
 		reverse = p.cancelCard
 	}
-	o2, err := reverse(ctx, ch, o)
+	// Whether refunds exclude the cancel is decided by the claim, on the
+	// order as it is now, not on o as it was read (README, "Refunds and
+	// reversals").
+	o2, err := p.underReversal(ctx, o, func(cur *paygate.Order) (*paygate.Order, error) {
+		return reverse(ctx, ch, cur)
+	})
 	if err != nil {
 		return nil, channelFailure(err)
 	}
@@ -605,6 +742,12 @@ func (p *Payments) Refund(ctx context.Context, o *paygate.Order, in *RefundReque
 	return r2, err
 }
 
+// refundLostAfter is how old a pending refund must be before a channel
+// that has no record of it is believed: longer than any channel call, so
+// that the refund's own request cannot still be in flight (README,
+// "Refunds and reversals").
+const refundLostAfter = 2 * time.Minute
+
 // ResolveRefund queries a pending refund and applies a final answer.
 func (p *Payments) ResolveRefund(ctx context.Context, r *paygate.Refund) error {
 	if r.Status != paygate.RefundPending {
@@ -625,6 +768,11 @@ func (p *Payments) ResolveRefund(ctx context.Context, r *paygate.Refund) error {
 		return err
 	}
 	if res.Outcome == paygate.OutcomeNotFound {
+		if p.now().Sub(r.CreatedAt) < refundLostAfter {
+			// Its request may still be on its way to the channel (a
+			// query can overtake it): not knowing it yet proves nothing.
+			return nil
+		}
 		// The channel never received it: nothing will be refunded.
 		res = &paygate.RefundResult{Outcome: paygate.OutcomeDeclined, Failure: &paygate.Failure{Code: "not_found_at_channel", Message: "the channel has no record of this refund"}}
 	}

@@ -31,15 +31,25 @@ type Deps struct {
 	Inbound     *callbacks.Inbound
 	Redis       redis.UniversalClient
 	RedisPrefix string
-	Now         paygate.Clock
-	Logger      *slog.Logger
+	// RateLimit answers a key's request rate limit (requests per second,
+	// burst); rate 0 (or a nil RateLimit) means no limit.
+	RateLimit func(key *paygate.APIKey) (rate, burst int)
+	Now       paygate.Clock
+	Logger    *slog.Logger
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	// TrustedProxies (addresses or CIDR ranges) may name the client in
 	// X-Forwarded-For; none by default.
 	TrustedProxies []string
+	// Unavailable reports whether an error means a dependency (the
+	// database) cannot be reached: such errors answer 503
+	// service_unavailable instead of 500. Nil: none does.
+	Unavailable func(error) bool
 	// Ready reports whether dependencies (database, Redis) answer.
 	Ready func(ctx context.Context) error
+	// Reconciliations serve the reconciliation and statement endpoints;
+	// nil leaves them out.
+	Reconciliations *Reconciliations
 	// Backlog and Circuits, when set, are read at each /metrics scrape:
 	// the outbox and pending-order backlogs, each provider's circuit state.
 	Backlog  func(ctx context.Context) (*paygate.Backlog, error)
@@ -84,7 +94,12 @@ func New(d Deps) *Server {
 	}
 	s.metrics.reg.MustRegister(newGauges(d))
 	e := s.engine
+	// A wrong method on a known path is 405 (with Allow); a trailing slash
+	// or an unknown path is the JSON 404, never gin's redirect
+	// (docs/errors.md).
 	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
 	// gin trusts every proxy unless told otherwise; trust only the
 	// configured ones (config validates them; an invalid list trusts none).
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
@@ -97,7 +112,8 @@ func New(d Deps) *Server {
 		s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "no such endpoint %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		s.writeError(c, paygate.Errorf(paygate.ENOTFOUND, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		s.writeError(c, paygate.Errorf(paygate.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)",
+			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
 	})
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
@@ -128,6 +144,14 @@ func New(d Deps) *Server {
 		v1.GET("/terminals/:id", s.getTerminal)
 		v1.POST("/terminals/:id/deactivate", s.deactivateTerminal)
 		v1.POST("/terminals/:id/activation_code", s.reissueActivationCode)
+	}
+	if d.Reconciliations != nil {
+		v1.POST("/reconciliations", s.createReconciliation)
+		v1.GET("/reconciliations", s.listReconciliations)
+		v1.GET("/reconciliations/:id", s.getReconciliation)
+		v1.GET("/reconciliations/:id/discrepancies", s.listDiscrepancies)
+		v1.POST("/discrepancies/:id/resolve", s.resolveDiscrepancy)
+		v1.GET("/statements/:date", s.getStatement)
 	}
 	if d.Cashier != nil {
 		v1.POST("/qr_codes", s.createQRCode)

@@ -281,7 +281,9 @@ func (a *alipayReader) row(b []byte) (Line, error) {
 		ln.Kind, ln.Amount = LineRefund, abs(received)
 		ln.RefundID = string(a.value(c.requestNo))
 		if ln.RefundID == "" {
-			return Line{}, a.l.fail(c.requestNo+1, "refund row without 退款批次号/请求号")
+			// alipay.trade.cancel of a paid trade returns it whole as a
+			// refund without a request number: the payment, reversed.
+			ln.Kind, ln.Status = LinePayment, StatusReversed
 		}
 		a.sum.refundCount++
 		a.sum.refundReceived += received

@@ -60,6 +60,17 @@ func alipayDetail(trailers bool) string {
 	return b.String()
 }
 
+// alipayCancel is a detail with a paid trade cancelled (alipay.trade.cancel
+// refunds it whole, without a request number).
+func alipayCancel() string {
+	d := alipayDetail(false)
+	i := strings.Index(d, "2026112122001400001000000001")
+	j := strings.Index(d, "#-----------------------------------------业务明细列表结束")
+	rows := "2026112122001400001000000009\t,ord_09\t,交易\t,咖啡\t,2026-11-21 14:00:00\t,2026-11-21 14:00:01\t,\t,\t,\t,\t,buy***@example.com\t,5.00\t,5.00\t,0.00\t,0.00\t,0.00\t,0.00\t,0.00\t,\t,0.00\t,0.00\t,\t,-0.03\t,0.00\t,\t\n" +
+		"2026112122001400001000000009\t,ord_09\t,退款\t,咖啡\t,2026-11-21 14:00:00\t,2026-11-21 14:00:09\t,\t,\t,\t,\t,buy***@example.com\t,5.00\t,-5.00\t,0.00\t,0.00\t,0.00\t,0.00\t,0.00\t,\t,0.00\t,0.00\t,\t,0.03\t,0.00\t,\t\n"
+	return d[:i] + rows + d[j:] + "#交易合计：1笔，商家实收：5.00元，商家优惠：0.00元\n#退款合计：1笔，商家实收：-5.00元，商家优惠：0.00元\n"
+}
+
 func alipaySummary(fee string) string {
 	return "#支付宝业务汇总查询\n#账号：[" + alipayPID + "0156]\n" +
 		"#起始日期：[2026年11月21日 00:00:00]   终止日期：[2026年11月22日 00:00:00]\n" +
@@ -166,6 +177,8 @@ func binaryFixtures(t testing.TB) map[string][]byte {
 		"alipay_truncated.csv.zip":              alipayZip(t, [][2]string{{detail, alipayDetail(false)}, {summary, alipaySummary("-0.03")}}),
 		"alipay_bad_summary.csv.zip":            alipayZip(t, [][2]string{{detail, alipayDetail(true)}, {summary, alipaySummary("-0.04")}}),
 		"alipay_detail.csv":                     gbk(t, alipayDetail(true)),
+		"alipay_detail_utf8.csv":                []byte(alipayDetail(true)),
+		"alipay_cancel.csv":                     gbk(t, alipayCancel()),
 		"unionpay_20261121.zip":                 zbuf.Bytes(),
 		zm:                                      []byte(zmFile(t, false, zmConsume, zmRefund, zmUndo)),
 		zme:                                     []byte(zmFile(t, false, zmError)),

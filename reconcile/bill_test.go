@@ -76,6 +76,11 @@ func TestOpenBill(t *testing.T) {
 		{name: "alipay zip with GBK names", kind: paygate.KindAlipay, file: "20889211234567890156_20261121.csv.zip", account: alipayPID,
 			day: day(2026, 11, 21), wantAccount: alipayPID, want: alipayWant},
 		{name: "alipay detail alone", kind: paygate.KindAlipay, file: "alipay_detail.csv", account: alipayPID, day: day(2026, 11, 21), want: alipayWant},
+		{name: "alipay detail saved as UTF-8", kind: paygate.KindAlipay, file: "alipay_detail_utf8.csv", account: alipayPID, want: alipayWant},
+		{name: "alipay cancel of a paid trade", kind: paygate.KindAlipay, file: "alipay_cancel.csv", account: alipayPID, want: []want{
+			{LinePayment, StatusSucceeded, "2026112122001400001000000009", "ord_09", "", "", 500, 3, at(2026, 11, 21, 14, 0, 1)},
+			{LinePayment, StatusReversed, "2026112122001400001000000009", "ord_09", "", "", 500, 3, at(2026, 11, 21, 14, 0, 9)},
+		}},
 		{name: "unionpay archive ZM+ZME", kind: paygate.KindUnionPay, file: "unionpay_20261121.zip", account: unionMerID, day: day(2026, 11, 21),
 			wantAccount: unionMerID, want: append(zmWant(), want{LinePayment, StatusSucceeded, "261121130000000000011", "ord_11kf0n4r6g8h3m5q7s9t1v2w", "", "", 800, 3, at(2026, 11, 21, 13, 0, 0)})},
 		{name: "unionpay ZM older record", kind: paygate.KindUnionPay, file: "INN26112188ZM_" + unionMerID, account: unionMerID, want: zmWant()},

@@ -5,6 +5,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -269,7 +270,7 @@ func (h *Health) report(p *providerHealth, kind int) {
 // through: queries, refunds and reversals resolve money already moved.
 //
 // The result implements exactly the optional interfaces (OrderCloser,
-// Reverser, PreAuthorizer, CallbackParser, BillDownloader) that ch does.
+// Reverser, PreAuthorizer, CallbackParser, BillFetcher) that ch does.
 func (h *Health) Wrap(ch paygate.Channel) paygate.Channel {
 	w := &wrapped{inner: ch, h: h, p: h.provider(ch.ID())}
 	return w.withExtras()
@@ -369,6 +370,6 @@ func (w *callbackPart) CallbackReply(err error) (int, string, []byte) {
 
 type billPart wrapped
 
-func (w *billPart) DownloadBill(ctx context.Context, day time.Time) ([]byte, error) {
-	return w.inner.(paygate.BillDownloader).DownloadBill(ctx, day)
+func (w *billPart) FetchBill(ctx context.Context, day time.Time, dst io.Writer) (*paygate.BillInfo, error) {
+	return w.inner.(paygate.BillFetcher).FetchBill(ctx, day, dst)
 }

@@ -3,6 +3,8 @@ package routing
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,8 +53,9 @@ func (s *fullStub) Capture(context.Context, *paygate.Order, int64) (*paygate.Res
 func (s *fullStub) VoidAuthorization(context.Context, *paygate.Order) (*paygate.Result, error) {
 	return &paygate.Result{Outcome: paygate.OutcomeClosed}, nil
 }
-func (s *fullStub) DownloadBill(context.Context, time.Time) ([]byte, error) {
-	return []byte("bill"), nil
+func (s *fullStub) FetchBill(_ context.Context, _ time.Time, w io.Writer) (*paygate.BillInfo, error) {
+	_, err := io.WriteString(w, "bill")
+	return &paygate.BillInfo{}, err
 }
 
 func TestCircuitBreaker(t *testing.T) {
@@ -155,12 +158,13 @@ func TestWrapForwardsOptionalInterfaces(t *testing.T) {
 	_, c1 := full.(paygate.OrderCloser)
 	_, c2 := full.(paygate.Reverser)
 	_, c3 := full.(paygate.PreAuthorizer)
-	_, c4 := full.(paygate.BillDownloader)
+	_, c4 := full.(paygate.BillFetcher)
 	_, c5 := full.(paygate.CallbackParser)
 	if !c1 || !c2 || !c3 || !c4 || c5 {
 		t.Errorf("full: closer %v reverser %v preauth %v bills %v callbacks %v", c1, c2, c3, c4, c5)
 	}
-	if b, err := full.(paygate.BillDownloader).DownloadBill(context.Background(), time.Now()); err != nil || string(b) != "bill" {
-		t.Errorf("bill %q %v", b, err)
+	var b strings.Builder
+	if _, err := full.(paygate.BillFetcher).FetchBill(context.Background(), time.Now(), &b); err != nil || b.String() != "bill" {
+		t.Errorf("bill %q %v", b.String(), err)
 	}
 }

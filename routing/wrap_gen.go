@@ -223,7 +223,7 @@ func (w *wrapped) withExtras() paygate.Channel {
 	if _, ok := w.inner.(paygate.CallbackParser); ok {
 		mask |= 8
 	}
-	if _, ok := w.inner.(paygate.BillDownloader); ok {
+	if _, ok := w.inner.(paygate.BillFetcher); ok {
 		mask |= 16
 	}
 	switch mask {

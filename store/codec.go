@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql/driver"
 	"encoding/base64"
 	"encoding/json"
@@ -196,4 +197,32 @@ func pageLimit(n int) int {
 // isIDChar reports whether r may appear in an id (see paygate.NewID).
 func isIDChar(r rune) bool {
 	return r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+}
+
+// listPage runs a list query that asks for limit+1 rows, scans them, and
+// returns at most limit with the cursor of the next page ("" when none).
+func listPage[T any](ctx context.Context, db *DB, what, q string, args []any, limit int,
+	scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list %s: %w", what, err)
+	}
+	defer rows.Close()
+	var list []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list %s: %w", what, err)
+		}
+		list = append(list, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: list %s: %w", what, err)
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		next = encodeCursor(id(list[limit-1]))
+	}
+	return list, next, nil
 }

@@ -133,10 +133,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("store: empty sqlite path")
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("store: create sqlite directory: %w", err)
-		}
+	if err := privateFiles(path); err != nil {
+		return nil, err
 	}
 	params := url.Values{}
 	params.Add("_pragma", "busy_timeout(10000)")
@@ -181,6 +179,38 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
 	return &DB{dialect: DialectSQLite, w: w, r: r}, nil
+}
+
+// privateFiles prepares the SQLite database's files so that only paygate's
+// user can read them (docs/configuration.md, data_dir): the directory is
+// created 0700, the database file 0600 before SQLite opens it (SQLite gives
+// its -wal and -shm files the database file's mode), and files of an
+// earlier start that others could read are narrowed to 0600.
+func privateFiles(path string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("store: create sqlite directory: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	f.Close()
+	for _, name := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("store: sqlite file %s: %w", name, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("store: restrict sqlite file %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the connection pools.

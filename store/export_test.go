@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+
+	"github.com/paygate-cn/paygate"
+)
 
 // PipeStmt is one statement for PipelineBatch.
 type PipeStmt struct {
@@ -28,4 +32,11 @@ func PipelineBatch(db *DB, stmts []PipeStmt) ([]int64, []error) {
 		rows[i], errs[i] = it.rows, it.err
 	}
 	return rows, errs
+}
+
+// ForceStatus sets an order's status without any check, to build states
+// the compare-and-sets refuse (what older versions could leave behind).
+func (db *DB) ForceStatus(ctx context.Context, orderID string, status paygate.OrderStatus) error {
+	_, err := db.w.ExecContext(ctx, db.rebind("UPDATE orders SET status = ? WHERE id = ?"), string(status), orderID)
+	return err
 }

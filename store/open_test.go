@@ -91,3 +91,56 @@ func TestSelectedBackends(t *testing.T) {
 		}
 	}
 }
+
+// The SQLite files are private to paygate's user (docs/configuration.md,
+// data_dir): a created directory 0700, the database and its WAL and
+// shared-memory files 0600, and files an earlier start left readable by
+// others narrowed to 0600.
+func TestSQLiteFileModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "paygate.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateOrder(ctx, newOrder("m_1", "modes-1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	wantMode := func(name string, want os.FileMode) {
+		t.Helper()
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %o, want %o", filepath.Base(name), got, want)
+		}
+	}
+	wantMode(dir, 0o700)
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		wantMode(f, 0o600)
+	}
+	db.Close()
+
+	// Files of an older build, readable by all, are narrowed at open.
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(f, 0o644); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	db, err = store.Open(ctx, "sqlite:"+path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateOrder(ctx, newOrder("m_1", "modes-2", 100)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		wantMode(f, 0o600)
+	}
+}

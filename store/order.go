@@ -16,7 +16,7 @@ const orderColumns = `id, merchant_id, merchant_order_no, status, amount, curren
 	method, channel, provider, channel_trade_no, fee, net_amount, route, qr_code, credential,
 	card, card_fingerprint, terminal_id, location, capture, authorized_amount, refunded_amount,
 	refund_reserved, failure, notify_url, payer_id, auth_code_masked, created_at, updated_at,
-	paid_at, expires_at, metadata, channel_ref, source, qr_code_id`
+	paid_at, expires_at, metadata, channel_ref, source, qr_code_id, reversing_until`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -30,7 +30,8 @@ func scanOrder(s scanner) (*paygate.Order, error) {
 		&fingerprint, &o.TerminalID, jsonCol{&o.Location}, &o.Capture, &o.AuthorizedAmount,
 		&o.RefundedAmount, &o.RefundReserved, jsonCol{&o.Failure}, &o.NotifyURL, &o.PayerID,
 		&o.AuthCodeMasked, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timePtrCol{&o.PaidAt},
-		timeCol{&o.ExpiresAt}, jsonCol{&o.Metadata}, &o.ChannelRef, &o.Source, &o.QRCodeID)
+		timeCol{&o.ExpiresAt}, jsonCol{&o.Metadata}, &o.ChannelRef, &o.Source, &o.QRCodeID,
+		timePtrCol{&o.ReversingUntil})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,8 @@ func (db *DB) CreateOrder(ctx context.Context, o *paygate.Order) error {
 		j(o.Route), strPtrArg(o.QRCode), rawArg(o.Credential), j(o.Card), fingerprint,
 		o.TerminalID, j(o.Location), o.Capture, o.AuthorizedAmount, o.RefundedAmount,
 		o.RefundReserved, j(o.Failure), o.NotifyURL, o.PayerID, o.AuthCodeMasked,
-		db.ts(o.CreatedAt), db.ts(o.UpdatedAt), db.tsp(o.PaidAt), db.ts(o.ExpiresAt), j(o.Metadata), o.ChannelRef, o.Source, o.QRCodeID}
+		db.ts(o.CreatedAt), db.ts(o.UpdatedAt), db.tsp(o.PaidAt), db.ts(o.ExpiresAt), j(o.Metadata), o.ChannelRef, o.Source, o.QRCodeID,
+		db.tsp(o.ReversingUntil)}
 	if jsonErr != nil {
 		return fmt.Errorf("store: encode order: %w", jsonErr)
 	}
@@ -273,7 +275,8 @@ func (db *DB) updateOrderAsExpected(ctx context.Context, u paygate.OrderUpdate, 
 		return nil, false, err
 	}
 	args = append(args, u.OrderID, string(cur.Status), db.ts(cur.UpdatedAt))
-	update := "UPDATE orders SET " + strings.Join(set, ", ") + " WHERE id = ? AND status = ? AND updated_at = ?"
+	update := "UPDATE orders SET " + strings.Join(set, ", ") + " WHERE id = ? AND status = ? AND updated_at = ?" +
+		noRefundsIf(u.To)
 
 	after := afterUpdate(cur, u, now)
 	if u.Event == nil {
@@ -305,6 +308,9 @@ func (db *DB) updateOrderAsExpected(ctx context.Context, u paygate.OrderUpdate, 
 func afterUpdate(cur *paygate.Order, u paygate.OrderUpdate, now time.Time) *paygate.Order {
 	o := *cur
 	o.Status, o.UpdatedAt = u.To, now
+	if u.To == paygate.OrderReversed {
+		o.ReversingUntil = nil
+	}
 	if u.ChannelTradeNo != nil {
 		o.ChannelTradeNo = *u.ChannelTradeNo
 	}
@@ -415,7 +421,60 @@ func (db *DB) orderSet(u paygate.OrderUpdate, now time.Time) ([]string, []any, e
 	if u.ChannelRef != nil {
 		add("channel_ref", *u.ChannelRef)
 	}
+	if u.To == paygate.OrderReversed {
+		set = append(set, "reversing_until = NULL")
+	}
 	return set, args, nil
+}
+
+// noRefundsIf is the extra condition of a compare-and-set to `to`: a
+// reversal applies only while nothing is reserved for refunds (README,
+// "Refunds and reversals"), whichever path (request, callback, query,
+// background job) records it.
+func noRefundsIf(to paygate.OrderStatus) string {
+	if to == paygate.OrderReversed {
+		return " AND refund_reserved = 0"
+	}
+	return ""
+}
+
+// BeginReversal claims the order for a reversal until `until` (see
+// paygate.OrderStore): one conditional UPDATE, so that it and a refund's
+// reservation, which requires reversing_until IS NULL, exclude each other
+// whatever their interleaving.
+func (db *DB) BeginReversal(ctx context.Context, orderID string, until time.Time) (*paygate.Order, bool, error) {
+	q := `UPDATE orders SET reversing_until = ? WHERE id = ?
+		AND status IN ('pending', 'authorized', 'succeeded') AND refund_reserved = 0
+		AND (reversing_until IS NULL OR reversing_until <= ?) RETURNING ` + orderColumns
+	var o *paygate.Order
+	claimed := false
+	err := db.inTx(ctx, func(tx *Tx) error {
+		var err error
+		o, err = scanOrder(tx.queryRow(ctx, q, db.ts(until), orderID, db.ts(db.nowTime())))
+		if errors.Is(err, sql.ErrNoRows) {
+			o, err = tx.order(ctx, orderID, false)
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("store: begin reversal: %w", err)
+		}
+		claimed = true
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return o, claimed, nil
+}
+
+// EndReversal releases the claim BeginReversal made with `until`.
+func (db *DB) EndReversal(ctx context.Context, orderID string, until time.Time) error {
+	_, err := db.execOne(ctx, "o:"+orderID, "UPDATE orders SET reversing_until = NULL WHERE id = ? AND reversing_until = ?",
+		orderID, db.ts(until))
+	if err != nil {
+		return fmt.Errorf("store: end reversal: %w", err)
+	}
+	return nil
 }
 
 // casOrder runs the conditional UPDATE and returns the order afterwards,
@@ -430,7 +489,7 @@ func (tx *Tx) casOrder(ctx context.Context, u paygate.OrderUpdate, from []paygat
 		args = append(args, string(s))
 	}
 	q := "UPDATE orders SET " + strings.Join(set, ", ") + " WHERE id = ? AND status IN (" +
-		placeholders(len(from)) + ") RETURNING " + orderColumns
+		placeholders(len(from)) + ")" + noRefundsIf(u.To) + " RETURNING " + orderColumns
 	o, err := scanOrder(tx.queryRow(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

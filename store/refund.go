@@ -63,6 +63,9 @@ func (db *DB) CreateRefund(ctx context.Context, r *paygate.Refund) error {
 		if o.Status != paygate.OrderSucceeded && o.Status != paygate.OrderPartiallyRefunded {
 			return paygate.Errorf(paygate.EINVALIDSTATE, "order %s is %s and cannot be refunded", o.ID, o.Status)
 		}
+		if o.ReversingUntil != nil {
+			return errReversing(o.ID)
+		}
 		if o.RefundReserved+r.Amount > o.Amount {
 			return paygate.ParamErrorf(paygate.EREFUNDEXCEEDS, "amount",
 				"refund of %d exceeds the %d that remains refundable", r.Amount, o.Amount-o.RefundReserved)
@@ -106,11 +109,24 @@ func (tx *Tx) insertRefund(ctx context.Context, r *paygate.Refund, o *paygate.Or
 		// Unique violations are mapped by the caller after rollback.
 		return err
 	}
-	_, err = tx.exec(ctx, "UPDATE orders SET refund_reserved = refund_reserved + ? WHERE id = ?", r.Amount, o.ID)
+	// The reservation is itself a compare-and-set: the order must still be
+	// refundable and no reversal may be in flight (README, "Refunds and
+	// reversals"); BeginReversal requires the converse.
+	res, err := tx.exec(ctx, `UPDATE orders SET refund_reserved = refund_reserved + ?
+		WHERE id = ? AND status IN ('succeeded', 'partially_refunded') AND reversing_until IS NULL
+		AND refund_reserved + ? <= amount`, r.Amount, o.ID, r.Amount)
 	if err != nil {
 		return fmt.Errorf("store: reserve refund: %w", err)
 	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errReversing(o.ID)
+	}
 	return nil
+}
+
+func errReversing(orderID string) error {
+	return paygate.Errorf(paygate.EINVALIDSTATE,
+		"order %s is being reversed and cannot be refunded; its reversal decides", orderID)
 }
 
 // Refund returns a refund by id, scoped to merchantID ("" = any).
@@ -258,9 +274,13 @@ func (tx *Tx) settleRefund(ctx context.Context, r *paygate.Refund) (*paygate.Ord
 	var q string
 	var args []any
 	if r.Status == paygate.RefundSucceeded {
+		// A compare-and-set like every status change: only a paid order
+		// holds reserved refunds (a reversal never starts while one is
+		// reserved), so any other status is an inconsistency to stop at,
+		// not to overwrite.
 		q = `UPDATE orders SET refunded_amount = refunded_amount + ?,
 			status = CASE WHEN refunded_amount + ? >= amount THEN ? ELSE ? END,
-			updated_at = ? WHERE id = ? RETURNING ` + orderColumns
+			updated_at = ? WHERE id = ? AND status IN ('succeeded', 'partially_refunded') RETURNING ` + orderColumns
 		args = []any{r.Amount, r.Amount, string(paygate.OrderRefunded),
 			string(paygate.OrderPartiallyRefunded), db.ts(db.nowTime()), r.OrderID}
 	} else {
@@ -268,6 +288,9 @@ func (tx *Tx) settleRefund(ctx context.Context, r *paygate.Refund) (*paygate.Ord
 		args = []any{r.Amount, db.ts(db.nowTime()), r.OrderID}
 	}
 	o, err := scanOrder(tx.queryRow(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, paygate.Errorf(paygate.ECONFLICT, "refund %s succeeded but its order %s is no longer refundable", r.ID, r.OrderID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: settle refund on order: %w", err)
 	}

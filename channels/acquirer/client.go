@@ -2,12 +2,14 @@ package acquirer
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,8 @@ type Client struct {
 	now        paygate.Clock
 	pool       *connection.Pool
 	stan       atomic.Uint32
+	// settlementURL serves the acquirer's settlement file (FetchBill).
+	settlementURL string
 
 	mu        sync.Mutex
 	trades    map[string]*trade // by order id
@@ -83,20 +87,37 @@ type Option func(*Client)
 // WithClock sets the clock used for fields 7, 12 and 13.
 func WithClock(now paygate.Clock) Option { return func(c *Client) { c.now = now } }
 
+// CredentialKeys are the credentials of an acquirer provider (see New).
+var CredentialKeys = []paygate.CredentialKey{
+	{Name: "mac_key"}, {Name: "acquirer_id"},
+	{Name: "address", Optional: true},
+	{Name: "tls_ca_cert", Optional: true},
+	{Name: "settlement_url", Optional: true},
+	{Name: "pool_size", Optional: true},
+	{Name: "echo_interval", Optional: true},
+	{Name: "reconnect_wait", Optional: true},
+	{Name: "reversal_retry", Optional: true},
+}
+
 // New builds the client of a configured acquirer provider and starts
-// connecting. Credentials: "address" (host:port; or BaseURL
-// "tcp://host:port"), "mac_key" (32 hex digits, double-length 3DES),
-// "acquirer_id" (field 32, up to 11 digits), and optionally "pool_size",
-// "echo_interval", "reconnect_wait" and "reversal_retry" (Go durations).
-// New does not fail when the host is down: the pool keeps reconnecting.
+// connecting. The host is BaseURL "tcp://host:port", or "tls://host:port"
+// for TLS (1.2 or later; the server certificate is verified against the
+// system roots or the PEM certificates of credential "tls_ca_cert", and the
+// connect timeout bounds dialling and the handshake together), or the
+// credential "address" (host:port, plain TCP). Credentials: "mac_key" (32
+// hex digits, double-length 3DES), "acquirer_id" (field 32, up to 11
+// digits), and optionally "settlement_url" (where the daily settlement file
+// is fetched), "pool_size", "echo_interval", "reconnect_wait" and
+// "reversal_retry" (Go durations). New does not fail when the host is
+// down: the pool keeps reconnecting.
 func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
-	cred := spec.Credentials
-	addr := cred["address"]
-	if addr == "" {
-		addr = strings.TrimPrefix(spec.BaseURL, "tcp://")
+	cred, err := spec.ReadCredentials(CredentialKeys)
+	if err != nil {
+		return nil, err
 	}
-	if addr == "" {
-		return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: address (or base_url tcp://host:port) is required", spec.ID)
+	addr, tlsConfig, err := endpoint(spec, cred)
+	if err != nil {
+		return nil, err
 	}
 	key, err := hex.DecodeString(cred["mac_key"])
 	var mac *MACKey
@@ -143,13 +164,28 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 			*d = v
 		}
 	}
+	if u := cred["settlement_url"]; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return nil, paygate.Errorf(paygate.EINVALID, "acquirer %s: settlement_url must be an http(s) URL", spec.ID)
+		}
+		c.settlementURL = u
+	}
 	for _, o := range opts {
 		o(c)
 	}
 
 	codec := NewCodec(mac) // signs what is sent, checks what is read
+	connOpts := codec.Options()
+	if tlsConfig != nil {
+		connOpts = append(connOpts, connection.SetTLSConfig(func(cfg *tls.Config) {
+			cfg.MinVersion = tls.VersionTLS12
+			cfg.ServerName = tlsConfig.ServerName
+			cfg.RootCAs = tlsConfig.RootCAs
+		}))
+	}
 	factory := func(addr string) (*connection.Connection, error) {
-		return connection.New(addr, Spec, ReadLength, WriteLength, append(codec.Options(),
+		return connection.New(addr, Spec, ReadLength, WriteLength, append(connOpts,
+			// Bounds the TCP connect and the TLS handshake together.
 			connection.ConnectTimeout(c.timeout),
 			connection.SendTimeout(c.timeout),
 			connection.IdleTime(echo),
@@ -179,6 +215,31 @@ func New(spec paygate.ProviderSpec, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// endpoint returns the host's address and, for a tls:// base URL, the TLS
+// settings to reach it with.
+func endpoint(spec paygate.ProviderSpec, cred map[string]string) (string, *tls.Config, error) {
+	if a := cred["address"]; a != "" {
+		return a, nil, nil
+	}
+	u, err := url.Parse(spec.BaseURL)
+	if err != nil || (u.Scheme != "tcp" && u.Scheme != "tls") || u.Hostname() == "" || u.Port() == "" {
+		return "", nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "base_url",
+			"acquirer %s: base_url must be tcp://host:port or tls://host:port (or set credentials.address)", spec.ID)
+	}
+	if u.Scheme == "tcp" {
+		return u.Host, nil, nil
+	}
+	cfg := &tls.Config{ServerName: u.Hostname()}
+	if pemCerts := cred["tls_ca_cert"]; pemCerts != "" {
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM([]byte(pemCerts)) {
+			return "", nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "credentials.tls_ca_cert",
+				"acquirer %s: credentials.tls_ca_cert holds no PEM certificate", spec.ID)
+		}
+	}
+	return u.Host, cfg, nil
 }
 
 // ID returns the provider id.

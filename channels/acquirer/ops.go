@@ -482,7 +482,7 @@ func (c *Client) Settle(ctx context.Context, day time.Time) (Totals, error) {
 	m := NewMessage(MTIReconcile)
 	set(m, FieldProcessingCode, procReconcile)
 	c.stamp(m, c.nextSTAN())
-	set(m, FieldSettlementDate, day.Format("0102"))
+	set(m, FieldSettlementDate, day.In(cst).Format("0102"))
 	set(m, FieldAcquirerID, c.acquirerID)
 	set(m, FieldCurrency, currencyCNY)
 	resp, err := c.exchange(ctx, "settle", m)

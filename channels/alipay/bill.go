@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,22 +21,28 @@ import (
 // MaxBillBytes bounds a downloaded bill and each file inside it.
 const MaxBillBytes = 64 << 20
 
-// DownloadBill fetches the day's trade bill: alipay.data.dataservice.bill.
-// downloadurl.query (bill_type trade) for a short-lived URL, then the
-// csv.zip behind it. Read it with ParseBill. The bill is the calendar date
-// of day as given (Alipay bills run on China time, so pass a time in CST).
-func (c *Client) DownloadBill(ctx context.Context, day time.Time) ([]byte, error) {
+// BillTimeout bounds the download of a bill file once its URL is known.
+const BillTimeout = 5 * time.Minute
+
+// FetchBill streams the day's trade bill to w: alipay.data.dataservice.bill.
+// downloadurl.query (bill_type trade) for a URL that lives 30 seconds, then
+// the {pid}0156_{yyyyMMdd}.csv.zip behind it, as it is. The bill is the
+// calendar date of day in China time. Alipay's isp.bill_not_exist is
+// paygate.ErrNoBill (docs/reconciliation.md).
+func (c *Client) FetchBill(ctx context.Context, day time.Time, w io.Writer) (*paygate.BillInfo, error) {
+	date := day.In(cst).Format("2006-01-02")
 	biz := make(gopay.BodyMap)
-	biz.Set("bill_type", "trade").Set("bill_date", day.Format("2006-01-02"))
+	biz.Set("bill_type", "trade").Set("bill_date", date)
 	raw, st, err := c.call(ctx, "bill", "alipay.data.dataservice.bill.downloadurl.query", biz)
 	if err != nil {
 		return nil, err
 	}
 	if st.Code != codeSuccess {
+		ce := c.unexpected("bill", st)
 		if st.SubCode == "isp.bill_not_exist" {
-			return nil, paygate.Errorf(paygate.ENOTFOUND, "alipay has no bill for %s", day.Format("2006-01-02"))
+			ce.Err = paygate.ErrNoBill
 		}
-		return nil, c.unexpected("bill", st)
+		return nil, ce
 	}
 	var r struct {
 		status
@@ -47,13 +54,13 @@ func (c *Client) DownloadBill(ctx context.Context, day time.Time) ([]byte, error
 	if r.URL == "" {
 		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "no bill_download_url"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, BillTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL, nil)
 	if err != nil {
 		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bad bill_download_url", Err: err}
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.billHTTP.Do(req)
 	if err != nil {
 		return nil, c.unknown("bill", err)
 	}
@@ -61,14 +68,39 @@ func (c *Client) DownloadBill(ctx context.Context, day time.Time) ([]byte, error
 	if resp.StatusCode != http.StatusOK {
 		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Code: resp.Status, Message: "bill download failed"}
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBillBytes+1))
-	if err != nil {
+	if _, err := io.Copy(w, resp.Body); err != nil {
 		return nil, c.unknown("bill", err)
 	}
-	if len(b) > MaxBillBytes {
-		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bill exceeds the size limit"}
+	return &paygate.BillInfo{Account: c.pid, Name: c.pid + "0156_" + day.In(cst).Format("20060102") + ".csv.zip"}, nil
+}
+
+// DownloadBill returns the day's bill archive in memory, at most
+// MaxBillBytes (small bills and tests; reconciliation streams with
+// FetchBill). Read it with ParseBill. A day without a bill is ENOTFOUND.
+func (c *Client) DownloadBill(ctx context.Context, day time.Time) ([]byte, error) {
+	var b limitedBuffer
+	if _, err := c.FetchBill(ctx, day, &b); err != nil {
+		if errors.Is(err, paygate.ErrNoBill) {
+			return nil, paygate.Errorf(paygate.ENOTFOUND, "alipay has no bill for %s", day.In(cst).Format("2006-01-02"))
+		}
+		if errors.Is(err, errBillTooLarge) {
+			return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bill exceeds the size limit"}
+		}
+		return nil, err
 	}
-	return b, nil
+	return b.Bytes(), nil
+}
+
+var errBillTooLarge = errors.New("bill exceeds MaxBillBytes")
+
+// limitedBuffer refuses to grow past MaxBillBytes.
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > MaxBillBytes {
+		return 0, errBillTooLarge
+	}
+	return b.Buffer.Write(p)
 }
 
 // BillType is the kind of a bill row (业务类型).
@@ -248,3 +280,7 @@ func billTime(s string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// BillAccount is the merchant account the bills are for: the pid
+// (credentials.seller_id; "" when not configured, and then not checked).
+func (c *Client) BillAccount() string { return c.pid }

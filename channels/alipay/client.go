@@ -38,7 +38,10 @@ type Client struct {
 	timeout time.Duration
 	pub     *rsa.PublicKey
 	gp      *ali.Client
-	http    *http.Client // bill downloads
+	// billHTTP downloads bill files (BillTimeout); pid is the merchant's
+	// Alipay account (credentials.seller_id, optional), which names its bills.
+	billHTTP *http.Client
+	pid      string
 }
 
 var (
@@ -46,28 +49,28 @@ var (
 	_ paygate.OrderCloser    = (*Client)(nil)
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
+
+// CredentialKeys are the credentials of an Alipay provider (see New).
+var CredentialKeys = []paygate.CredentialKey{
+	{Name: "app_id"}, {Name: "private_key"}, {Name: "alipay_public_key"},
+	{Name: "seller_id", Optional: true},
+}
 
 // New builds an Alipay client from a provider spec. Credentials:
 // app_id, private_key (the app's RSA key, PEM in PKCS #1 or PKCS #8, or bare
-// base64) and alipay_public_key (Alipay's RSA public key, PEM or base64).
+// base64) and alipay_public_key (Alipay's RSA public key, PEM or base64);
+// optional seller_id, the merchant's 2088… account (pid), which bills
+// are checked against (docs/reconciliation.md).
 // spec.BaseURL is the gateway (default ProductionGateway).
 // Returns EPARAMINVALID naming the credential at fault.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := spec.Credential
-	appID, err := cred("app_id")
+	cred, err := spec.ReadCredentials(CredentialKeys)
 	if err != nil {
 		return nil, err
 	}
-	privText, err := cred("private_key")
-	if err != nil {
-		return nil, err
-	}
-	pubText, err := cred("alipay_public_key")
-	if err != nil {
-		return nil, err
-	}
+	appID, privText, pubText := cred["app_id"], cred["private_key"], cred["alipay_public_key"]
 	_, der, err := parsePrivateKey(privText)
 	if err != nil {
 		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "credentials.private_key", "credentials.private_key: %v", err)
@@ -108,7 +111,9 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		timeout: timeout,
 		pub:     pub,
 		gp:      gp,
-		http:    &http.Client{Timeout: timeout, Transport: transport},
+		// A bill may be large: its download has a bound of its own.
+		billHTTP: &http.Client{Timeout: BillTimeout, Transport: transport},
+		pid:      cred["seller_id"],
 	}, nil
 }
 

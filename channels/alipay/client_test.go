@@ -477,3 +477,40 @@ func q(t *testing.T, e *env, id string) *paygate.Result {
 	}
 	return r
 }
+
+// Alipay refuses to cancel a refunded trade (ACQ.REASON_TRADE_REFUND_FEE_ERR)
+// and to refund a cancelled one (ACQ.TRADE_STATUS_ERROR): the simulator
+// must too, or a cancel racing a refund returns the money twice.
+func TestCancelRefundedAndRefundCancelledAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0, 0)
+	refunded := newOrderID()
+	res, err := e.client.Pay(ctx(), payReq(refunded, "286001234567890003", 1000, ""))
+	if err != nil || res.Outcome != paygate.OutcomeSuccess {
+		t.Fatalf("pay = %+v, %v", res, err)
+	}
+	r, err := e.client.Refund(ctx(), &paygate.RefundRequest{RefundID: "rf_c1", OrderID: refunded, ChannelTradeNo: res.ChannelTradeNo, Amount: 300, OrderAmount: 1000})
+	if err != nil || r.Outcome != paygate.OutcomeSuccess {
+		t.Fatalf("refund = %+v, %v", r, err)
+	}
+	rv, err := e.client.Reverse(ctx(), &paygate.Order{ID: refunded, Amount: 1000})
+	if err != nil || rv.Outcome != paygate.OutcomeDeclined || rv.Failure.ChannelCode != "ACQ.REASON_TRADE_REFUND_FEE_ERR" {
+		t.Fatalf("cancel of a partly refunded trade = %+v, %v", rv, err)
+	}
+
+	cancelled := newOrderID()
+	res, err = e.client.Pay(ctx(), payReq(cancelled, "286001234567890004", 1000, ""))
+	if err != nil || res.Outcome != paygate.OutcomeSuccess {
+		t.Fatalf("pay = %+v, %v", res, err)
+	}
+	if rv, err := e.client.Reverse(ctx(), &paygate.Order{ID: cancelled, Amount: 1000}); err != nil || rv.Outcome != paygate.OutcomeClosed {
+		t.Fatalf("cancel = %+v, %v", rv, err)
+	}
+	if rv, err := e.client.Reverse(ctx(), &paygate.Order{ID: cancelled, Amount: 1000}); err != nil || rv.Outcome != paygate.OutcomeClosed {
+		t.Fatalf("repeated cancel = %+v, %v", rv, err)
+	}
+	r, err = e.client.Refund(ctx(), &paygate.RefundRequest{RefundID: "rf_c2", OrderID: cancelled, ChannelTradeNo: res.ChannelTradeNo, Amount: 300, OrderAmount: 1000})
+	if err != nil || r.Outcome != paygate.OutcomeDeclined || r.Failure.ChannelCode != "ACQ.TRADE_STATUS_ERROR" {
+		t.Fatalf("refund of a cancelled trade = %+v, %v", r, err)
+	}
+}

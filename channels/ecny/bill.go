@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -45,30 +46,55 @@ type BillRow struct {
 	Status      string
 }
 
-// DownloadBill fetches the bill of day (its date at +08:00), checks its SM3
-// digest and returns the file as the bank wrote it; ParseBill reads it.
-func (c *Client) DownloadBill(ctx context.Context, day time.Time) ([]byte, error) {
-	date := day.In(bankZone).Format(BillDateLayout)
-	a, err := c.call(ctx, "bill", PathBillDownload, BillRequest{BillDate: date}, maxBillBody)
+// FetchBill writes the bill of day (its date at +08:00) to w as the bank
+// wrote it, after checking its SM3 digest. The bank's answer is one signed
+// JSON envelope of at most 32 MiB (docs/channels/ecny.md §8), verified
+// whole before anything is written. The bank always answers a bill, empty
+// or not (docs/reconciliation.md).
+func (c *Client) FetchBill(ctx context.Context, day time.Time, w io.Writer) (*paygate.BillInfo, error) {
+	data, digest, err := c.bill(ctx, day)
 	if err != nil {
 		return nil, err
 	}
+	if _, err := w.Write(data); err != nil {
+		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "cannot write the bill", Err: err}
+	}
+	return &paygate.BillInfo{Account: c.merchantNo, Name: "ecny_" + day.In(bankZone).Format(BillDateLayout) + ".txt", Digest: digest}, nil
+}
+
+// DownloadBill fetches the bill of day (its date at +08:00), checks its SM3
+// digest and returns the file as the bank wrote it; ParseBill reads it.
+func (c *Client) DownloadBill(ctx context.Context, day time.Time) ([]byte, error) {
+	data, _, err := c.bill(ctx, day)
+	return data, err
+}
+
+func (c *Client) bill(ctx context.Context, day time.Time) ([]byte, string, error) {
+	date := day.In(bankZone).Format(BillDateLayout)
+	a, err := c.call(ctx, "bill", PathBillDownload, BillRequest{BillDate: date}, maxBillBody)
+	if err != nil {
+		return nil, "", err
+	}
 	if a.head.Code != CodeOK {
-		return nil, c.unexpected("bill", a)
+		return nil, "", c.unexpected("bill", a)
 	}
 	var f BillFile
 	if err := json.Unmarshal(a.body, &f); err != nil {
-		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "malformed bill answer", Err: err}
+		return nil, "", &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "malformed bill answer", Err: err}
 	}
 	data, err := base64.StdEncoding.DecodeString(f.Content)
 	if err != nil {
-		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bill content is not base64", Err: err}
+		return nil, "", &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bill content is not base64", Err: err}
 	}
 	sum := sm3.Sum(data)
-	if f.BillDate != date || !strings.EqualFold(f.Digest, hex.EncodeToString(sum[:])) {
-		return nil, &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bill date or SM3 digest does not match"}
+	digest := hex.EncodeToString(sum[:])
+	if f.BillDate != date {
+		return nil, "", &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bill date does not match"}
 	}
-	return data, nil
+	if !strings.EqualFold(f.Digest, digest) {
+		return nil, "", &paygate.ChannelError{Provider: c.id, Op: "bill", Message: "bill SM3 digest does not match", Err: paygate.ErrBillDigest}
+	}
+	return data, digest, nil
 }
 
 // ParseBill reads a bill file. It returns EINVALID, naming the line, for a
@@ -164,3 +190,7 @@ func parseFen(s string) (int64, error) {
 	}
 	return strconv.ParseInt(s, 10, 64)
 }
+
+// BillAccount is the merchant account the bills are for: the bank's
+// merchant number.
+func (c *Client) BillAccount() string { return c.merchantNo }

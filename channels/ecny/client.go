@@ -47,33 +47,28 @@ var (
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.OrderCloser    = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
+
+// CredentialKeys are the credentials of an e-CNY provider (see New).
+var CredentialKeys = []paygate.CredentialKey{{Name: "merchant_no"}, {Name: "private_key"}, {Name: "bank_public_key"}}
 
 // New returns a client for spec. Credentials: merchant_no, private_key (the
 // merchant's SM2 key, PEM) and bank_public_key (the bank's SM2 public key,
 // PEM). Returns EPARAMMISSING or EPARAMINVALID naming the field at fault.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := spec.Credential
 	if spec.BaseURL == "" {
 		return nil, paygate.ParamErrorf(paygate.EPARAMMISSING, "base_url", "ecny provider %q: base_url is missing", spec.ID)
 	}
-	merchantNo, err := cred("merchant_no")
+	cred, err := spec.ReadCredentials(CredentialKeys)
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := cred("private_key")
-	if err != nil {
-		return nil, err
-	}
+	merchantNo, keyPEM, bankPEM := cred["merchant_no"], cred["private_key"], cred["bank_public_key"]
 	key, err := ParsePrivateKey(keyPEM)
 	if err != nil {
 		// The parse error never includes key material.
 		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "credentials.private_key", "ecny provider %q: private_key is not an SM2 private key in PEM: %v", spec.ID, err)
-	}
-	bankPEM, err := cred("bank_public_key")
-	if err != nil {
-		return nil, err
 	}
 	bankKey, err := ParsePublicKey(bankPEM)
 	if err != nil {

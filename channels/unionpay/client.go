@@ -72,8 +72,16 @@ var (
 	_ paygate.Channel        = (*Client)(nil)
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
+
+// CredentialKeys are the credentials of a UnionPay provider (see New).
+var CredentialKeys = []paygate.CredentialKey{
+	{Name: "mer_id"}, {Name: "cert_id"}, {Name: "private_key"}, {Name: "unionpay_public_key"},
+	{Name: "unionpay_cert_id"}, {Name: "back_url", Optional: true}, {Name: "front_url", Optional: true},
+	// The cashier's user authorisation (NewOAuth).
+	{Name: "up_app_id", Optional: true}, {Name: "up_app_secret", Optional: true},
+}
 
 // New builds a client from a provider spec. Credentials: mer_id, cert_id,
 // private_key (PEM), unionpay_public_key (PEM key or certificate) and
@@ -81,7 +89,6 @@ var (
 // request carries none). A missing or malformed credential is an error naming
 // the field.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := spec.Credential
 	c := &Client{id: spec.ID, timeout: spec.Timeout, now: time.Now}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
@@ -91,34 +98,21 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		return nil, fmt.Errorf("unionpay provider %q: base_url %q is not an absolute URL", spec.ID, spec.BaseURL)
 	}
 	c.base = strings.TrimRight(spec.BaseURL, "/")
-	if c.merID, err = cred("mer_id"); err != nil {
+	cred, err := spec.ReadCredentials(CredentialKeys)
+	if err != nil {
 		return nil, err
 	}
+	c.merID, c.certID, c.upCertID, c.backURL = cred["mer_id"], cred["cert_id"], cred["unionpay_cert_id"], cred["back_url"]
 	if len(c.merID) != 15 || !alnum(c.merID) {
 		return nil, fmt.Errorf("unionpay provider %q: credential mer_id must be 15 letters or digits", spec.ID)
 	}
-	if c.certID, err = cred("cert_id"); err != nil {
-		return nil, err
-	}
-	pk, err := cred("private_key")
-	if err != nil {
-		return nil, err
-	}
-	if c.key, err = ParsePrivateKey(pk); err != nil {
+	if c.key, err = ParsePrivateKey(cred["private_key"]); err != nil {
 		return nil, fmt.Errorf("unionpay provider %q: credential private_key: %v", spec.ID, err)
 	}
-	upk, err := cred("unionpay_public_key")
-	if err != nil {
-		return nil, err
-	}
-	if c.upKey, err = ParsePublicKey(upk); err != nil {
+	if c.upKey, err = ParsePublicKey(cred["unionpay_public_key"]); err != nil {
 		return nil, fmt.Errorf("unionpay provider %q: credential unionpay_public_key: %v", spec.ID, err)
 	}
-	if c.upCertID, err = cred("unionpay_cert_id"); err != nil {
-		return nil, err
-	}
-	c.backURL = spec.Credentials["back_url"]
-	c.frontURL = spec.Credentials["front_url"]
+	c.frontURL = cred["front_url"]
 	c.http = &http.Client{Timeout: c.timeout, Transport: pooledTransport()}
 	return c, nil
 }

@@ -70,6 +70,11 @@ func (c *Client) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate
 	if req.Subject != "" && req.Method == paygate.MethodQR {
 		f["orderDesc"] = truncRunes(req.Subject, 32)
 	}
+	if req.Method == paygate.MethodQR && !req.ExpiresAt.IsZero() {
+		// acp has no close for a QR nobody scanned: the code stops taking
+		// payments when the order's window ends (docs/channels/unionpay.md).
+		f["payTimeout"] = req.ExpiresAt.In(shanghai).Format(txnTimeLayout)
+	}
 
 	path := PathBackTrans
 	if req.Method == paygate.MethodJSAPI {
@@ -292,6 +297,13 @@ func (c *Client) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result
 			return nil, err
 		}
 		if ans == nil || ans["queryId"] == "" { // the platform never took it
+			if o.Method == paygate.MethodQR && !o.ExpiresAt.IsZero() && c.now().Before(o.ExpiresAt) {
+				// Nothing can withdraw the code before its payTimeout: it
+				// could still be paid (docs/channels/unionpay.md).
+				return nil, paygate.Errorf(paygate.EINVALIDSTATE,
+					"a UnionPay QR code cannot be withdrawn before its payment window ends at %s; it closes then",
+					o.ExpiresAt.UTC().Format(time.RFC3339))
+			}
 			return &paygate.Result{Outcome: paygate.OutcomeClosed}, nil
 		}
 		qid = ans["queryId"]

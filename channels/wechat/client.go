@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -35,7 +36,7 @@ var (
 	_ paygate.OrderCloser    = (*Client)(nil)
 	_ paygate.Reverser       = (*Client)(nil)
 	_ paygate.CallbackParser = (*Client)(nil)
-	_ paygate.BillDownloader = (*Client)(nil)
+	_ paygate.BillFetcher    = (*Client)(nil)
 )
 
 // Client is one configured WeChat Pay merchant.
@@ -49,25 +50,37 @@ type Client struct {
 	timeout   time.Duration
 	wx        *v3.ClientV3
 	now       func() time.Time
+	key       *rsa.PrivateKey // signs bill downloads (see FetchBill)
+	serial    string
+	billHTTP  *http.Client
+}
+
+// CredentialKeys are the credentials of a WeChat Pay provider: the
+// merchant id and app id, the merchant certificate's serial number, the
+// API v3 key (32 bytes), the merchant's RSA private key (PEM), and WeChat
+// Pay's platform public key (PEM) with its id (PUB_KEY_ID_...).
+var CredentialKeys = []paygate.CredentialKey{
+	{Name: "mchid"}, {Name: "appid"}, {Name: "serial_no"}, {Name: "api_v3_key"},
+	{Name: "private_key"}, {Name: "platform_public_key"}, {Name: "platform_public_key_id"},
+	// The official account's AppSecret, for the cashier's user
+	// authorisation (NewOAuth).
+	{Name: "oauth_app_secret", Optional: true},
 }
 
 // New builds a client from a provider spec. It returns an error naming the
 // credential at fault when one is missing or malformed.
 func New(spec paygate.ProviderSpec) (*Client, error) {
-	cred := spec.Credential
-	var vals [7]string
-	for i, name := range []string{"mchid", "appid", "serial_no", "api_v3_key", "private_key", "platform_public_key", "platform_public_key_id"} {
-		v, err := cred(name)
-		if err != nil {
-			return nil, err
-		}
-		vals[i] = v
+	cred, err := spec.ReadCredentials(CredentialKeys)
+	if err != nil {
+		return nil, err
 	}
-	mchid, appid, serial, apiV3Key, privPEM, pubPEM, pubID := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6]
+	mchid, appid, serial, apiV3Key := cred["mchid"], cred["appid"], cred["serial_no"], cred["api_v3_key"]
+	privPEM, pubPEM, pubID := cred["private_key"], cred["platform_public_key"], cred["platform_public_key_id"]
 	if len(apiV3Key) != 32 {
 		return nil, errors.New("credentials.api_v3_key: must be 32 bytes")
 	}
-	if _, err := parsePrivateKey(privPEM); err != nil {
+	key, err := parsePrivateKey(privPEM)
+	if err != nil {
 		return nil, errors.New("credentials.private_key: not a PEM RSA private key")
 	}
 	pub, err := parsePublicKey(pubPEM)
@@ -110,6 +123,9 @@ func New(spec paygate.ProviderSpec) (*Client, error) {
 		timeout:   timeout,
 		wx:        wx,
 		now:       time.Now,
+		key:       key,
+		serial:    serial,
+		billHTTP:  &http.Client{Timeout: BillTimeout},
 	}, nil
 }
 

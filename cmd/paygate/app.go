@@ -21,6 +21,7 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
 	"github.com/redis/go-redis/v9"
@@ -40,7 +41,7 @@ type Main struct {
 	DBSchema string
 	// Tuning, mostly for tests: zero values keep the defaults.
 	PollInterval   time.Duration // B-scan-C polling while the customer confirms
-	PaymentWindow  time.Duration // after which unresolved B-scan-C orders are reversed
+	PaymentWindow  time.Duration // shortens B-scan-C payment windows; unknown card payments are reversed after it
 	ChannelTimeout time.Duration // per channel call in sandbox mode
 	SandboxHang    time.Duration // how long a simulated timeout (4444) hangs
 
@@ -57,6 +58,7 @@ type Main struct {
 	// webhooks is where webhooks may go (webhooks.* in the config).
 	webhooks *webhookurl.Policy
 	Sandbox  *Sandbox // nil unless sandbox mode
+	Recon    *reconcile.Service
 
 	mini     *miniredis.Miniredis
 	http     *http.Server
@@ -164,13 +166,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	channels := map[string]paygate.Channel{}
 	var parsers = map[string][]callbacks.Parser{}
+	// Every provider is built before failing, so that a start with bad
+	// credentials reports all of them at once.
+	var faults []error
 	for _, spec := range providers {
 		if spec.Disabled {
 			continue
 		}
 		ch, err := newChannel(spec)
 		if err != nil {
-			return fmt.Errorf("provider %s: %w", spec.ID, err)
+			faults = append(faults, fmt.Errorf("provider %s: %w", spec.ID, err))
+			continue
 		}
 		if c, ok := ch.(io.Closer); ok {
 			m.closers = append(m.closers, func() { c.Close() })
@@ -179,6 +185,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if p, ok := ch.(callbacks.Parser); ok {
 			parsers[spec.Kind] = append(parsers[spec.Kind], p)
 		}
+	}
+	if len(faults) > 0 {
+		return errors.Join(faults...)
 	}
 
 	recent := callbacks.NewRecentlyPaid(100_000)
@@ -195,11 +204,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
 		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
 	}
+	specs := billProviders(cfg)
+	m.Recon = reconService(m.DB, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
+		return fetchBill(ctx, specs[id], day)
+	})
+	m.Recon.Logger = m.Logger
 	m.Server = gateway.New(gateway.Deps{
+		Reconciliations: &gateway.Reconciliations{Store: m.DB, Providers: m.Recon.Providers,
+			Run: func(ctx context.Context, day string, allow func(string) bool) ([]*paygate.Reconciliation, error) {
+				return m.Recon.ReconcileAll(ctx, day, allow)
+			}},
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
+		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
 		Cashier: &gateway.Cashier{
@@ -220,7 +239,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		},
 	})
-	m.http = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	m.http = newHTTPServer(cfg.Server, m.Server.Handler())
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -231,6 +250,51 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.startJobs(bg)
 	m.Logger.Info("paygate listening", "url", m.URL, "database", m.DB.Dialect(), "sandbox", cfg.Sandbox.Enabled)
 	return nil
+}
+
+// newHTTPServer bounds every phase of a connection (docs/configuration.md,
+// "server"): headers, the whole request with its body, the answer (longer
+// than the longest wait_seconds) and the idle time between keep-alive
+// requests.
+func newHTTPServer(t config.Server, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeaderTimeout,
+		ReadTimeout:       t.ReadTimeout,
+		WriteTimeout:      t.WriteTimeout,
+		IdleTimeout:       t.IdleTimeout,
+	}
+}
+
+// rateLimits answers each API key's request rate limit from the
+// configuration: the merchant's own rates where it sets them, the
+// gateway's otherwise; terminal keys have their own rates.
+func rateLimits(cfg *config.Config) func(*paygate.APIKey) (int, int) {
+	if cfg.RateLimit.Disabled {
+		return nil
+	}
+	type pair struct{ key, terminal [2]int }
+	byMerchant := make(map[string]pair, len(cfg.Merchants))
+	for i := range cfg.Merchants {
+		mc := &cfg.Merchants[i]
+		var p pair
+		p.key[0], p.key[1] = cfg.RateLimit.For(mc, false)
+		p.terminal[0], p.terminal[1] = cfg.RateLimit.For(mc, true)
+		byMerchant[mc.ID] = p
+	}
+	var fallback pair
+	fallback.key[0], fallback.key[1] = cfg.RateLimit.For(nil, false)
+	fallback.terminal[0], fallback.terminal[1] = cfg.RateLimit.For(nil, true)
+	return func(k *paygate.APIKey) (int, int) {
+		p, ok := byMerchant[k.MerchantID]
+		if !ok {
+			p = fallback
+		}
+		if k.TerminalID != "" {
+			return p.terminal[0], p.terminal[1]
+		}
+		return p.key[0], p.key[1]
+	}
 }
 
 // validateContracts checks every merchant contract's fee schedule as
@@ -388,6 +452,8 @@ func (m *Main) startJobs(ctx context.Context) {
 			m.Logger.Warn("resolve pending", "err", err)
 		}
 	})
+	daily := &reconcile.Job{Service: m.Recon, Store: m.DB, At: reconcileAt(jobs.ReconcileAt), Holder: holderName()}
+	every(time.Minute, func(ctx context.Context) { daily.Tick(ctx) })
 	every(time.Hour, func(ctx context.Context) {
 		if _, err := m.DB.PurgeIdempotent(ctx, m.Now().Add(-gateway.IdempotencyTTL)); err != nil {
 			m.Logger.Warn("purge idempotency keys", "err", err)

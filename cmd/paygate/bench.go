@@ -96,6 +96,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, out i
 	cfg.RedisURL = *redisURL
 	cfg.RedisPrefix = "bench:" + benchRandom() + ":"
 	cfg.Sandbox.KeyID, cfg.Sandbox.Secret = "key_bench_"+benchRandom(), "sk_bench_"+benchRandom()+benchRandom()
+	cfg.RateLimit.Disabled = true // one key sends the whole load
 	m := NewMain()
 	m.Config = cfg
 	m.Out = io.Discard

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/config"
 )
 
 // cardTimedChannel records how long each order's Pay spent in the channel, so
@@ -145,7 +146,7 @@ func TestCardSalePerformance(t *testing.T) {
 	const seconds = 10
 	pg := pgbenchInsertRate(t, seconds)
 
-	c := testMain(t, "postgres")
+	c := testMain(t, "postgres", func(cfg *config.Config) { cfg.RateLimit.Disabled = true })
 	// Each client keeps its connection, as a POS does (the default
 	// transport keeps only two idle connections per host).
 	c.hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024}}

@@ -4,6 +4,8 @@
 //	paygate migrate            apply database migrations and exit
 //	paygate sandbox            run the channel simulators alone
 //	paygate api METHOD PATH    send a signed API request
+//	paygate recon run|report   reconcile a day's bills; print the outcomes
+//	paygate statement          a merchant's statement of a day
 //	paygate config example     print the commented example configuration
 //	paygate webhooks listen    receive, verify and print webhooks locally
 //	paygate bench              measure B-scan-C throughput against the simulators
@@ -27,6 +29,11 @@ commands:
   api METHOD PATH [-d JSON] [-i IDEMPOTENCY_KEY]
                             send a request signed with PAYGATE_KEY_ID / PAYGATE_SECRET
                             (or the sandbox key) to PAYGATE_URL (default http://127.0.0.1:8080)
+  recon run --date D [--provider ID] [--bill FILE]
+                            reconcile a day's bills (fetched, or the file given)
+  recon report --date D     the day's reconciliation outcomes as a table
+  statement --merchant M --date D [--format csv|xlsx|json] [--out FILE]
+                            a merchant's statement of a day
   config example            print the commented example configuration
   bench [-channels wechat,alipay,...] [-orders N] [-database-url URL] [-redis-url URL]
                             measure end-to-end B-scan-C throughput against the simulators
@@ -62,6 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSandbox(ctx, getenv, stdout)
 	case "api":
 		return api(ctx, args[1:], getenv, stdout, stderr)
+	case "recon":
+		return recon(ctx, args[1:], getenv, stdout)
+	case "statement":
+		return statement(ctx, args[1:], getenv, stdout)
 	case "config":
 		return configCmd(args[1:], stdout)
 	case "webhooks":

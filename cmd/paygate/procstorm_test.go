@@ -60,6 +60,8 @@ merchants:
         secret: %s
     terminals:
       - id: %s
+rate_limit:
+  disabled: true
 webhooks:
   allow_http: true
   allowed_networks: [127.0.0.0/8]

@@ -19,6 +19,7 @@ import (
 	ecnysb "github.com/paygate-cn/paygate/channels/sandbox/ecny"
 	unionpaysb "github.com/paygate-cn/paygate/channels/sandbox/unionpay"
 	wechatsb "github.com/paygate-cn/paygate/channels/sandbox/wechat"
+	"github.com/paygate-cn/paygate/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -133,8 +134,13 @@ func StartSandbox(o SandboxOptions) (_ *Sandbox, err error) {
 	}
 	s.Acquirer = acq
 	s.closers = append(s.closers, func() { acq.Close() })
+	// Its settlement file and bill adjustments are served over HTTP
+	// under /sandbox/acquirer, as an acquirer's file server would.
+	s.handlers[paygate.KindAcquirer] = acq.Handler()
+	creds := acq.Credentials()
+	creds["settlement_url"] = base(paygate.KindAcquirer) + "/settlement"
 	s.Providers = append(s.Providers, paygate.ProviderSpec{
-		ID: paygate.KindAcquirer, Kind: paygate.KindAcquirer, Credentials: acq.Credentials(),
+		ID: paygate.KindAcquirer, Kind: paygate.KindAcquirer, Credentials: creds,
 		Timeout: o.Timeout, Networks: []string{paygate.NetworkUnionPay, "visa", "mastercard"},
 	})
 	return s, nil
@@ -232,7 +238,10 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 	fmt.Fprintf(out, "# channel simulators on %s; callbacks go to %s\n"+
 		"# credentials (kept in %s): GET %s/sandbox/credentials\n%s",
 		public, gw, filepath.Join(dataDir, "sandbox"), public, y)
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(config.Server{
+		ReadHeaderTimeout: config.DefaultReadHeaderTimeout, ReadTimeout: config.DefaultReadTimeout,
+		WriteTimeout: config.DefaultWriteTimeout, IdleTimeout: config.DefaultIdleTimeout,
+	}, e)
 	go func() {
 		<-ctx.Done()
 		srv.Close()

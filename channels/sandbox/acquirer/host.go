@@ -124,6 +124,7 @@ type Host struct {
 	reversed map[string]bool         // originals reversed before they arrived
 	firsts   map[string]bool         // scenario first attempts, by masked PAN
 	seen     []SeenMessage
+	adjust   sandbox.BillAdjustments // waiting for their day's next settlement file
 	rrnSeq   int
 	lose     map[string]int // answers still to lose, by kind (LoseAnswers)
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/sandbox"
 )
 
 // feeRate is the service fee the simulated Alipay charges (DESIGN §5 default).
@@ -27,49 +28,73 @@ var detailColumns = []string{
 	"券名称", "商家红包消费金额（元）", "卡消费金额（元）", "退款批次号/请求号", "服务费（元）", "分润（元）", "备注",
 }
 
-type billLine struct {
-	at     time.Time
-	fields []string
+// billLines lists the day's money movements (China time): payments paid
+// that day, refunds made that day (a cancel of a paid trade is a refund
+// without a request number), adjusted by the adjustments waiting for it.
+func (s *Server) billLines(day time.Time) []sandbox.BillLine {
+	start, end := sandbox.DayRange(day)
+	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
+	var lines []sandbox.BillLine
+	s.mu.Lock()
+	for _, t := range s.trades {
+		if in(t.Paid) {
+			lines = append(lines, sandbox.BillLine{At: t.Paid, OutTradeNo: t.OutTradeNo, Amount: t.Amount,
+				Fee: paygate.Fee(t.Amount, feeRate, 0, 0), Status: sandbox.BillSucceeded, Data: t})
+		}
+		for _, rf := range t.Refunds {
+			if in(rf.At) {
+				lines = append(lines, sandbox.BillLine{At: rf.At, Refund: true, OutTradeNo: t.OutTradeNo,
+					OutRefundNo: rf.OutRequestNo, Amount: rf.Amount, Fee: paygate.Fee(rf.Amount, feeRate, 0, 0),
+					Status: sandbox.BillSucceeded, Data: t})
+			}
+		}
+	}
+	s.mu.Unlock()
+	lines = s.adjust.Apply(day, lines, func() string { return "adj" + randomDigits(20) })
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].At.Before(lines[j].At) })
+	return lines
 }
 
 // Bill builds the trade bill of day (China time) as Alipay serves it: a zip
 // of two GBK CSV files, the business detail and its summary, with '#'
-// header and footer lines and a tab after every field.
+// header and footer lines and a tab after every field
+// (docs/reconciliation.md). A refund the adjustments mark failed is left
+// out: Alipay lists only refunds that succeeded.
 func (s *Server) Bill(day time.Time) ([]byte, error) {
-	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, cst)
-	if day.Location() != cst {
-		d := day.In(cst)
-		start = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, cst)
-	}
-	end := start.AddDate(0, 0, 1)
-	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
-
-	var lines []billLine
+	start, end := sandbox.DayRange(day)
 	var payCount, refundCount int
 	var payNet, refundNet, payFee, refundFee int64
-	s.mu.Lock()
-	for _, t := range s.trades {
-		subject := strings.NewReplacer(",", "，", "\n", " ", "\r", " ").Replace(t.Subject)
-		if in(t.Paid) {
-			fee := paygate.Fee(t.Amount, feeRate, 0, 0)
-			lines = append(lines, billLine{t.Paid, row(t, subject, "交易", t.Paid, t.Amount, t.Amount, "", -fee)})
-			payCount++
-			payNet += t.Amount
-			payFee += fee
+	var rows [][]string
+	for _, l := range s.billLines(day) {
+		t, _ := l.Data.(*trade)
+		if t == nil { // a trade added by an adjustment
+			t = &trade{TradeNo: s.now().Format("20060102") + "2200" + randomDigits(16), OutTradeNo: l.OutTradeNo,
+				Subject: "adjustment", Created: l.At, BuyerLogonID: "adj***@example.com"}
 		}
-		for _, rf := range t.Refunds {
-			if !in(rf.At) {
-				continue
+		subject := strings.NewReplacer(",", "，", "\n", " ", "\r", " ").Replace(t.Subject)
+		switch {
+		case l.Status == sandbox.BillFailed:
+			// Alipay lists what succeeded only.
+		case !l.Refund:
+			rows = append(rows, row(t, subject, "交易", l.At, l.Amount, l.Amount, "", -l.Fee))
+			payCount++
+			payNet += l.Amount
+			payFee += l.Fee
+			if l.Status == sandbox.BillReversed {
+				// as alipay.trade.cancel of a paid trade: a refund of the
+				// whole amount without a request number
+				rows = append(rows, row(t, subject, "退款", l.At, l.Amount, -l.Amount, "", l.Fee))
+				refundCount++
+				refundNet -= l.Amount
+				refundFee += l.Fee
 			}
-			fee := paygate.Fee(rf.Amount, feeRate, 0, 0)
-			lines = append(lines, billLine{rf.At, row(t, subject, "退款", rf.At, t.Amount, -rf.Amount, rf.OutRequestNo, fee)})
+		case l.Status == sandbox.BillSucceeded:
+			rows = append(rows, row(t, subject, "退款", l.At, t.Amount, -l.Amount, l.OutRefundNo, l.Fee))
 			refundCount++
-			refundNet -= rf.Amount
-			refundFee += fee
+			refundNet -= l.Amount
+			refundFee += l.Fee
 		}
 	}
-	s.mu.Unlock()
-	sort.Slice(lines, func(i, j int) bool { return lines[i].at.Before(lines[j].at) })
 
 	period := fmt.Sprintf("#起始日期：[%s]   终止日期：[%s]\n", start.Format("2006年01月02日 15:04:05"), end.Format("2006年01月02日 15:04:05"))
 	exported := fmt.Sprintf("#导出时间：[%s]\n", s.now().Format("2006年01月02日 15:04:05"))
@@ -80,8 +105,8 @@ func (s *Server) Bill(day time.Time) ([]byte, error) {
 	d.WriteString(period)
 	d.WriteString("#-----------------------------------------业务明细列表----------------------------------------\n")
 	d.WriteString(strings.Join(detailColumns, ",") + "\n")
-	for _, l := range lines {
-		d.WriteString(strings.Join(l.fields, "\t,") + "\t\n")
+	for _, f := range rows {
+		d.WriteString(strings.Join(f, "\t,") + "\t\n")
 	}
 	d.WriteString("#-----------------------------------------业务明细列表结束------------------------------------\n")
 	fmt.Fprintf(&d, "#交易合计：%d笔，商家实收：%s元，商家优惠：0.00元\n", payCount, yuanOf(payNet))
@@ -94,7 +119,7 @@ func (s *Server) Bill(day time.Time) ([]byte, error) {
 	sum.WriteString(period)
 	sum.WriteString("#-----------------------------------------业务汇总列表----------------------------------------\n")
 	sum.WriteString("门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）\n")
-	fmt.Fprintf(&sum, "\t,合计\t,%d\t,%d\t,%s\t,%s\t,0.00\t,0.00\t,0.00\t,%s\t,0.00\t,%s\t\n",
+	fmt.Fprintf(&sum, "合计\t,\t,%d\t,%d\t,%s\t,%s\t,0.00\t,0.00\t,0.00\t,%s\t,0.00\t,%s\t\n",
 		payCount, refundCount, yuanOf(payNet), yuanOf(payNet+refundNet), yuanOf(refundFee-payFee),
 		yuanOf(payNet+refundNet+refundFee-payFee))
 	sum.WriteString("#-----------------------------------------业务汇总列表结束------------------------------------\n")
@@ -145,6 +170,10 @@ func row(t *trade, subject, kind string, at time.Time, orderAmt, received int64,
 	f[21], f[22] = reqNo, yuanOf(fee)
 	return f
 }
+
+// AdjustBill queues an adjustment of the next bill of its day (tests and
+// demos; also POST bill_adjustments).
+func (s *Server) AdjustBill(adj sandbox.BillAdjustment) error { return s.adjust.Add(adj) }
 
 // download serves bill/download?bill_date=yyyyMMdd.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {

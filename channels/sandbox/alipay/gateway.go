@@ -407,14 +407,21 @@ func (s *Server) cancel(q *request) any {
 		return answer{ok, "", out, "N", "close"}
 	}
 	s.advance(t)
+	if t.Refunded > 0 && !t.Cancelled {
+		// Alipay refuses to cancel a trade that was refunded, in part or
+		// in full (docs/channels/wallets.md, "Refunds and reversals").
+		return bizFailed("ACQ.REASON_TRADE_REFUND_FEE_ERR", "退款金额无效")
+	}
 	action := "close"
 	if t.Status == tradeSuccess {
 		action = "refund"
-		if rest := t.Amount - t.Refunded; rest > 0 {
-			t.Refunds = append(t.Refunds, &refund{OutRequestNo: "", Amount: rest, At: s.now()})
-			t.Refunded = t.Amount
-		}
+		t.Refunds = append(t.Refunds, &refund{OutRequestNo: "", Amount: t.Amount, At: s.now()})
+		t.Refunded = t.Amount
 	}
+	if t.Cancelled {
+		action = t.CancelAction
+	}
+	t.Cancelled, t.CancelAction = true, action
 	t.Status = tradeClosed
 	return answer{ok, t.TradeNo, t.OutTradeNo, "N", action}
 }
@@ -543,4 +550,28 @@ func (s *Server) billURL(q *request) any {
 		result
 		URL string `json:"bill_download_url"`
 	}{ok, u}
+}
+
+// Books returns what the simulator holds for the trade out_trade_no (see
+// sandbox.Books), and false when it has no such trade. A cancel's full
+// refund counts as the reversal, not as a refund.
+func (s *Server) Books(outTradeNo string) (sandbox.Books, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.trades[outTradeNo]
+	if !ok {
+		return sandbox.Books{}, false
+	}
+	s.advance(t)
+	var b sandbox.Books
+	if !t.Paid.IsZero() {
+		b.Paid = t.Amount
+	}
+	b.Reversed = t.Cancelled
+	for _, rf := range t.Refunds {
+		if rf.OutRequestNo != "" {
+			b.Refunded += rf.Amount
+		}
+	}
+	return b, true
 }

@@ -64,6 +64,7 @@ type Server struct {
 	notifier    *sandbox.Notifier
 	ownNotifier bool
 	sellerID    string
+	adjust      sandbox.BillAdjustments
 	closed      chan struct{}
 	closeOnce   sync.Once
 
@@ -88,6 +89,10 @@ type trade struct {
 	Copies                       int
 	Refunded                     int64
 	Refunds                      []*refund
+	// Cancelled is set by alipay.trade.cancel, with what it did ("close"
+	// or "refund"): a repeated cancel answers the same.
+	Cancelled    bool
+	CancelAction string
 }
 
 type refund struct {
@@ -166,6 +171,7 @@ func (s *Server) Credentials() map[string]string {
 		"app_id":            s.opts.AppID,
 		"private_key":       string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})),
 		"alipay_public_key": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		"seller_id":         s.sellerID,
 	}
 }
 
@@ -186,6 +192,8 @@ func (s *Server) Handler() http.Handler {
 			s.download(w, r)
 		case strings.HasSuffix(p, "scan") && r.Method == http.MethodPost:
 			s.scan(w, r)
+		case strings.HasSuffix(p, "bill_adjustments"):
+			s.adjust.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}

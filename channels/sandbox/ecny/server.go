@@ -58,6 +58,7 @@ type Server struct {
 	refunds map[string]*refund // by out_refund_no
 	seq     int64
 	timers  []*time.Timer
+	adjust  sandbox.BillAdjustments // waiting for their day's next bill
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -174,6 +175,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("POST "+path, s.serveAPI(path, op))
 	}
 	mux.HandleFunc("POST /scan", s.scan)
+	mux.Handle("POST /bill_adjustments", &s.adjust)
 	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "数字人民币",
 		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)})
 	return mux

@@ -332,3 +332,26 @@ func (s *Server) refundQuery(body json.RawMessage) reply {
 	}
 	return ok(rf.RefundInfo)
 }
+
+// Books returns what the bank holds for the trade out_trade_no (see
+// sandbox.Books), and false when it has no such trade.
+func (s *Server) Books(outTradeNo string) (sandbox.Books, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.trades[outTradeNo]
+	if !ok {
+		return sandbox.Books{}, false
+	}
+	s.settle(t)
+	var b sandbox.Books
+	if !t.paidAt.IsZero() {
+		b.Paid = t.Amount
+	}
+	b.Reversed = t.TradeStatus == api.TradeRevoked
+	for _, rf := range s.refunds {
+		if rf.t == t && rf.RefundStatus == api.RefundSuccess {
+			b.Refunded += rf.RefundAmount
+		}
+	}
+	return b, true
+}

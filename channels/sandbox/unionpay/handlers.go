@@ -2,10 +2,12 @@ package unionpay
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,6 +220,15 @@ func (s *Server) applyQR(w http.ResponseWriter, f map[string]string, amt int64) 
 	}
 	t := &txn{orderID: f["orderId"], txnType: f["txnType"], txnSubType: f["txnSubType"], bizType: f["bizType"],
 		txnTime: f["txnTime"], amount: amt, backURL: f["backUrl"], termID: f["termId"], state: up.RespAccepted}
+	if v := f["payTimeout"]; v != "" {
+		at, err := time.ParseInLocation("20060102150405", v, cst)
+		if err != nil {
+			s.mu.Unlock()
+			s.answer(w, f, up.RespFormat, nil)
+			return
+		}
+		t.payTimeout = at
+	}
 	qr := "https://qr.95516.com/00010000/01" + randDigits(20)
 	s.txns[t.orderID], s.qrs[qr] = t, t
 	s.mu.Unlock()
@@ -368,7 +379,10 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, f, up.RespFileNotPresent, nil)
 		return
 	}
-	content, err := up.PackFiles(map[string][]byte{up.ZMFileName(day, s.opts.MerID): data})
+	content, err := up.PackFiles(map[string][]byte{
+		up.ZMFileName(day, s.opts.MerID):                       data,
+		"INN" + day.Format("060102") + "88ZME_" + s.opts.MerID: s.ZME(day),
+	})
 	if err != nil {
 		http.Error(w, "pack error", http.StatusInternalServerError)
 		return
@@ -401,6 +415,11 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.state != up.RespAccepted {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "qr_code already used", "state": t.state})
+		return
+	}
+	if !t.payTimeout.IsZero() && now.After(t.payTimeout) {
+		// The wallet refuses a code past the payTimeout its order gave.
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "qr_code expired", "pay_timeout": t.payTimeout.Format(time.RFC3339)})
 		return
 	}
 	t.scenario = sandbox.ScenarioOf(in.PayerCode)
@@ -610,18 +629,102 @@ func (s *Server) SignNotice(fields map[string]any) (http.Header, []byte) {
 	return h, []byte(up.EncodeForm(f))
 }
 
-// ZM is the day's (Beijing time) INN{yyMMdd}88ZM file of what was settled.
+// ZM is the day's (Beijing time) INN{yyMMdd}88ZM file of what was settled,
+// adjusted by the adjustments waiting for the day (docs/reconciliation.md).
+// A payment an adjustment marks reversed is written as its undo; a line
+// marked failed is left out (the ZM file lists settled transactions).
 func (s *Server) ZM(day time.Time) ([]byte, error) {
-	d := day.In(cst)
-	start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, cst)
-	end := start.AddDate(0, 0, 1)
+	start, end := sandbox.DayRange(day)
 	s.mu.Lock()
-	var rows []up.ZMRow
+	var lines []sandbox.BillLine
 	for _, e := range s.ledger {
-		if !e.at.Before(start) && e.at.Before(end) {
-			rows = append(rows, e.row)
+		if e.at.Before(start) || !e.at.Before(end) {
+			continue
 		}
+		r := e.row
+		l := sandbox.BillLine{At: e.at, OutTradeNo: r.OrderID, Amount: r.Amount, Fee: max(r.Fee, -r.Fee),
+			Status: sandbox.BillSucceeded, Data: r}
+		switch r.TxnType {
+		case up.TxnRefund:
+			l.Refund, l.OutTradeNo, l.OutRefundNo = true, r.OrigOrderID, r.OrderID
+		case up.TxnUndo:
+			l.OutTradeNo, l.Status = r.OrigOrderID, sandbox.BillReversed
+		}
+		lines = append(lines, l)
 	}
 	s.mu.Unlock()
+	lines = s.adjust.Apply(day, lines, func() string { return "ord" + randomAlnum(24) })
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].At.Before(lines[j].At) })
+	rows := make([]up.ZMRow, 0, len(lines))
+	for _, l := range lines {
+		r, ok := l.Data.(up.ZMRow)
+		if !ok { // a trade added by an adjustment
+			s.mu.Lock()
+			qid, trace := s.nextIDs(l.At)
+			s.mu.Unlock()
+			r = up.ZMRow{TxnCode: up.ZMCodeConsume, AcqInsCode: "48020000", TraceNo: trace, CardNo: "6216********0018",
+				QueryID: qid, OrderID: l.OutTradeNo, TxnType: up.TxnConsume, TxnSubType: up.SubQRConsume,
+				BizType: up.BizGeneral, MerID: s.opts.MerID, TermID: "T0001"}
+		}
+		if l.Status == sandbox.BillFailed {
+			continue
+		}
+		if r.TxnType == up.TxnConsume && l.Status == sandbox.BillReversed {
+			// written as the consume's undo
+			orig := r
+			r.TxnCode, r.TxnType, r.TxnSubType = up.ZMCodeUndo, up.TxnUndo, up.SubNone
+			r.OrigQueryID, r.OrigOrderID, r.OrigTraceNo = orig.QueryID, orig.OrderID, orig.TraceNo
+			r.OrigTime = orig.TransTime
+			r.OrderID = "rev" + strings.TrimPrefix(orig.OrderID, "ord")
+		}
+		r.TransTime = l.At.In(cst).Format("0102150405")
+		r.Amount, r.Fee, r.Settle = l.Amount, l.Fee, l.Amount-l.Fee
+		if r.TxnType != up.TxnConsume { // money goes back: fee returned, settlement debited
+			r.Fee, r.Settle = -r.Fee, -r.Settle
+		}
+		r.Net = r.Settle
+		rows = append(rows, r)
+	}
 	return up.AppendZM(nil, rows), nil
+}
+
+// Books returns what the platform holds for the consume orderId (see
+// sandbox.Books), and false when it has no such transaction.
+func (s *Server) Books(orderID string) (sandbox.Books, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.txns[orderID]
+	if !ok || t.txnType != up.TxnConsume {
+		return sandbox.Books{}, false
+	}
+	s.settle(t)
+	var b sandbox.Books
+	if t.state == up.RespSuccess || t.state == up.RespAlreadyUndone && t.fee > 0 {
+		b.Paid = t.amount
+	}
+	b.Reversed = t.state == up.RespAlreadyUndone
+	for _, r := range s.txns {
+		if r.orig == t && r.txnType == up.TxnRefund && r.state == up.RespSuccess {
+			b.Refunded += r.amount
+		}
+	}
+	return b, true
+}
+
+// ZME is the day's error file (差错): the simulator makes no errors, so
+// it is empty; it is in the archive as the platform's always is.
+func (s *Server) ZME(time.Time) []byte { return nil }
+
+// AdjustBill queues an adjustment of the next ZM file of its day (tests
+// and demos; also POST /bill_adjustments).
+func (s *Server) AdjustBill(adj sandbox.BillAdjustment) error { return s.adjust.Add(adj) }
+
+func randomAlnum(n int) string {
+	const alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alnum[int(b[i])%len(alnum)]
+	}
+	return string(b)
 }

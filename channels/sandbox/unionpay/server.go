@@ -64,6 +64,8 @@ type Server struct {
 
 	done chan struct{}
 
+	adjust sandbox.BillAdjustments // waiting for their day's next ZM file
+
 	mu     sync.Mutex
 	closed bool
 	txns   map[string]*txn // by orderId
@@ -91,7 +93,8 @@ type txn struct {
 	refunded                                       int64
 	fee                                            int64
 	confirmAt                                      time.Time
-	tn, frontURL, subject                          string // in-app and front-end consumes
+	tn, frontURL, subject                          string    // in-app and front-end consumes
+	payTimeout                                     time.Time // QR apply: no payment after it
 }
 
 type ledgerEntry struct {
@@ -186,6 +189,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+up.PathQuery, s.handleQuery)
 	mux.HandleFunc("POST "+up.PathFileTrans, s.handleFile)
 	mux.HandleFunc("POST /scan", s.handleScan)
+	mux.Handle("POST /bill_adjustments", &s.adjust)
 	mux.HandleFunc("POST "+up.PathAppTrans, s.handleAppTrans)
 	mux.HandleFunc("POST "+up.PathFrontTrans, s.handleFrontTrans)
 	mux.Handle("/confirm", s.confirmPage())

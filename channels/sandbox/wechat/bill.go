@@ -2,6 +2,7 @@ package wechat
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/sandbox"
 )
 
 // feeRate is the sandbox merchant's WeChat rate (DESIGN §5 default).
@@ -51,66 +53,111 @@ func billRow(b *bytes.Buffer, fields []string) {
 	b.WriteString("\r\n")
 }
 
-// tradeBillLocked renders the ALL trade bill of a Beijing day: payments
-// that succeeded that day (SUCCESS) and refunds that succeeded that day
-// (REFUND). It returns nil when there was nothing.
-func (s *Server) tradeBillLocked(day time.Time) []byte {
-	start := day
-	end := start.AddDate(0, 0, 1)
+// billLinesLocked lists the money movements of a Beijing day: payments
+// that succeeded that day (REVOKED when reversed since) and refunds that
+// succeeded that day, adjusted by the adjustments waiting for the day.
+func (s *Server) billLinesLocked(day time.Time) []sandbox.BillLine {
+	start, end := sandbox.DayRange(day)
 	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
-
-	type line struct {
-		at     time.Time
-		fields []string
-	}
-	var lines []line
-	var count int
-	var settled, refunded, fees, ordered, applied int64
+	var lines []sandbox.BillLine
 	for _, t := range s.trades {
-		if !in(t.successAt) || (t.state != stateSuccess && t.state != stateRefund) {
+		if !in(t.successAt) {
 			continue
 		}
-		fee := paygate.Fee(t.total, feeRate, 0, 0)
-		count++
-		settled += t.total
-		ordered += t.total
-		fees += fee
-		lines = append(lines, line{t.successAt, []string{
-			t.successAt.In(beijing).Format(time.DateTime), t.appid, t.mchid, "0", "", t.transactionID,
-			t.outTradeNo, t.openid, t.tradeType, stateSuccess, "OTHERS", "CNY", yuan(t.total), "0.00",
-			"0", "0", "0.00", "0.00", "", "", t.description, t.attach, yuan(fee), "0.60%", yuan(t.total), "0.00", "",
-		}})
+		status := sandbox.BillSucceeded
+		switch t.state {
+		case stateSuccess, stateRefund:
+		case stateRevoked:
+			status = sandbox.BillReversed
+		default:
+			continue
+		}
+		lines = append(lines, sandbox.BillLine{At: t.successAt, OutTradeNo: t.outTradeNo, Amount: t.total,
+			Fee: paygate.Fee(t.total, feeRate, 0, 0), Status: status, Data: t})
 	}
 	for _, f := range s.refunds {
 		if !in(f.successAt) {
 			continue
 		}
-		t := f.trade
-		fee := paygate.Fee(f.amount, feeRate, 0, 0)
-		count++
-		refunded += f.amount
-		applied += f.amount
-		fees -= fee
-		lines = append(lines, line{f.successAt, []string{
-			f.successAt.In(beijing).Format(time.DateTime), t.appid, t.mchid, "0", "", t.transactionID,
-			t.outTradeNo, t.openid, t.tradeType, stateRefund, "OTHERS", "CNY", "0.00", "0.00",
-			f.refundID, f.outRefundNo, yuan(f.amount), "0.00", "ORIGINAL", "SUCCESS", t.description, t.attach,
-			yuan(-fee), "0.60%", "0.00", yuan(f.amount), "",
-		}})
+		lines = append(lines, sandbox.BillLine{At: f.successAt, Refund: true, OutTradeNo: f.trade.outTradeNo,
+			OutRefundNo: f.outRefundNo, Amount: f.amount, Fee: paygate.Fee(f.amount, feeRate, 0, 0),
+			Status: sandbox.BillSucceeded, Data: f})
 	}
-	if count == 0 {
+	lines = s.adjust.Apply(day, lines, func() string { return "adj" + randomDigits(20) })
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].At.Before(lines[j].At) })
+	return lines
+}
+
+// tradeBillLocked renders the ALL trade bill of a Beijing day in WeChat's
+// format (docs/reconciliation.md): every value backticked, the summary
+// after the rows. It returns nil when there was nothing.
+func (s *Server) tradeBillLocked(day time.Time) []byte {
+	lines := s.billLinesLocked(day)
+	if len(lines) == 0 {
 		return nil
 	}
-	sort.Slice(lines, func(i, j int) bool { return lines[i].at.Before(lines[j].at) })
 	var b bytes.Buffer
 	b.WriteString(strings.Join(billHeader, ",") + "\r\n")
+	var settled, refunded, fees, ordered, applied int64
+	rows := 0
 	for _, l := range lines {
-		billRow(&b, l.fields)
+		t, _ := l.Data.(*trade)
+		f, _ := l.Data.(*refund)
+		if f != nil {
+			t = f.trade
+		}
+		if t == nil { // a trade added by an adjustment
+			t = &trade{appid: s.opts.AppID, mchid: s.opts.MchID, transactionID: "4200" + randomDigits(24),
+				outTradeNo: l.OutTradeNo, tradeType: "NATIVE", openid: "o" + randomString(27), description: "adjustment"}
+		}
+		if !l.Refund && l.Status == sandbox.BillFailed {
+			continue // WeChat lists paid or revoked payments only
+		}
+		rows++
+		if !l.Refund {
+			state := stateSuccess
+			if l.Status == sandbox.BillReversed {
+				state = stateRevoked
+			}
+			settled += l.Amount
+			ordered += l.Amount
+			fees += l.Fee
+			billRow(&b, []string{
+				l.At.In(beijing).Format(time.DateTime), t.appid, t.mchid, "0", "", t.transactionID,
+				t.outTradeNo, t.openid, t.tradeType, state, "OTHERS", "CNY", yuan(l.Amount), "0.00",
+				"0", "0", "0.00", "0.00", "", "", t.description, t.attach, fee5(l.Fee), "0.60%", yuan(l.Amount), "0.00", "",
+			})
+			continue
+		}
+		status := "SUCCESS"
+		if l.Status != sandbox.BillSucceeded {
+			status = "ABNORMAL"
+		}
+		refundID := t.transactionID
+		if f != nil {
+			refundID = f.refundID
+		}
+		refunded += l.Amount
+		applied += l.Amount
+		fees -= l.Fee
+		billRow(&b, []string{
+			l.At.In(beijing).Format(time.DateTime), t.appid, t.mchid, "0", "", t.transactionID,
+			t.outTradeNo, t.openid, t.tradeType, stateRefund, "OTHERS", "CNY", "0.00", "0.00",
+			refundID, l.OutRefundNo, yuan(l.Amount), "0.00", "ORIGINAL", status, t.description, t.attach,
+			fee5(-l.Fee), "0.60%", "0.00", yuan(l.Amount), "",
+		})
 	}
 	b.WriteString(strings.Join(billSummaryHeader, ",") + "\r\n")
-	billRow(&b, []string{fmt.Sprint(count), yuan(settled), yuan(refunded), "0.00", yuan(fees), yuan(ordered), yuan(applied)})
+	billRow(&b, []string{fmt.Sprint(rows), yuan(settled), yuan(refunded), "0.00", fee5(fees), yuan(ordered), yuan(applied)})
 	return b.Bytes()
 }
+
+// fee5 writes a fee as WeChat does: yuan with five decimals.
+func fee5(fen int64) string { return yuan(fen) + "000" }
+
+// AdjustBill queues an adjustment of the next bill of its day (tests and
+// demos; also POST /bill_adjustments).
+func (s *Server) AdjustBill(adj sandbox.BillAdjustment) error { return s.adjust.Add(adj) }
 
 // tradeBill serves GET /v3/bill/tradebill?bill_date=&bill_type=.
 func (s *Server) tradeBill(w http.ResponseWriter, r *http.Request) {
@@ -132,8 +179,20 @@ func (s *Server) tradeBill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := randomString(32)
-	s.bills[token] = file
+	// The hash is the raw bill's; with tar_type=GZIP the file is served
+	// compressed.
 	sum := sha1.Sum(file)
+	if q.Get("tar_type") == "GZIP" {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write(file)
+		_ = zw.Close()
+		file = gz.Bytes()
+	} else if tt := q.Get("tar_type"); tt != "" {
+		s.reply(w, http.StatusBadRequest, errBody("PARAM_ERROR", "tar_type 无效"))
+		return
+	}
+	s.bills[token] = file
 	s.reply(w, http.StatusOK, map[string]string{
 		"hash_type":  "SHA1",
 		"hash_value": hex.EncodeToString(sum[:]),

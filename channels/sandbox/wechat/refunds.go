@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/paygate-cn/paygate/channels/sandbox"
 )
 
 type refund struct {
@@ -182,4 +184,27 @@ func (s *Server) queryRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reply(w, http.StatusOK, s.refundJSON(f))
+}
+
+// Books returns what the simulator holds for the trade out_trade_no (see
+// sandbox.Books), and false when it has no such trade.
+func (s *Server) Books(outTradeNo string) (sandbox.Books, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.trades[outTradeNo]
+	if !ok {
+		return sandbox.Books{}, false
+	}
+	s.settleLocked(t)
+	var b sandbox.Books
+	if !t.successAt.IsZero() {
+		b.Paid = t.total
+	}
+	b.Reversed = t.state == stateRevoked
+	for _, f := range s.refunds {
+		if f.trade == t && f.status == "SUCCESS" {
+			b.Refunded += f.amount
+		}
+	}
+	return b, true
 }

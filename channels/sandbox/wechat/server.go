@@ -84,6 +84,7 @@ type Server struct {
 	codes   map[string]string  // code_url / prepay_id / h5_url → out_trade_no
 	refunds map[string]*refund // by out_refund_no
 	bills   map[string][]byte  // download token → bill file
+	adjust  sandbox.BillAdjustments
 	timers  []*time.Timer
 }
 
@@ -266,6 +267,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", s.authenticate(api))
 	mux.HandleFunc("POST /scan", s.scan)
+	mux.Handle("POST /bill_adjustments", &s.adjust)
 	mux.Handle("/confirm", &sandbox.ConfirmPage{Wallet: sandbox.LockedWallet{Mu: &s.mu, Find: s.confirmable}, Title: "微信支付",
 		AllowReturn: sandbox.LoopbackOrOrigins(s.opts.ReturnOrigins...)})
 	mux.HandleFunc("/", s.notFound)

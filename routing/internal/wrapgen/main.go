@@ -17,7 +17,7 @@ var parts = []struct{ iface, part string }{
 	{"Reverser", "reverserPart"},
 	{"PreAuthorizer", "preAuthPart"},
 	{"CallbackParser", "callbackPart"},
-	{"BillDownloader", "billPart"},
+	{"BillFetcher", "billPart"},
 }
 
 func main() {

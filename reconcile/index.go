@@ -1,0 +1,242 @@
+package reconcile
+
+import (
+	"hash/maphash"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+)
+
+// index holds paygate's side of a day in compact form, so that a day of a
+// million transactions fits in well under a hundred and fifty megabytes:
+// each transaction is a fixed-size entry without pointers, its strings
+// live in a chunked byte arena, and keys map a 64-bit hash to the entry
+// (the entry's own string confirms a hit). The garbage collector sees a
+// handful of large pointer-free blocks, not millions of small objects.
+type index struct {
+	seed    maphash.Seed
+	entries [][]entry // chunks of entryChunk, never copied when growing
+	n       int
+	arena   [][]byte // chunks of arenaChunk
+	keys    map[uint64]uint32
+	// spill takes the rare keys whose hash another key already holds.
+	spill     map[string]uint32
+	merchants []string
+	merchIdx  map[string]uint16
+}
+
+const (
+	entryChunk = 1 << 14
+	arenaChunk = 1 << 20
+)
+
+// Key tags: the same text under two tags is two keys.
+const (
+	tagTradeNo  byte = 't' // a payment's channel trade number
+	tagOrderID  byte = 'o' // paygate's order id (out_trade_no)
+	tagRef      byte = 'c' // a payment's channel reference (acquirer STAN/RRN)
+	tagRefundID byte = 'r' // paygate's refund id (out_refund_no)
+	tagRefundNo byte = 'n' // the channel's refund number
+)
+
+// entry is one paygate transaction. Its strings are at rec in the arena,
+// each as a length byte and the bytes, in the order of the str* fields.
+type entry struct {
+	rec      uint32
+	merchant uint16
+	status   uint8
+	flags    uint8
+	amount   int64
+	fee      int64
+	atMilli  int64
+}
+
+const (
+	flagRefund uint8 = 1 << iota
+	flagSeen
+)
+
+// Strings of an entry's record, in order.
+const (
+	strOrderID = iota
+	strRefundID
+	strTradeNo
+	strRefundNo
+	strRef
+	strCount
+)
+
+// statuses are entry.status values: the order's or refund's status.
+var statuses = []string{"", string(paygate.OrderSucceeded), string(paygate.OrderPartiallyRefunded),
+	string(paygate.OrderRefunded), string(paygate.OrderReversed), string(paygate.OrderPending),
+	string(paygate.OrderClosed), string(paygate.OrderFailed), string(paygate.OrderAuthorized)}
+
+func statusCode(s string) uint8 {
+	for i, v := range statuses {
+		if v == s {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+func newIndex() *index {
+	return &index{seed: maphash.MakeSeed(), keys: make(map[uint64]uint32, 1024),
+		spill: map[string]uint32{}, merchIdx: map[string]uint16{}}
+}
+
+func (x *index) at(i uint32) *entry {
+	return &x.entries[i/entryChunk][i%entryChunk]
+}
+
+func (x *index) hash(tag byte, s string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(x.seed)
+	h.WriteByte(tag)
+	h.WriteString(s)
+	return h.Sum64()
+}
+
+// store appends s's fields to the arena and returns the record's address.
+func (x *index) store(fields [strCount]string) uint32 {
+	size := 0
+	for _, f := range fields {
+		size += 1 + len(f)
+	}
+	last := len(x.arena) - 1
+	if last < 0 || len(x.arena[last])+size > arenaChunk {
+		x.arena = append(x.arena, make([]byte, 0, arenaChunk))
+		last++
+	}
+	c := x.arena[last]
+	addr := uint32(last)<<20 | uint32(len(c))
+	for _, f := range fields {
+		c = append(c, byte(len(f)))
+		c = append(c, f...)
+	}
+	x.arena[last] = c
+	return addr
+}
+
+// str returns field k of the record at addr, without copying.
+func (x *index) str(addr uint32, k int) string {
+	c := x.arena[addr>>20]
+	p := int(addr & (arenaChunk - 1))
+	for i := 0; ; i++ {
+		n := int(c[p])
+		if i == k {
+			return unsafeString(c[p+1 : p+1+n])
+		}
+		p += 1 + n
+	}
+}
+
+func (x *index) merchant(id string) uint16 {
+	if i, ok := x.merchIdx[id]; ok {
+		return i
+	}
+	i := uint16(len(x.merchants))
+	x.merchants = append(x.merchants, id)
+	x.merchIdx[id] = i
+	return i
+}
+
+// add records one transaction. Keys longer than 255 bytes are cut there:
+// no channel's trade or refund number comes near it.
+func (x *index) add(t *paygate.ReconTxn) {
+	fields := [strCount]string{cut(t.OrderID), cut(t.RefundID), cut(t.ChannelTradeNo), cut(t.ChannelRefundNo), cut(t.ChannelRef)}
+	e := entry{rec: x.store(fields), merchant: x.merchant(t.MerchantID), status: statusCode(t.Status),
+		amount: t.Amount, fee: t.Fee, atMilli: t.At.UnixMilli()}
+	if t.Refund {
+		e.flags |= flagRefund
+	}
+	if x.n%entryChunk == 0 {
+		x.entries = append(x.entries, make([]entry, entryChunk))
+	}
+	i := uint32(x.n)
+	*x.at(i) = e
+	x.n++
+	if t.Refund {
+		x.key(tagRefundID, fields[strRefundID], i, strRefundID)
+		x.key(tagRefundNo, fields[strRefundNo], i, strRefundNo)
+		return
+	}
+	x.key(tagTradeNo, fields[strTradeNo], i, strTradeNo)
+	x.key(tagOrderID, fields[strOrderID], i, strOrderID)
+	x.key(tagRef, fields[strRef], i, strRef)
+}
+
+func cut(s string) string {
+	if len(s) > 255 {
+		return s[:255]
+	}
+	return s
+}
+
+func (x *index) key(tag byte, s string, i uint32, field int) {
+	if s == "" {
+		return
+	}
+	h := x.hash(tag, s)
+	if j, ok := x.keys[h]; ok {
+		if x.str(x.at(j).rec, field) == s {
+			return // a repeated key: the first entry keeps it
+		}
+		x.spill[string(tag)+s] = i
+		return
+	}
+	x.keys[h] = i
+}
+
+// find returns the entry holding key s under tag.
+func (x *index) find(tag byte, s string, field int) (uint32, bool) {
+	s = cut(s)
+	if s == "" {
+		return 0, false
+	}
+	if j, ok := x.keys[x.hash(tag, s)]; ok && x.str(x.at(j).rec, field) == s {
+		return j, true
+	}
+	j, ok := x.spill[string(tag)+s]
+	return j, ok
+}
+
+// findLine returns the entry a bill line names: payments by channel trade
+// number, then order id, then channel reference; refunds by their own
+// numbers only.
+func (x *index) findLine(l *Line) (uint32, bool) {
+	if l.Kind == LineRefund {
+		if i, ok := x.find(tagRefundID, l.RefundID, strRefundID); ok {
+			return i, true
+		}
+		return x.find(tagRefundNo, l.ChannelRefundNo, strRefundNo)
+	}
+	if i, ok := x.find(tagTradeNo, l.ChannelTradeNo, strTradeNo); ok {
+		return i, true
+	}
+	if i, ok := x.find(tagOrderID, l.OrderID, strOrderID); ok {
+		return i, true
+	}
+	return x.find(tagRef, l.Ref, strRef)
+}
+
+func (e *entry) refund() bool { return e.flags&flagRefund != 0 }
+func (e *entry) time() time.Time {
+	return time.UnixMilli(e.atMilli).UTC()
+}
+
+// snapshot is the paygate side of a discrepancy.
+func (x *index) snapshot(e *entry) *paygate.ReconSnapshot {
+	t := e.time()
+	s := &paygate.ReconSnapshot{Type: string(LinePayment), Status: statuses[e.status], Amount: e.amount, Fee: e.fee,
+		OrderID: x.str(e.rec, strOrderID), ChannelTradeNo: x.str(e.rec, strTradeNo), Time: &t}
+	if e.refund() {
+		s.Type, s.RefundID, s.ChannelRefundNo = string(LineRefund), x.str(e.rec, strRefundID), x.str(e.rec, strRefundNo)
+	}
+	// Detach the strings from the arena: snapshots outlive it.
+	s.OrderID, s.RefundID = clone(s.OrderID), clone(s.RefundID)
+	s.ChannelTradeNo, s.ChannelRefundNo = clone(s.ChannelTradeNo), clone(s.ChannelRefundNo)
+	return s
+}
+
+func clone(s string) string { return string(append([]byte(nil), s...)) }

@@ -1,0 +1,148 @@
+package reconcile_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/reconcile"
+	"github.com/paygate-cn/paygate/store"
+	"github.com/paygate-cn/paygate/store/storetest"
+	"github.com/xuri/excelize/v2"
+)
+
+type statement struct {
+	Object     string `json:"object"`
+	MerchantID string `json:"merchant_id"`
+	Date       string `json:"date"`
+	Lines      []struct {
+		Type           string  `json:"type"`
+		OrderID        string  `json:"order_id"`
+		RefundID       *string `json:"refund_id"`
+		Channel        string  `json:"channel"`
+		Rule           string  `json:"rule"`
+		Amount         int64   `json:"amount"`
+		Fee            int64   `json:"fee"`
+		NetAmount      int64   `json:"net_amount"`
+		Reconciliation *string `json:"reconciliation"`
+	} `json:"lines"`
+	Totals         reconcile.StatementTotals            `json:"totals"`
+	ByChannel      map[string]reconcile.StatementTotals `json:"by_channel"`
+	RoutingSavings int64                                `json:"routing_savings"`
+}
+
+func TestStatements(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, _ *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, t.Name()[len("TestStatements/"):])
+		f.mixedDay(t)
+		bill := append([]reconcile.Line(nil), f.bill...)
+		bill[0].Fee++ // A1: fee_mismatch
+		f.run(t, &lines{l: bill})
+
+		var js bytes.Buffer
+		if err := reconcile.WriteStatement(ctx, f.db, &js, "m_1", day, "json"); err != nil {
+			t.Fatal(err)
+		}
+		var st statement
+		dec := json.NewDecoder(bytes.NewReader(js.Bytes()))
+		if err := dec.Decode(&st); err != nil {
+			t.Fatalf("%v\n%s", err, js.Bytes())
+		}
+		// m_1's day: A1, A3 paid; R2 refunded A3; A4 reversed (not a
+		// settled payment); M1 is the next day's.
+		if st.Object != "statement" || st.MerchantID != "m_1" || st.Date != day || len(st.Lines) != 3 {
+			t.Fatalf("statement %+v", st)
+		}
+		var sum reconcile.StatementTotals
+		var fees, nets int64
+		for _, l := range st.Lines {
+			sum.Count++
+			sum.Amount += l.Amount
+			sum.Fee += l.Fee
+			sum.NetAmount += l.NetAmount
+			if l.Type == "payment" {
+				o, err := f.db.Order(ctx, "m_1", l.OrderID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fees += o.Fee
+				nets += o.NetAmount
+				if l.RefundID != nil || l.Rule != "wechat.default" {
+					t.Errorf("payment line %+v", l)
+				}
+			} else {
+				nets -= -l.Amount
+				if l.Amount >= 0 || l.RefundID == nil {
+					t.Errorf("refund line %+v", l)
+				}
+			}
+		}
+		if sum != st.Totals || st.ByChannel["wechat"] != st.Totals || sum.Fee != fees || sum.NetAmount != nets {
+			t.Errorf("totals %+v by channel %+v, lines sum to %+v (fees %d, nets %d)", st.Totals, st.ByChannel, sum, fees, nets)
+		}
+		if st.RoutingSavings != 2*3 {
+			t.Errorf("routing savings %d, want 6", st.RoutingSavings)
+		}
+		if o := st.Lines[0].Reconciliation; o == nil || *o != string(paygate.ReconFeeMismatch) {
+			t.Errorf("A1's outcome %v", o)
+		}
+		if o := st.Lines[1].Reconciliation; o == nil || *o != string(paygate.ReconMatched) {
+			t.Errorf("A3's outcome %v", o)
+		}
+
+		var c bytes.Buffer
+		if err := reconcile.WriteStatement(ctx, f.db, &c, "m_1", day, "csv"); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(c.Bytes(), []byte("\xEF\xBB\xBF")) {
+			t.Fatalf("CSV without a BOM: %q", c.Bytes()[:10])
+		}
+		recs, err := csv.NewReader(bytes.NewReader(c.Bytes()[3:])).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recs[0][0] != "类型" || recs[1][0] != "支付" || recs[1][9] != "10.00" || recs[3][0] != "退款" || recs[3][9] != "-30.00" {
+			t.Errorf("CSV lines %q", recs[:4])
+		}
+		last := recs[len(recs)-2]
+		if last[0] != "总计" || last[9] != reconcile.Yuan(st.Totals.Amount) || last[11] != reconcile.Yuan(st.Totals.NetAmount) {
+			t.Errorf("CSV total %q", last)
+		}
+
+		var x bytes.Buffer
+		if err := reconcile.WriteStatement(ctx, f.db, &x, "m_1", day, "xlsx"); err != nil {
+			t.Fatal(err)
+		}
+		book, err := excelize.OpenReader(&x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer book.Close()
+		// A number cell has no string type (excelize leaves its t unset).
+		if typ, _ := book.GetCellType("明细", "J2"); typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
+			t.Errorf("J2 is a %v cell, want a number", typ)
+		}
+		if v, _ := book.GetCellValue("明细", "J2", excelize.Options{RawCellValue: true}); v != "10" {
+			t.Errorf("J2 = %q", v)
+		}
+		if v, _ := book.GetCellValue("明细", "J4", excelize.Options{RawCellValue: true}); v != "-30" {
+			t.Errorf("refund amount %q", v)
+		}
+		if panes, err := book.GetPanes("明细"); err != nil || !panes.Freeze || panes.YSplit != 1 {
+			t.Errorf("panes %+v %v", panes, err)
+		}
+		rows, _ := book.GetRows("汇总")
+		if len(rows) < 3 || rows[2][0] != "总计" || strings.ReplaceAll(rows[2][4], ",", "") != reconcile.Yuan(st.Totals.NetAmount) {
+			t.Errorf("totals sheet %q", rows)
+		}
+
+		if err := reconcile.WriteStatement(ctx, f.db, &x, "m_1", day, "pdf"); paygate.ErrorCode(err) != paygate.EPARAMINVALID {
+			t.Errorf("pdf: %v", err)
+		}
+	})
+}

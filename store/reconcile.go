@@ -1,0 +1,518 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paygate-cn/paygate"
+)
+
+var _ paygate.ReconciliationStore = (*DB)(nil)
+
+const runColumns = `r.id, r.provider, r.date, r.status, r.failure, r.bill_sha1, r.started_at, r.finished_at`
+
+// runCounts selects the counts of a run: the provider's, or with a
+// merchant the merchant's share (zero when it had no line in the run).
+func runCounts(merchant bool) (cols, join string) {
+	if !merchant {
+		return "r.paygate_count, r.paygate_amount, r.channel_count, r.channel_amount, r.outcomes", ""
+	}
+	return `COALESCE(m.paygate_count, 0), COALESCE(m.paygate_amount, 0), COALESCE(m.channel_count, 0),
+		COALESCE(m.channel_amount, 0), COALESCE(m.outcomes, '{}')`,
+		" LEFT JOIN reconciliation_run_merchants m ON m.run_id = r.id AND m.merchant_id = ?"
+}
+
+func scanRun(s scanner) (*paygate.Reconciliation, error) {
+	var r paygate.Reconciliation
+	var outcomes string
+	err := s.Scan(&r.ID, &r.Provider, &r.Date, &r.Status, &r.Failure, &r.BillSHA1,
+		timeCol{&r.StartedAt}, timePtrCol{&r.FinishedAt},
+		&r.Paygate.Count, &r.Paygate.Amount, &r.Channel.Count, &r.Channel.Amount, &outcomes)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(outcomes), &r.Outcomes); err != nil {
+		return nil, fmt.Errorf("store: run outcomes: %w", err)
+	}
+	return &r, nil
+}
+
+func outcomesArg(m map[paygate.ReconOutcome]int64) string {
+	if m == nil {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// StartReconciliation records r as running, filling ID and StartedAt.
+func (db *DB) StartReconciliation(ctx context.Context, r *paygate.Reconciliation) error {
+	r.StartedAt = db.nowTime()
+	if r.ID == "" {
+		r.ID = paygate.NewID(paygate.PrefixRecon, r.StartedAt)
+	}
+	r.Status = paygate.RunRunning
+	_, err := db.w.ExecContext(ctx, db.rebind(`INSERT INTO reconciliation_runs
+		(id, provider, date, status, started_at) VALUES (?, ?, ?, ?, ?)`),
+		r.ID, r.Provider, r.Date, string(r.Status), db.ts(r.StartedAt))
+	if err != nil {
+		return fmt.Errorf("store: start reconciliation: %w", err)
+	}
+	return nil
+}
+
+// FinishReconciliation records a run's outcome, its merchants' shares, its
+// discrepancies and its crossings in one transaction.
+// Returns ENOTFOUND for an unknown run, EINVALIDSTATE if it is not running.
+func (db *DB) FinishReconciliation(ctx context.Context, r *paygate.Reconciliation, merchants map[string]*paygate.ReconCounts, ds []*paygate.Discrepancy, crossed []string) error {
+	now := db.nowTime()
+	return db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE reconciliation_runs SET status = ?, paygate_count = ?, paygate_amount = ?,
+			channel_count = ?, channel_amount = ?, outcomes = ?, bill_sha1 = ?, finished_at = ?
+			WHERE id = ? AND status = ?`,
+			string(paygate.RunSucceeded), r.Paygate.Count, r.Paygate.Amount, r.Channel.Count, r.Channel.Amount,
+			outcomesArg(r.Outcomes), r.BillSHA1, db.ts(now), r.ID, string(paygate.RunRunning))
+		if err != nil {
+			return fmt.Errorf("store: finish reconciliation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return db.runNotRunning(ctx, tx, r.ID)
+		}
+		for id, c := range merchants {
+			_, err := tx.exec(ctx, `INSERT INTO reconciliation_run_merchants (run_id, merchant_id, paygate_count,
+				paygate_amount, channel_count, channel_amount, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				r.ID, id, c.Paygate.Count, c.Paygate.Amount, c.Channel.Count, c.Channel.Amount, outcomesArg(c.Outcomes))
+			if err != nil {
+				return fmt.Errorf("store: reconciliation merchant: %w", err)
+			}
+		}
+		for _, d := range ds {
+			if err := db.insertDiscrepancy(ctx, tx, r, d, now); err != nil {
+				return err
+			}
+		}
+		for _, key := range crossed {
+			_, err := tx.exec(ctx, "INSERT INTO reconciliation_crossings (run_id, provider, txn_key) VALUES (?, ?, ?)",
+				r.ID, r.Provider, key)
+			if err != nil {
+				return fmt.Errorf("store: reconciliation crossing: %w", err)
+			}
+			// The neighbouring day, reconciled first, called it missing:
+			// this bill shows it, so that discrepancy is settled.
+			kind, id, _ := strings.Cut(key, ":")
+			col := "order_id"
+			if kind == "r" {
+				col = "refund_id"
+			}
+			_, err = tx.exec(ctx, `UPDATE reconciliation_discrepancies SET resolution = ?, note = ?, resolved_at = ?
+				WHERE `+col+` = ? AND provider = ? AND outcome = ? AND resolution = ? AND run_id <> ?`,
+				string(paygate.ResolutionAccepted), "matched across midnight in the bill of "+r.Date, db.ts(now),
+				id, r.Provider, string(paygate.ReconMissingAtChannel), string(paygate.ResolutionOpen), r.ID)
+			if err != nil {
+				return fmt.Errorf("store: settle crossing: %w", err)
+			}
+		}
+		r.Status, r.FinishedAt = paygate.RunSucceeded, &now
+		return nil
+	})
+}
+
+func (db *DB) runNotRunning(ctx context.Context, tx *Tx, id string) error {
+	var status string
+	err := tx.queryRow(ctx, "SELECT status FROM reconciliation_runs WHERE id = ?", id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return paygate.Errorf(paygate.ENOTFOUND, "no such reconciliation: %s", id)
+	}
+	if err != nil {
+		return fmt.Errorf("store: read reconciliation: %w", err)
+	}
+	return paygate.Errorf(paygate.EINVALIDSTATE, "reconciliation %s is %s", id, status)
+}
+
+func (db *DB) insertDiscrepancy(ctx context.Context, tx *Tx, r *paygate.Reconciliation, d *paygate.Discrepancy, now time.Time) error {
+	d.CreatedAt = now
+	if d.ID == "" {
+		d.ID = paygate.NewID(paygate.PrefixDiscrepancy, now)
+	}
+	d.RunID, d.Provider, d.Date = r.ID, r.Provider, r.Date
+	if d.Resolution == "" {
+		d.Resolution = paygate.ResolutionOpen
+	}
+	pg, err := jsonArg(d.Paygate)
+	if err != nil {
+		return err
+	}
+	ch, err := jsonArg(d.Channel)
+	if err != nil {
+		return err
+	}
+	var resolved any
+	if d.Resolution != paygate.ResolutionOpen {
+		d.ResolvedAt = &now
+		resolved = db.ts(now)
+	}
+	_, err = tx.exec(ctx, `INSERT INTO reconciliation_discrepancies (id, run_id, provider, date, merchant_id,
+		outcome, order_id, refund_id, paygate, channel, resolution, note, created_at, resolved_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.RunID, d.Provider, d.Date, d.MerchantID, string(d.Outcome), d.OrderID, d.RefundID,
+		pg, ch, string(d.Resolution), d.Note, db.ts(now), resolved)
+	if err != nil {
+		return fmt.Errorf("store: insert discrepancy: %w", err)
+	}
+	return nil
+}
+
+// FailReconciliation marks a running run failed.
+// Returns ENOTFOUND for an unknown run.
+func (db *DB) FailReconciliation(ctx context.Context, id, failure string) error {
+	res, err := db.w.ExecContext(ctx, db.rebind(`UPDATE reconciliation_runs SET status = ?, failure = ?, finished_at = ?
+		WHERE id = ? AND status = ?`), string(paygate.RunFailed), failure, db.ts(db.nowTime()), id, string(paygate.RunRunning))
+	if err != nil {
+		return fmt.Errorf("store: fail reconciliation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := db.Reconciliation(ctx, "", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reconciliation returns a run; with a merchantID its counts are that
+// merchant's share. Returns ENOTFOUND if it does not exist.
+func (db *DB) Reconciliation(ctx context.Context, merchantID, id string) (*paygate.Reconciliation, error) {
+	cols, join := runCounts(merchantID != "")
+	args := []any{}
+	if merchantID != "" {
+		args = append(args, merchantID)
+	}
+	args = append(args, id)
+	r, err := scanRun(db.queryRow(ctx, "SELECT "+runColumns+", "+cols+" FROM reconciliation_runs r"+join+" WHERE r.id = ?", args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such reconciliation: %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read reconciliation: %w", err)
+	}
+	return r, nil
+}
+
+// Reconciliations lists a day's runs newest first, optionally only of the
+// given providers; with a merchantID the counts are its share.
+func (db *DB) Reconciliations(ctx context.Context, merchantID, date string, providers []string) ([]*paygate.Reconciliation, error) {
+	cols, join := runCounts(merchantID != "")
+	var args []any
+	if merchantID != "" {
+		args = append(args, merchantID)
+	}
+	q := "SELECT " + runColumns + ", " + cols + " FROM reconciliation_runs r" + join + " WHERE r.date = ?"
+	args = append(args, date)
+	if providers != nil {
+		if len(providers) == 0 {
+			return nil, nil
+		}
+		q += " AND r.provider IN (" + placeholders(len(providers)) + ")"
+		for _, p := range providers {
+			args = append(args, p)
+		}
+	}
+	return db.listRuns(ctx, q+" ORDER BY r.id DESC", args...)
+}
+
+func (db *DB) listRuns(ctx context.Context, q string, args ...any) ([]*paygate.Reconciliation, error) {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list reconciliations: %w", err)
+	}
+	defer rows.Close()
+	var list []*paygate.Reconciliation
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list reconciliations: %w", err)
+		}
+		list = append(list, r)
+	}
+	return list, rows.Err()
+}
+
+// LatestReconciliations returns the latest succeeded run of each provider
+// for a day.
+func (db *DB) LatestReconciliations(ctx context.Context, date string) (map[string]*paygate.Reconciliation, error) {
+	cols, _ := runCounts(false)
+	list, err := db.listRuns(ctx, "SELECT "+runColumns+", "+cols+
+		" FROM reconciliation_runs r WHERE r.date = ? AND r.status = ? ORDER BY r.id DESC", date, string(paygate.RunSucceeded))
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]*paygate.Reconciliation{}
+	for _, r := range list {
+		if latest[r.Provider] == nil {
+			latest[r.Provider] = r
+		}
+	}
+	return latest, nil
+}
+
+const discrepancyColumns = `id, run_id, provider, date, merchant_id, outcome, order_id, refund_id, paygate,
+	channel, resolution, note, created_at, resolved_at`
+
+func scanDiscrepancy(s scanner) (*paygate.Discrepancy, error) {
+	var d paygate.Discrepancy
+	err := s.Scan(&d.ID, &d.RunID, &d.Provider, &d.Date, &d.MerchantID, &d.Outcome, &d.OrderID, &d.RefundID,
+		jsonCol{&d.Paygate}, jsonCol{&d.Channel}, &d.Resolution, &d.Note, timeCol{&d.CreatedAt}, timePtrCol{&d.ResolvedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Discrepancies lists a run's discrepancies in the order they were
+// recorded. Returns EPARAMINVALID for a bad cursor.
+func (db *DB) Discrepancies(ctx context.Context, f paygate.DiscrepancyFilter) ([]*paygate.Discrepancy, string, error) {
+	where := []string{"run_id = ?"}
+	args := []any{f.RunID}
+	if f.MerchantID != "" {
+		where = append(where, "merchant_id = ?")
+		args = append(args, f.MerchantID)
+	}
+	if f.Cursor != "" {
+		id, err := decodeCursor(f.Cursor, paygate.PrefixDiscrepancy)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "id > ?")
+		args = append(args, id)
+	}
+	limit := pageLimit(f.Limit)
+	q := "SELECT " + discrepancyColumns + " FROM reconciliation_discrepancies WHERE " +
+		strings.Join(where, " AND ") + fmt.Sprintf(" ORDER BY id LIMIT %d", limit+1)
+	return listPage(ctx, db, "discrepancies", q, args, limit, scanDiscrepancy,
+		func(d *paygate.Discrepancy) string { return d.ID })
+}
+
+// Discrepancy returns one, scoped to merchantID ("" = any).
+// Returns ENOTFOUND if it does not exist.
+func (db *DB) Discrepancy(ctx context.Context, merchantID, id string) (*paygate.Discrepancy, error) {
+	q := "SELECT " + discrepancyColumns + " FROM reconciliation_discrepancies WHERE id = ?"
+	args := []any{id}
+	if merchantID != "" {
+		q += " AND merchant_id = ?"
+		args = append(args, merchantID)
+	}
+	d, err := scanDiscrepancy(db.queryRow(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such discrepancy: %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read discrepancy: %w", err)
+	}
+	return d, nil
+}
+
+// ResolveDiscrepancy accepts an open discrepancy with a note.
+// Returns ENOTFOUND if it does not exist for merchantID ("" = any),
+// EINVALIDSTATE if it is not open.
+func (db *DB) ResolveDiscrepancy(ctx context.Context, merchantID, id, note string) (*paygate.Discrepancy, error) {
+	q := "UPDATE reconciliation_discrepancies SET resolution = ?, note = ?, resolved_at = ? WHERE id = ? AND resolution = ?"
+	args := []any{string(paygate.ResolutionAccepted), note, db.ts(db.nowTime()), id, string(paygate.ResolutionOpen)}
+	if merchantID != "" {
+		q += " AND merchant_id = ?"
+		args = append(args, merchantID)
+	}
+	res, err := db.w.ExecContext(ctx, db.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: resolve discrepancy: %w", err)
+	}
+	d, err := db.Discrepancy(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "discrepancy %s is already %s", id, d.Resolution)
+	}
+	return d, nil
+}
+
+// ReconTxns streams paygate's side of a provider between from and to.
+// Rows come straight from the driver's cursor: nothing is held but the row
+// being handed to fn.
+func (db *DB) ReconTxns(ctx context.Context, provider string, from, to time.Time, fn func(*paygate.ReconTxn) error) error {
+	var t paygate.ReconTxn
+	err := db.stream(ctx, `SELECT merchant_id, id, channel_trade_no, channel_ref, status, amount, fee, paid_at
+		FROM orders WHERE paid_at >= ? AND paid_at < ? AND provider = ?`,
+		[]any{db.ts(from), db.ts(to), provider}, func(rows *sql.Rows) error {
+			t = paygate.ReconTxn{}
+			if err := rows.Scan(&t.MerchantID, &t.OrderID, &t.ChannelTradeNo, &t.ChannelRef, &t.Status,
+				&t.Amount, &t.Fee, timeCol{&t.At}); err != nil {
+				return err
+			}
+			return fn(&t)
+		})
+	if err != nil {
+		return fmt.Errorf("store: reconcile payments: %w", err)
+	}
+	err = db.stream(ctx, `SELECT r.merchant_id, r.order_id, r.id, o.channel_trade_no, r.channel_refund_no,
+		r.status, r.amount, r.succeeded_at FROM refunds r JOIN orders o ON o.id = r.order_id
+		WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.provider = ? AND r.status = ?`,
+		[]any{db.ts(from), db.ts(to), provider, string(paygate.RefundSucceeded)}, func(rows *sql.Rows) error {
+			t = paygate.ReconTxn{Refund: true}
+			if err := rows.Scan(&t.MerchantID, &t.OrderID, &t.RefundID, &t.ChannelTradeNo, &t.ChannelRefundNo,
+				&t.Status, &t.Amount, timeCol{&t.At}); err != nil {
+				return err
+			}
+			return fn(&t)
+		})
+	if err != nil {
+		return fmt.Errorf("store: reconcile refunds: %w", err)
+	}
+	return nil
+}
+
+// stream runs a read query and hands each row to fn.
+func (db *DB) stream(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Crossed reports whether a succeeded run of the provider matched key
+// across midnight.
+func (db *DB) Crossed(ctx context.Context, provider, key string) (bool, error) {
+	var n int
+	err := db.queryRow(ctx, `SELECT COUNT(*) FROM reconciliation_crossings c JOIN reconciliation_runs r ON r.id = c.run_id
+		WHERE c.provider = ? AND c.txn_key = ? AND r.status = ?`, provider, key, string(paygate.RunSucceeded)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: read crossings: %w", err)
+	}
+	return n > 0, nil
+}
+
+// StatementLines streams a merchant's payments and refunds that succeeded
+// between from and to, oldest first, each with its outcome in the runs
+// named. Route rule and the most expensive eligible candidate's fee are
+// read from the route in SQL, so no route document crosses the wire.
+func (db *DB) StatementLines(ctx context.Context, merchantID string, from, to time.Time, runs map[string]string, fn func(*paygate.StatementLine) error) error {
+	var rule, maxFee string
+	if db.dialect == DialectPostgres {
+		rule = "COALESCE(o.route->>'rule', '')"
+		maxFee = `COALESCE((SELECT MAX((c->>'fee')::BIGINT) FROM jsonb_array_elements(COALESCE(o.route->'candidates', '[]'::jsonb)) c
+			WHERE (c->>'eligible')::BOOLEAN), o.fee)`
+	} else {
+		rule = "COALESCE(json_extract(o.route, '$.rule'), '')"
+		maxFee = `COALESCE((SELECT MAX(json_extract(c.value, '$.fee')) FROM json_each(o.route, '$.candidates') c
+			WHERE json_extract(c.value, '$.eligible')), o.fee)`
+	}
+	ids := make([]any, 0, len(runs))
+	for _, id := range runs {
+		ids = append(ids, id)
+	}
+	outcome := "''"
+	if len(ids) > 0 {
+		outcome = `COALESCE((SELECT d.outcome FROM reconciliation_discrepancies d WHERE d.order_id = %s AND d.refund_id = %s
+			AND d.run_id IN (` + placeholders(len(ids)) + `) LIMIT 1), CASE WHEN %s IN (` + placeholders(len(ids)) + `) THEN 'matched' ELSE '' END)`
+	}
+	// A line's run is the latest run of its provider: the CASE names the
+	// provider through the run ids' providers.
+	var provRuns []any
+	for p := range runs {
+		provRuns = append(provRuns, p)
+	}
+	pay, ref := "''", "''"
+	var payArgs, refArgs []any
+	if len(ids) > 0 {
+		pay = fmt.Sprintf(outcome, "o.id", "''", "o.provider")
+		ref = fmt.Sprintf(outcome, "r.order_id", "r.id", "r.provider")
+		payArgs = append(append(payArgs, ids...), provRuns...)
+		refArgs = append(append(refArgs, ids...), provRuns...)
+	}
+	q := `SELECT 0, o.id, '', o.merchant_order_no, o.channel_trade_no, o.channel, o.provider, o.method, ` + rule + `,
+			o.terminal_id, o.paid_at, o.amount, o.fee, o.net_amount, ` + maxFee + `, ` + pay + `
+		FROM orders o WHERE o.paid_at >= ? AND o.paid_at < ? AND o.merchant_id = ?
+			AND o.status IN ('succeeded', 'partially_refunded', 'refunded')
+		UNION ALL
+		SELECT 1, o.id, r.id, o.merchant_order_no, o.channel_trade_no, o.channel, r.provider, o.method, ` + rule + `,
+			o.terminal_id, r.succeeded_at, -r.amount, 0, -r.amount, 0, ` + ref + `
+		FROM refunds r JOIN orders o ON o.id = r.order_id
+		WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.merchant_id = ? AND r.status = 'succeeded'
+		ORDER BY 11, 2, 3`
+	args := append(payArgs, db.ts(from), db.ts(to), merchantID)
+	args = append(args, refArgs...)
+	args = append(args, db.ts(from), db.ts(to), merchantID)
+	var l paygate.StatementLine
+	var refund int
+	err := db.stream(ctx, q, args, func(rows *sql.Rows) error {
+		l = paygate.StatementLine{}
+		if err := rows.Scan(&refund, &l.OrderID, &l.RefundID, &l.MerchantOrderNo, &l.ChannelTradeNo, &l.Channel,
+			&l.Provider, &l.Method, &l.Rule, &l.TerminalID, timeCol{&l.Time}, &l.Amount, &l.Fee, &l.NetAmount,
+			&l.MaxFee, &l.Outcome); err != nil {
+			return err
+		}
+		l.Refund = refund == 1
+		return fn(&l)
+	})
+	if err != nil {
+		return fmt.Errorf("store: statement: %w", err)
+	}
+	return nil
+}
+
+// ClaimReconcileJob claims the daily run of a provider and day for holder
+// until `until`. The claim is one row per provider and day: the first
+// replica inserts it, others can take it over only once it expired, and
+// nobody once the day is done.
+func (db *DB) ClaimReconcileJob(ctx context.Context, provider, date, holder string, until time.Time) (bool, error) {
+	now := db.nowTime()
+	var claimed bool
+	err := db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `INSERT INTO reconciliation_jobs (provider, date, holder, lease_until, done)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, date) DO NOTHING`, provider, date, holder, db.ts(until), false)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			claimed = true
+			return nil
+		}
+		res, err = tx.exec(ctx, `UPDATE reconciliation_jobs SET holder = ?, lease_until = ?
+			WHERE provider = ? AND date = ? AND done = ? AND lease_until <= ?`,
+			holder, db.ts(until), provider, date, false, db.ts(now))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		claimed = n == 1
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: claim reconcile job: %w", err)
+	}
+	return claimed, nil
+}
+
+// ReleaseReconcileJob ends holder's claim: a done day is never claimed
+// again; otherwise it may be claimed from retryAt.
+func (db *DB) ReleaseReconcileJob(ctx context.Context, provider, date, holder string, done bool, retryAt time.Time) error {
+	if retryAt.IsZero() {
+		retryAt = db.nowTime()
+	}
+	_, err := db.w.ExecContext(ctx, db.rebind(`UPDATE reconciliation_jobs SET done = ?, lease_until = ?
+		WHERE provider = ? AND date = ? AND holder = ?`), done, db.ts(retryAt), provider, date, holder)
+	if err != nil {
+		return fmt.Errorf("store: release reconcile job: %w", err)
+	}
+	return nil
+}
