@@ -19,6 +19,9 @@ const (
 	EBODYTOOLARGE   = "body_too_large"    // the request body exceeds the limit
 	EUNSUPPORTED    = "unsupported_method"
 	EUNKNOWNCHANNEL = "unknown_channel"
+	EDUPPARAM       = "duplicate_parameter" // a JSON key twice in one object, a query parameter twice
+	ECHARSINVALID   = "invalid_characters"  // a string that is not UTF-8 or holds a control character
+	EQUERYINVALID   = "invalid_query"       // a query string that does not parse
 
 	// 401: authentication.
 	EAUTHMISSING    = "missing_authorization"
@@ -26,6 +29,9 @@ const (
 	EINVALIDSIG     = "invalid_signature"
 	ESTALETIMESTAMP = "stale_timestamp"
 	EREPLAYEDNONCE  = "replayed_nonce"
+	// EAUTHREPEATED: a parameter given twice in the Authorization header
+	// (or the header given twice).
+	EAUTHREPEATED = "repeated_authorization_parameter"
 	// EACTIVATIONEXPIRED: a terminal activation code past its expiry.
 	EACTIVATIONEXPIRED = "activation_code_expired"
 
@@ -60,6 +66,10 @@ const (
 	// EFORBIDDENDESTINATION: a webhook URL whose address is loopback,
 	// private, link-local or otherwise internal (docs/webhooks.md).
 	EFORBIDDENDESTINATION = "forbidden_destination"
+	// ETERMINALUNKNOWN: terminal_id names no terminal of the merchant;
+	// ETERMINALINACTIVE: one pending activation or deactivated.
+	ETERMINALUNKNOWN  = "terminal_unknown"
+	ETERMINALINACTIVE = "terminal_inactive"
 
 	// 429, 5xx.
 	ERATELIMITED    = "rate_limited"

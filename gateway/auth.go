@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,15 @@ type authParams struct {
 	keyID, timestamp, nonce, signature string
 }
 
+// authorization reads the request's one Authorization header; two headers
+// are refused like a parameter given twice.
+func authorization(h http.Header) (authParams, error) {
+	if v := h.Values("Authorization"); len(v) > 1 {
+		return authParams{}, paygate.Errorf(paygate.EAUTHREPEATED, "the Authorization header is given more than once")
+	}
+	return parseAuthorization(h.Get("Authorization"))
+}
+
 func parseAuthorization(h string) (authParams, error) {
 	var p authParams
 	scheme, rest, ok := strings.Cut(h, " ")
@@ -51,18 +61,28 @@ func parseAuthorization(h string) (authParams, error) {
 	if !ok || scheme != AuthScheme {
 		return p, paygate.Errorf(paygate.EAUTHMISSING, "the Authorization scheme must be %s", AuthScheme)
 	}
+	// Each parameter is given once: with two, which one a verifier reads
+	// would decide what was signed.
+	var seen [4]bool
 	for _, part := range strings.Split(rest, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		var at int
 		switch k {
 		case "key_id":
-			p.keyID = v
+			p.keyID, at = v, 0
 		case "timestamp":
-			p.timestamp = v
+			p.timestamp, at = v, 1
 		case "nonce":
-			p.nonce = v
+			p.nonce, at = v, 2
 		case "signature":
-			p.signature = v
+			p.signature, at = v, 3
+		default:
+			continue
 		}
+		if seen[at] {
+			return authParams{}, paygate.Errorf(paygate.EAUTHREPEATED, "Authorization gives %s more than once", k)
+		}
+		seen[at] = true
 	}
 	switch {
 	case p.keyID == "":
@@ -81,7 +101,7 @@ func parseAuthorization(h string) (authParams, error) {
 // request context. The nonce is recorded only after the signature verified,
 // so forged requests cannot use up a caller's nonces.
 func (s *Server) authenticate(c *gin.Context) {
-	p, err := parseAuthorization(c.GetHeader("Authorization"))
+	p, err := authorization(c.Request.Header)
 	if err != nil {
 		s.writeError(c, err)
 		return

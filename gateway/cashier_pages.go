@@ -325,7 +325,7 @@ func (s *Server) cashierPay(c *gin.Context) {
 	if remark != "" {
 		in.Metadata = map[string]string{"remark": remark}
 	}
-	if err := in.validate(m, s.deps.Payments.AuthCodes); err != nil {
+	if err := in.validate(m, s.deps.Payments.AuthCodes, false); err != nil {
 		fail(StatusOf(paygate.ErrorCode(err)), "无法创建订单："+paygate.ErrorMessage(err))
 		return
 	}

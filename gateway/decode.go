@@ -2,27 +2,38 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
 )
 
 // decodeStrict decodes a JSON object into dst (a pointer to a struct) and
-// rejects unknown fields, at any depth, with EUNKNOWNPARAM naming the field,
-// wrong types with EPARAMINVALID (EAMOUNTINVALID for amounts), and anything
-// that is not one JSON object with EINVALIDJSON.
+// rejects, in this order:
+//   - anything that is not one JSON object, with EINVALIDJSON;
+//   - unknown fields, at any depth, with EUNKNOWNPARAM naming the field;
+//   - a key given twice in one object, at any depth, with EDUPPARAM;
+//   - a string (key or value, at any depth) that is not valid UTF-8 or
+//     holds NUL or another control character, with ECHARSINVALID: tab and
+//     newline are allowed only in free text, the fields tagged input:"text"
+//     (subject, reason, metadata values). A \u escape of a lone surrogate
+//     is not valid UTF-8.
+//   - wrong types, with EPARAMINVALID (EAMOUNTINVALID for amounts).
 //
-// Unknown fields are found by comparing the object's keys with the struct's
-// json tags, not by reading the decoder's error text: one pass over the body
-// validates it and checks every key of every struct-typed value, then
-// json.Unmarshal decodes it. When several keys are unknown, the first in the
-// body is reported.
+// The first three are found by one pass over the body that validates it as
+// JSON, compares the keys of every object decoded into a struct with the
+// struct's json tags (not by reading the decoder's error text), and checks
+// every string as it steps over it; then json.Unmarshal decodes it. When
+// several keys are unknown, the first in the body is reported.
 func decodeStrict(body []byte, dst any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -35,8 +46,14 @@ func decodeStrict(body []byte, dst any) error {
 	if body[0] != '{' {
 		return paygate.Errorf(paygate.EINVALIDJSON, "request body must be a JSON object")
 	}
-	if w.found {
-		return paygate.ParamErrorf(paygate.EUNKNOWNPARAM, w.unknown, "unknown parameter %q", w.unknown)
+	if f := &w.faults[faultUnknown]; f.found {
+		return paygate.ParamErrorf(paygate.EUNKNOWNPARAM, f.path, "unknown parameter %q", f.path)
+	}
+	if f := &w.faults[faultDuplicate]; f.found {
+		return paygate.ParamErrorf(paygate.EDUPPARAM, f.path, "parameter %q is given more than once", f.path)
+	}
+	if f := &w.faults[faultString]; f.found {
+		return stringError(f.path, w.badRune)
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		var te *json.UnmarshalTypeError
@@ -52,6 +69,57 @@ func decodeStrict(body []byte, dst any) error {
 		return paygate.Errorf(paygate.EINVALIDJSON, "request body could not be decoded")
 	}
 	return nil
+}
+
+// String rule results: clean, or the first offence found (a control
+// character's rune, or invalidUTF8).
+const (
+	clean       rune = -1
+	invalidUTF8 rune = -2
+)
+
+// stringError reports a string breaking the rule. The string itself is
+// never echoed.
+func stringError(param string, bad rune) error {
+	what := "the request"
+	if param != "" {
+		what = param
+	}
+	if bad == invalidUTF8 {
+		return paygate.ParamErrorf(paygate.ECHARSINVALID, param, "%s is not valid UTF-8", what)
+	}
+	return paygate.ParamErrorf(paygate.ECHARSINVALID, param,
+		"%s contains the control character U+%04X; strings may hold no control characters (free text: tab and newline only)", what, bad)
+}
+
+// isControl reports the Unicode control characters (category Cc): C0,
+// DEL and C1.
+func isControl(r rune) bool {
+	return r < 0x20 || 0x7F <= r && r <= 0x9F
+}
+
+// badRuneIn applies the string rule to s (a path or query value, a header):
+// clean, or the first offence. Free text (text) may hold tab and newline.
+func badRuneIn(s string, text bool) rune {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if isControl(rune(c)) && !(text && (c == '\t' || c == '\n')) {
+				return rune(c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return invalidUTF8
+		}
+		if isControl(r) {
+			return r
+		}
+		i += size
+	}
+	return clean
 }
 
 func jsonKind(t reflect.Type) string {
@@ -73,14 +141,21 @@ func jsonKind(t reflect.Type) string {
 	return t.Kind().String()
 }
 
-var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+// field is a JSON key a struct type declares.
+type field struct {
+	typ   reflect.Type
+	index int  // its position among the keys, for duplicate detection
+	text  bool // tagged input:"text": free text (tab and newline allowed)
+}
 
-// fieldsOf maps the JSON keys struct type t declares to their field types.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
+var fieldCache sync.Map // reflect.Type → map[string]field
+
+// fieldsOf maps the JSON keys struct type t declares to their fields.
+func fieldsOf(t reflect.Type) map[string]field {
 	if f, ok := fieldCache.Load(t); ok {
-		return f.(map[string]reflect.Type)
+		return f.(map[string]field)
 	}
-	m := map[string]reflect.Type{}
+	m := map[string]field{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -90,18 +165,25 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = f.Name
 		}
-		m[name] = f.Type
+		m[name] = field{typ: f.Type, index: len(m), text: f.Tag.Get("input") == "text"}
 	}
 	fieldCache.Store(t, m)
 	return m
 }
 
-// structKeys is the set of keys a struct type accepts. Each key maps to the
-// keys of its field's value when that value is itself checked (a struct or
-// pointer to a struct, other than time.Time), and to nil when it is not
-// (maps, slices, time.Time, scalars).
+// structKeys is the set of keys a struct type accepts (at most 64).
 type structKeys struct {
-	fields map[string]*structKeys
+	fields map[string]fieldKeys
+}
+
+// fieldKeys is what the walker knows of one key: its index, whether its
+// strings are free text, and the keys of its value when that value is
+// itself checked (a struct or pointer to a struct, other than time.Time),
+// nil when it is not (maps, slices, time.Time, scalars).
+type fieldKeys struct {
+	child *structKeys
+	index int
+	text  bool
 }
 
 var keysCache sync.Map // reflect.Type (a struct) → *structKeys
@@ -145,14 +227,17 @@ func buildKeys(t reflect.Type, built map[reflect.Type]*structKeys) *structKeys {
 		return k.(*structKeys)
 	}
 	fields := fieldsOf(t)
-	k := &structKeys{fields: make(map[string]*structKeys, len(fields))}
+	if len(fields) > 64 {
+		panic("gateway: a request type has more than 64 keys: " + t.String())
+	}
+	k := &structKeys{fields: make(map[string]fieldKeys, len(fields))}
 	built[t] = k
-	for name, ft := range fields {
-		var child *structKeys
-		if st := checkedStruct(ft); st != nil {
-			child = buildKeys(st, built)
+	for name, f := range fields {
+		fk := fieldKeys{index: f.index, text: f.text}
+		if st := checkedStruct(f.typ); st != nil {
+			fk.child = buildKeys(st, built)
 		}
-		k.fields[name] = child
+		k.fields[name] = fk
 	}
 	return k
 }
@@ -161,22 +246,79 @@ func buildKeys(t reflect.Type, built map[reflect.Type]*structKeys) *structKeys {
 // valid JSON to it.
 const maxDepth = 10000
 
+// Faults the walker finds in a valid document, in the order they are
+// reported.
+const (
+	faultUnknown   = iota // a key the struct does not declare
+	faultDuplicate        // a key twice in one object
+	faultString           // a string breaking the string rule
+	nFaults
+)
+
 // keyWalker validates a JSON document as json.Valid does and, in the same
-// pass, looks up the keys of every object decoded into a struct. It does
-// not allocate unless it finds an unknown key or must unescape a key.
+// pass, looks up the keys of every object decoded into a struct, finds
+// keys given twice and checks every string. It does not allocate unless it
+// finds a fault, must unescape a key, or meets an object of more than
+// keyStack keys outside the structs.
 type keyWalker struct {
 	data  []byte
 	i     int // next byte to read
 	depth int // containers open
 
-	found   bool   // an unknown key was found
-	unknown string // the first unknown key's dotted path
+	// faults holds the first of each kind and its dotted path, built as
+	// the walk returns from the objects it is in.
+	faults    [nFaults]fault
+	foundMask uint8 // bit i: faults[i].found
+	badRune   rune  // what the first bad string holds (faultString)
+}
+
+type fault struct {
+	found bool
+	path  string
+}
+
+// found returns a bit per kind of fault found.
+func (w *keyWalker) found() uint8 { return w.foundMask }
+
+// record notes a fault at path (relative to the value being walked) unless
+// one of its kind was found before.
+func (w *keyWalker) record(kind int, path string) {
+	if f := &w.faults[kind]; !f.found {
+		f.found, f.path = true, path
+		w.foundMask |= 1 << kind
+	}
+}
+
+// badString records a string fault.
+func (w *keyWalker) badString(bad rune, path string) {
+	if !w.faults[faultString].found {
+		w.badRune = bad
+		w.record(faultString, path)
+	}
+}
+
+// prefix puts key in front of the paths of the faults found since before.
+func (w *keyWalker) prefix(before uint8, key []byte) {
+	now := w.found()
+	if now == before {
+		return
+	}
+	for i := range w.faults {
+		if now&^before&(1<<i) == 0 {
+			continue
+		}
+		if f := &w.faults[i]; f.path == "" {
+			f.path = string(key)
+		} else {
+			f.path = string(key) + "." + f.path
+		}
+	}
 }
 
 // document reports whether data is one valid JSON value (with optional
 // whitespace around it) of no more than maxDepth levels.
 func (w *keyWalker) document(k *structKeys) bool {
-	if !w.value(k) {
+	if !w.value(k, false) {
 		return false
 	}
 	w.space()
@@ -195,13 +337,13 @@ func (w *keyWalker) space() {
 }
 
 // value steps over one value; if it is an object and k is not nil, its
-// keys are checked against k.
-func (w *keyWalker) value(k *structKeys) bool {
+// keys are checked against k. Its strings are free text if text.
+func (w *keyWalker) value(k *structKeys, text bool) bool {
 	w.space()
 	if k != nil && w.i < len(w.data) && w.data[w.i] == '{' {
 		return w.object(k)
 	}
-	return w.skip()
+	return w.skip(text)
 }
 
 // object steps over the object at w.i, checking its keys against k.
@@ -216,9 +358,10 @@ func (w *keyWalker) object(k *structKeys) bool {
 		w.depth--
 		return true
 	}
+	var seen uint64 // the indexes of the keys met
 	for {
 		w.space()
-		raw, plain, ok := w.str()
+		raw, plain, ok, _ := w.str(false)
 		if !ok || !w.colon() {
 			return false
 		}
@@ -226,17 +369,22 @@ func (w *keyWalker) object(k *structKeys) bool {
 		if !plain {
 			key = unquoteKey(raw)
 		}
-		child, known := k.fields[string(key)]
-		if !known && !w.found {
-			w.found, w.unknown = true, string(key)
+		// A key breaking the string rule is not a declared one: it is
+		// reported as unknown.
+		f, known := k.fields[string(key)]
+		switch {
+		case !known:
+			w.record(faultUnknown, string(key))
+		case seen&(1<<f.index) != 0:
+			w.record(faultDuplicate, string(key))
+		default:
+			seen |= 1 << f.index
 		}
-		foundBefore := w.found
-		if !w.value(child) {
+		before := w.found()
+		if !w.value(f.child, f.text) {
 			return false
 		}
-		if !foundBefore && w.found {
-			w.unknown = string(key) + "." + w.unknown
-		}
+		w.prefix(before, key)
 		w.space()
 		if w.i >= len(w.data) {
 			return false
@@ -264,11 +412,77 @@ func (w *keyWalker) colon() bool {
 	return false
 }
 
-// skip steps over one value at w.i without checking keys. It keeps its own
-// stack of open containers (one bit each: object or array) rather than
-// recursing, so deep nesting costs no goroutine stack.
-func (w *keyWalker) skip() bool {
+// keyStack is how many keys of the objects open in skip are remembered
+// without allocating.
+const keyStack = 32
+
+// skippedKey is a key of an object open in skip: its hash and where its
+// raw text is, to find keys given twice.
+type skippedKey struct {
+	hash       uint64
+	start, end int32
+	plain      bool
+}
+
+// skip steps over one value at w.i without checking keys against a struct;
+// it still finds keys given twice and checks every string (values are free
+// text if text; keys never are). It keeps its own stack of open containers
+// (one bit each: object or array) rather than recursing, so deep nesting
+// costs no goroutine stack.
+//
+// The path of a fault found inside is the key of the member it is in when
+// the value is an object (metadata.table), else empty.
+func (w *keyWalker) skip(text bool) bool {
 	var stack bitStack
+	var keyBuf [keyStack]skippedKey
+	var startBuf [8]int32
+	keys, starts := keyBuf[:0], startBuf[:0] // keys of the open objects; where each object's begin
+	var member []byte                        // the current member key of the outermost object, raw
+	var memberPlain bool
+	// where names the member a fault is in.
+	where := func() string {
+		if stack.n == 0 || member == nil {
+			return ""
+		}
+		if memberPlain {
+			return string(member)
+		}
+		return string(unquoteKey(member))
+	}
+	// key reads an object's key and remembers it.
+	key := func() bool {
+		w.space()
+		start := w.i + 1
+		raw, plain, ok, bad := w.str(false)
+		if !ok || !w.colon() {
+			return false
+		}
+		if stack.n == 1 {
+			member, memberPlain = nil, false
+		}
+		if bad != clean {
+			w.badString(bad, where())
+		}
+		if stack.n == 1 && bad == clean {
+			member, memberPlain = raw, plain
+		}
+		h := keyHash(raw, plain)
+		keys = append(keys, skippedKey{hash: h, start: int32(start), end: int32(start + len(raw)), plain: plain})
+		return true
+	}
+	// closeObject checks the keys of the object being closed.
+	closeObject := func() {
+		from := starts[len(starts)-1]
+		starts = starts[:len(starts)-1]
+		if dup := w.duplicateKey(keys[from:]); dup != nil {
+			path := ""
+			if len(starts) == 0 {
+				path = string(dup)
+			}
+			w.record(faultDuplicate, path)
+		}
+		keys = keys[:from]
+	}
 	for {
 		// A value is expected.
 		w.space()
@@ -293,14 +507,19 @@ func (w *keyWalker) skip() bool {
 			}
 			stack.push(c == '{')
 			if c == '{' {
-				if _, _, ok := w.str(); !ok || !w.colon() {
+				starts = append(starts, int32(len(keys)))
+				if !key() {
 					return false
 				}
 			}
 			continue
 		case '"':
-			if _, _, ok := w.str(); !ok {
+			_, _, ok, bad := w.str(text)
+			if !ok {
 				return false
+			}
+			if bad != clean {
+				w.badString(bad, where())
 			}
 		case 't':
 			if !w.literal("true") {
@@ -332,15 +551,15 @@ func (w *keyWalker) skip() bool {
 			w.i++
 			inObject := stack.top()
 			if c == ',' {
-				if inObject {
-					w.space()
-					if _, _, ok := w.str(); !ok || !w.colon() {
-						return false
-					}
+				if inObject && !key() {
+					return false
 				}
 				break
 			}
 			if inObject && c == '}' || !inObject && c == ']' {
+				if inObject {
+					closeObject()
+				}
 				stack.pop()
 				w.depth--
 				continue
@@ -348,6 +567,63 @@ func (w *keyWalker) skip() bool {
 			return false
 		}
 	}
+}
+
+// keyHash is FNV-1a of a key as decoded (unescaped when not plain).
+func keyHash(raw []byte, plain bool) uint64 {
+	if !plain {
+		raw = unquoteKey(raw)
+	}
+	h := uint64(14695981039346656037)
+	for _, c := range raw {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// duplicateKey returns a key given twice among keys (one object's), as
+// decoded, or nil. keys are reordered.
+func (w *keyWalker) duplicateKey(keys []skippedKey) []byte {
+	if len(keys) < 2 {
+		return nil
+	}
+	same := func(a, b *skippedKey) []byte {
+		if a.hash != b.hash {
+			return nil
+		}
+		ka, kb := w.data[a.start:a.end], w.data[b.start:b.end]
+		if !a.plain {
+			ka = unquoteKey(ka)
+		}
+		if !b.plain {
+			kb = unquoteKey(kb)
+		}
+		if bytes.Equal(ka, kb) {
+			return ka
+		}
+		return nil
+	}
+	if len(keys) <= 8 {
+		for i := 1; i < len(keys); i++ {
+			for j := 0; j < i; j++ {
+				if k := same(&keys[i], &keys[j]); k != nil {
+					return k
+				}
+			}
+		}
+		return nil
+	}
+	slices.SortFunc(keys, func(a, b skippedKey) int { return cmp.Compare(a.hash, b.hash) })
+	for i := 1; i < len(keys); i++ {
+		// Keys of equal hash are adjacent; compare each with the run's others.
+		for j := i - 1; j >= 0 && keys[j].hash == keys[i].hash; j-- {
+			if k := same(&keys[i], &keys[j]); k != nil {
+				return k
+			}
+		}
+	}
+	return nil
 }
 
 func (w *keyWalker) literal(lit string) bool {
@@ -401,65 +677,105 @@ func digits(d []byte, i int) int {
 	return i
 }
 
-// plainByte marks the bytes that stand for themselves in a JSON string and
-// need no unescaping to compare it as a key: printable ASCII but '"' and '\\'.
+// plainByte marks the bytes that stand for themselves in a JSON string, are
+// allowed in every string and need no unescaping to compare it as a key:
+// printable ASCII but '"' and '\\' (DEL is a control character).
 var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
+	for c := 0x20; c < 0x7F; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
 }()
 
-// str steps over the string at w.i and returns its raw contents, and plain
-// if they are the key as written (no escapes, valid UTF-8). Like json.Valid
-// it accepts any bytes from 0x80 up, valid UTF-8 or not.
-func (w *keyWalker) str() (raw []byte, plain, ok bool) {
+// str steps over the string at w.i and returns its raw contents, plain if
+// they are the key as written (no escapes, valid UTF-8), and what breaks
+// the string rule in it: clean, invalidUTF8 (bytes that are not UTF-8, or a
+// \\u escape of a lone surrogate) or the first control character (tab and
+// newline are allowed if text). Like json.Valid it accepts any bytes from
+// 0x80 up as JSON; ok is false only when the string is not valid JSON.
+func (w *keyWalker) str(text bool) (raw []byte, plain, ok bool, bad rune) {
 	d, i := w.data, w.i
 	if i >= len(d) || d[i] != '"' {
-		return nil, false, false
+		return nil, false, false, clean
 	}
 	i++
 	start := i
-	plain, ascii := true, true
+	plain, bad = true, clean
 	for {
 		for i < len(d) && plainByte[d[i]] {
 			i++
 		}
 		if i >= len(d) {
-			return nil, false, false
+			return nil, false, false, clean
 		}
 		switch c := d[i]; {
 		case c == '"':
-			raw = d[start:i]
 			w.i = i + 1
-			if !ascii && plain {
-				plain = utf8.Valid(raw)
-			}
-			return raw, plain, true
+			return d[start:i], plain, true, bad
 		case c == '\\':
 			plain = false
 			if i+1 >= len(d) {
-				return nil, false, false
+				return nil, false, false, clean
 			}
-			switch d[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			switch e := d[i+1]; e {
+			case '"', '\\', '/':
+				i += 2
+			case 'b', 'f', 'n', 'r', 't':
+				if r := escaped[e]; bad == clean && !(text && (r == '\t' || r == '\n')) {
+					bad = r
+				}
 				i += 2
 			case 'u':
-				if len(d)-i < 6 || hex4(d[i+2:i+6]) < 0 {
-					return nil, false, false
+				if len(d)-i < 6 {
+					return nil, false, false, clean
+				}
+				r := hex4(d[i+2 : i+6])
+				if r < 0 {
+					return nil, false, false, clean
 				}
 				i += 6
+				switch {
+				case utf16.IsSurrogate(r):
+					// A high surrogate must be followed by a low one.
+					if r < 0xDC00 && len(d)-i >= 6 && d[i] == '\\' && d[i+1] == 'u' {
+						if lo := hex4(d[i+2 : i+6]); 0xDC00 <= lo && lo <= 0xDFFF {
+							i += 6
+							continue
+						}
+					}
+					if bad == clean {
+						bad = invalidUTF8
+					}
+				case bad == clean && isControl(r) && !(text && (r == '\t' || r == '\n')):
+					bad = r
+				}
 			default:
-				return nil, false, false
+				return nil, false, false, clean
 			}
 		case c < 0x20:
-			return nil, false, false
-		default: // 0x80 and up
-			ascii = false
+			return nil, false, false, clean
+		case c < utf8.RuneSelf: // DEL
+			if bad == clean {
+				bad = rune(c)
+			}
 			i++
+		default: // 0x80 and up
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size == 1 {
+				plain = false
+				if bad == clean {
+					bad = invalidUTF8
+				}
+			} else if bad == clean && isControl(r) {
+				bad = r
+			}
+			i += size
 		}
 	}
 }
+
+// escaped maps the one-letter escapes of control characters to them.
+var escaped = [256]rune{'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // hex4 decodes four hex digits, or returns -1.
 func hex4(b []byte) rune {
@@ -570,3 +886,49 @@ func (s *bitStack) top() bool {
 }
 
 func (s *bitStack) pop() { s.n-- }
+
+// checkURL applies the string rule to what the URL carries, before any
+// handler reads it: every path parameter and every query key and value
+// (docs/errors.md). A query string that does not parse is EQUERYINVALID, a
+// query parameter given twice EDUPPARAM.
+func (s *Server) checkURL(c *gin.Context) {
+	if err := checkURLValues(c.Params, c.Request.URL.RawQuery); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Next()
+}
+
+func checkURLValues(params gin.Params, rawQuery string) error {
+	for _, p := range params {
+		if bad := badRuneIn(p.Value, false); bad != clean {
+			return stringError(p.Key, bad)
+		}
+	}
+	if rawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		// The parser's message quotes the input: it is not echoed.
+		return paygate.Errorf(paygate.EQUERYINVALID, "the query string is malformed: use key=value pairs joined by '&', percent-encoded")
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // the same request reports the same parameter
+	for _, k := range keys {
+		if bad := badRuneIn(k, false); bad != clean {
+			return stringError("", bad)
+		}
+		vs := q[k]
+		if len(vs) > 1 {
+			return paygate.ParamErrorf(paygate.EDUPPARAM, k, "query parameter %q is given more than once", k)
+		}
+		if bad := badRuneIn(vs[0], false); bad != clean {
+			return stringError(k, bad)
+		}
+	}
+	return nil
+}

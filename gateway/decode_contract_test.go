@@ -149,12 +149,60 @@ var orderDecodeCases = []decodeCase{
 	{`{"metadata":[]}`, paygate.EPARAMINVALID, "metadata", "want an object"},
 	{`{"currency":null,"card":null,"amount":null,"location":null}`, "", "", ""},
 
-	// Duplicate keys: the last value wins, unknown keys are unknown wherever they are.
-	{`{"amount":1,"amount":2}`, "", "", ""},
+	// Duplicate keys are refused in every object, compared unescaped;
+	// unknown keys are unknown wherever they are, and reported first.
+	{`{"amount":1,"amount":2}`, paygate.EDUPPARAM, "amount", `parameter "amount" is given more than once`},
+	{`{"amount":1,"subject":"x","a\u006dount":1}`, paygate.EDUPPARAM, "amount", ""},
 	{`{"bogus":1,"bogus":2}`, paygate.EUNKNOWNPARAM, "bogus", ""},
-	{`{"card":{"type":"debit"},"card":{"emv":"5A08"}}`, "", "", ""},
+	{`{"card":{"type":"debit"},"card":{"emv":"5A08"}}`, paygate.EDUPPARAM, "card", ""},
+	{`{"card":{"type":"debit","type":"credit"}}`, paygate.EDUPPARAM, "card.type", ""},
 	{`{"card":{},"card":{"pin":1}}`, paygate.EUNKNOWNPARAM, "card.pin", ""},
-	{`{"amount":"x","amount":1}`, paygate.EAMOUNTINVALID, "amount", ""},
+	{`{"amount":"x","amount":1}`, paygate.EDUPPARAM, "amount", ""},
+	{`{"metadata":{"a":"1","b":"2","a":"3"}}`, paygate.EDUPPARAM, "metadata.a", ""},
+	{`{"metadata":{"a":"1","\u0061":"3"}}`, paygate.EDUPPARAM, "metadata.a", ""},
+	{`{"metadata":{"k1":"","k2":"","k3":"","k4":"","k5":"","k6":"","k7":"","k8":"","k9":"","k10":"","k4":""}}`, paygate.EDUPPARAM, "metadata.k4", ""},
+	{`{"metadata":{"k1":"","k2":"","k3":"","k4":"","k5":"","k6":"","k7":"","k8":"","k9":"","k10":""}}`, "", "", ""},
+	{`{"metadata":{"a":[{"x":1},{"x":1,"x":2}]}}`, paygate.EDUPPARAM, "metadata", ""},
+	{`{"metadata":{"a":{"x":1,"y":2},"b":{"x":1}}}`, paygate.EPARAMINVALID, "metadata", ""},
+
+	// Strings: valid UTF-8, no NUL or other control character (C0, DEL,
+	// C1), raw or escaped; tab and newline only in free text (subject,
+	// reason, metadata values). Keys are never free text.
+	{`{"subject":"a\u0000b"}`, paygate.ECHARSINVALID, "subject", "U+0000"},
+	{`{"payer_id":"o\u0000"}`, paygate.ECHARSINVALID, "payer_id", "U+0000"},
+	{`{"subject":"tab\tand\nnewline"}`, "", "", ""},
+	{"{\"subject\":\"tab\\tand\\nnewline\"}", "", "", ""},
+	{`{"subject":"a\rb"}`, paygate.ECHARSINVALID, "subject", "U+000D"},
+	{`{"subject":"a\bb"}`, paygate.ECHARSINVALID, "subject", "U+0008"},
+	{`{"subject":"a\fb"}`, paygate.ECHARSINVALID, "subject", "U+000C"},
+	{`{"subject":"a\u001bb"}`, paygate.ECHARSINVALID, "subject", "U+001B"},
+	{"{\"subject\":\"a\x7fb\"}", paygate.ECHARSINVALID, "subject", "U+007F"},
+	{`{"subject":"a\u007fb"}`, paygate.ECHARSINVALID, "subject", "U+007F"},
+	{"{\"subject\":\"a\u0085b\"}", paygate.ECHARSINVALID, "subject", "U+0085"},
+	{`{"subject":"a\u009Fb"}`, paygate.ECHARSINVALID, "subject", "U+009F"},
+	{"{\"subject\":\"a\xffb\"}", paygate.ECHARSINVALID, "subject", "not valid UTF-8"},
+	{"{\"subject\":\"\xe4\xb8\"}", paygate.ECHARSINVALID, "subject", "not valid UTF-8"},
+	{"{\"subject\":\"\xed\xa0\x80\"}", paygate.ECHARSINVALID, "subject", "not valid UTF-8"},
+	{`{"subject":"\ud83d"}`, paygate.ECHARSINVALID, "subject", "not valid UTF-8"},
+	{`{"subject":"\ude00\ud83d"}`, paygate.ECHARSINVALID, "subject", "not valid UTF-8"},
+	{`{"subject":"\ud83d\u0041"}`, paygate.ECHARSINVALID, "subject", "not valid UTF-8"},
+	{`{"subject":"\ud83d\ude00 拿铁 \u00e9\u2028"}`, "", "", ""},
+	{`{"payer_id":"a\tb"}`, paygate.ECHARSINVALID, "payer_id", "U+0009"},
+	{`{"merchant_order_no":"a\nb"}`, paygate.ECHARSINVALID, "merchant_order_no", "U+000A"},
+	{`{"card":{"emv":"5A\u0000"}}`, paygate.ECHARSINVALID, "card.emv", ""},
+	{`{"location":{"region_code":"31000\u0000"}}`, paygate.ECHARSINVALID, "location.region_code", ""},
+	{`{"metadata":{"table":"12\n13\t"}}`, "", "", ""},
+	{`{"metadata":{"table":"12\u0000"}}`, paygate.ECHARSINVALID, "metadata.table", "U+0000"},
+	{`{"metadata":{"ta\nble":"12"}}`, paygate.ECHARSINVALID, "metadata", "U+000A"},
+	{`{"metadata":{"t\u0000":"12"}}`, paygate.ECHARSINVALID, "metadata", "U+0000"},
+	{`{"metadata":{"a":"ok","b":"\u0001"}}`, paygate.ECHARSINVALID, "metadata.b", "U+0001"},
+	// The first bad string is reported; a type error comes after it.
+	{`{"subject":"\u0001","payer_id":"\u0002"}`, paygate.ECHARSINVALID, "subject", "U+0001"},
+	{`{"amount":"\u0000"}`, paygate.ECHARSINVALID, "amount", ""},
+	// An unknown key and a duplicate come before a bad string.
+	{`{"subject":"\u0000","bogus":1}`, paygate.EUNKNOWNPARAM, "bogus", ""},
+	{`{"subject":"\u0000","amount":1,"amount":1}`, paygate.EDUPPARAM, "amount", ""},
+	{`{"b\u0000gus":1}`, paygate.EUNKNOWNPARAM, "b\x00gus", ""},
 
 	// Deep nesting: up to 10000 levels is JSON; more is not.
 	{`{"metadata":{"a":` + nested("[", "]", 9998, "") + `}}`, paygate.EPARAMINVALID, "metadata", ""},
@@ -174,7 +222,7 @@ func TestDecodeStrictOrderRequest(t *testing.T) {
 
 func TestDecodeStrictValues(t *testing.T) {
 	var in OrderRequest
-	body := `{"merchant_order_no":"P1-1","amount":1000,"card":{"type":"debit"},"card":{"emv":"5A08"},"metadata":{"k":"v"},"subject":"a\"b\u00e9"}`
+	body := `{"merchant_order_no":"P1-1","amount":1000,"card":{"type":"debit","emv":"5A08"},"metadata":{"k":"v"},"subject":"a\"b\u00e9"}`
 	if err := decodeStrict([]byte(body), &in); err != nil {
 		t.Fatal(err)
 	}

@@ -19,12 +19,16 @@ var statusOf = map[string]int{
 	paygate.EBODYTOOLARGE:   http.StatusRequestEntityTooLarge,
 	paygate.EUNSUPPORTED:    http.StatusBadRequest,
 	paygate.EUNKNOWNCHANNEL: http.StatusBadRequest,
+	paygate.EDUPPARAM:       http.StatusBadRequest,
+	paygate.ECHARSINVALID:   http.StatusBadRequest,
+	paygate.EQUERYINVALID:   http.StatusBadRequest,
 
 	paygate.EAUTHMISSING:       http.StatusUnauthorized,
 	paygate.EINVALIDKEY:        http.StatusUnauthorized,
 	paygate.EINVALIDSIG:        http.StatusUnauthorized,
 	paygate.ESTALETIMESTAMP:    http.StatusUnauthorized,
 	paygate.EREPLAYEDNONCE:     http.StatusUnauthorized,
+	paygate.EAUTHREPEATED:      http.StatusUnauthorized,
 	paygate.EACTIVATIONEXPIRED: http.StatusUnauthorized,
 
 	paygate.EFORBIDDEN:            http.StatusForbidden,
@@ -51,6 +55,8 @@ var statusOf = map[string]int{
 	paygate.EINSECUREURL:          http.StatusUnprocessableEntity,
 	paygate.EFORBIDDENDESTINATION: http.StatusUnprocessableEntity,
 	paygate.ECHANNELUNAVAILABLE:   http.StatusServiceUnavailable,
+	paygate.ETERMINALUNKNOWN:      http.StatusUnprocessableEntity,
+	paygate.ETERMINALINACTIVE:     http.StatusUnprocessableEntity,
 
 	paygate.ERATELIMITED:    http.StatusTooManyRequests,
 	paygate.ECHANNEL:        http.StatusBadGateway,

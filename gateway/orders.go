@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -19,7 +21,7 @@ type OrderRequest struct {
 	MerchantOrderNo string            `json:"merchant_order_no"`
 	Amount          *int64            `json:"amount"`
 	Currency        string            `json:"currency"`
-	Subject         string            `json:"subject"`
+	Subject         string            `json:"subject" input:"text"`
 	Method          string            `json:"method"`
 	AuthCode        string            `json:"auth_code"`
 	Channel         *string           `json:"channel"`
@@ -30,7 +32,7 @@ type OrderRequest struct {
 	ExpiresIn       *int              `json:"expires_in"`
 	WaitSeconds     *int              `json:"wait_seconds"`
 	NotifyURL       string            `json:"notify_url"`
-	Metadata        map[string]string `json:"metadata"`
+	Metadata        map[string]string `json:"metadata" input:"text"`
 	PayerID         string            `json:"payer_id"`
 	ClientIP        string            `json:"client_ip"`
 
@@ -85,7 +87,11 @@ func checkLen(param, v string, max int) error {
 
 // validate checks every field and derives the typed values; it touches
 // nothing, so a rejected request leaves nothing behind.
-func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRule) error {
+//
+// A quote (quote true) describes a payment for its price: it is checked
+// alike, but needs neither merchant_order_no nor the parameters of the
+// method's flow (payer_id, client_ip, terminal_id, card data).
+func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRule, quote bool) error {
 	if in.MerchantOrderNo == "" {
 		return paygate.ParamErrorf(paygate.EPARAMMISSING, "merchant_order_no", "merchant_order_no is required")
 	}
@@ -161,6 +167,9 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 	if in.method != paygate.MethodCard && in.Card != nil {
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "card", "card is only for method card")
 	}
+	if err := in.checkFlow(quote); err != nil {
+		return err
+	}
 	if in.TerminalID != "" && !terminalPattern.MatchString(in.TerminalID) {
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "terminal_id", "terminal_id must be 1-32 letters, digits, '_' or '-'")
 	}
@@ -212,7 +221,76 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 	if err := checkLen("client_ip", in.ClientIP, 45); err != nil {
 		return err
 	}
+	if in.ClientIP != "" {
+		if ip, err := netip.ParseAddr(in.ClientIP); err != nil || ip.Zone() != "" {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "client_ip", "client_ip must be an IPv4 or IPv6 address")
+		}
+	}
 	return nil
+}
+
+// checkFlow checks the method/channel combination against what the
+// channel kind implements (paygate.ChannelKinds) and, unless quote, that
+// the request carries every parameter the flow needs. When routing chooses
+// the channel (card), every kind offering the method is checked.
+func (in *OrderRequest) checkFlow(quote bool) error {
+	kinds := paygate.KindsFor(in.method)
+	if in.channel != "" {
+		if _, ok := paygate.FlowOf(in.channel, in.method); !ok {
+			return paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "channel %s does not offer method %s (it offers %s)",
+				in.channel, in.method, offered(in.channel))
+		}
+		kinds = []string{in.channel}
+	}
+	if len(kinds) == 0 {
+		return paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "no channel offers method %s", in.method)
+	}
+	if quote {
+		return nil
+	}
+	for _, k := range kinds {
+		f, _ := paygate.FlowOf(k, in.method)
+		for _, p := range f.Requires {
+			if in.has(p) {
+				continue
+			}
+			if in.channel == "" {
+				return paygate.ParamErrorf(paygate.EPARAMMISSING, p, "%s is required for method %s", p, in.method)
+			}
+			return paygate.ParamErrorf(paygate.EPARAMMISSING, p, "%s is required for method %s on channel %s", p, in.method, in.channel)
+		}
+	}
+	return nil
+}
+
+// has reports whether the request carries flow parameter p.
+func (in *OrderRequest) has(p string) bool {
+	switch p {
+	case paygate.ParamAuthCode:
+		return in.AuthCode != ""
+	case paygate.ParamCard:
+		return in.Card != nil
+	case paygate.ParamTerminalID:
+		return in.TerminalID != ""
+	case paygate.ParamPayerID:
+		return in.PayerID != ""
+	case paygate.ParamClientIP:
+		return in.ClientIP != ""
+	}
+	return false
+}
+
+// offered lists the methods a channel kind offers, for messages.
+func offered(kind string) string {
+	c, _ := paygate.CapabilitiesOf(kind)
+	var b strings.Builder
+	for i, f := range c.Flows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(f.Method))
+	}
+	return b.String()
 }
 
 func truncate(s string, n int) string {
@@ -223,11 +301,8 @@ func truncate(s string, n int) string {
 }
 
 func validKind(k string) bool {
-	switch k {
-	case paygate.KindWeChat, paygate.KindAlipay, paygate.KindUnionPay, paygate.KindECNY, paygate.KindAcquirer:
-		return true
-	}
-	return false
+	_, ok := paygate.CapabilitiesOf(k)
+	return ok
 }
 
 func (s *Server) merchant(c *gin.Context) (*paygate.Merchant, bool) {
@@ -270,7 +345,7 @@ func (s *Server) orderRequest(c *gin.Context, quote bool) (*OrderRequest, *payga
 		in.MerchantOrderNo = "quote"
 	}
 	p := s.deps.Payments
-	if err := in.validate(m, p.AuthCodes); err != nil {
+	if err := in.validate(m, p.AuthCodes, quote); err != nil {
 		return nil, nil, err
 	}
 	if in.method != paygate.MethodCard {

@@ -40,9 +40,12 @@ type Payments struct {
 	// ParseCard turns card input into card data; nil means card payments
 	// are not accepted.
 	ParseCard func(in *CardInput) (*paygate.CardData, *paygate.CardInfo, error)
-	// TerminalRegion returns a terminal's registered region for the
-	// location policy ("" when unknown); nil skips the policy.
-	TerminalRegion func(ctx context.Context, merchantID, terminalID string) (string, error)
+	// Terminal finds a merchant's terminal by its terminal id: one of the
+	// configuration (active) or one registered through the API. Returns
+	// ENOTFOUND if the merchant has none. An order naming a terminal is
+	// taken only from an active terminal of its merchant (docs/terminals.md);
+	// nil leaves terminal_id unchecked.
+	Terminal func(ctx context.Context, merchantID, terminalID string) (*paygate.Terminal, error)
 	// Fallback moves a route to its next eligible candidate when the chosen
 	// provider refused before anything was sent (circuit open); it reports
 	// whether there was one. Nil disables fallback.
@@ -330,14 +333,33 @@ func (p *Payments) routeRequest(ctx context.Context, m *paygate.Merchant, in *Or
 		Card: in.cardInfo, TerminalID: in.TerminalID, Location: in.Location, PayerKey: in.payerKey(),
 		StaticQR: in.source == paygate.SourceStaticQR,
 	}
-	if p.TerminalRegion != nil && in.TerminalID != "" {
-		region, err := p.TerminalRegion(ctx, m.ID, in.TerminalID)
+	if p.Terminal != nil && in.TerminalID != "" {
+		t, err := p.boundTerminal(ctx, m.ID, in.TerminalID)
 		if err != nil {
 			return nil, err
 		}
-		rreq.TerminalRegion = region
+		rreq.TerminalRegion = t.RegionCode
 	}
 	return rreq, nil
+}
+
+// boundTerminal returns the merchant's active terminal terminalID.
+// Returns ETERMINALUNKNOWN if the merchant has no such terminal (another
+// merchant's is unknown too), ETERMINALINACTIVE if it is pending
+// activation or deactivated.
+func (p *Payments) boundTerminal(ctx context.Context, merchantID, terminalID string) (*paygate.Terminal, error) {
+	t, err := p.Terminal(ctx, merchantID, terminalID)
+	switch {
+	case paygate.ErrorCode(err) == paygate.ENOTFOUND:
+		return nil, paygate.ParamErrorf(paygate.ETERMINALUNKNOWN, "terminal_id", "terminal_id %s is not a terminal of this merchant", terminalID)
+	case err != nil:
+		return nil, err
+	case t.MerchantID != "" && t.MerchantID != merchantID:
+		return nil, paygate.ParamErrorf(paygate.ETERMINALUNKNOWN, "terminal_id", "terminal_id %s is not a terminal of this merchant", terminalID)
+	case t.Status != paygate.TerminalActive:
+		return nil, paygate.ParamErrorf(paygate.ETERMINALINACTIVE, "terminal_id", "terminal %s is %s and takes no payments", terminalID, t.Status)
+	}
+	return t, nil
 }
 
 // Quote answers which provider would take the payment, at what fee, and

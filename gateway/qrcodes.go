@@ -134,21 +134,15 @@ func (s *Server) createQRCode(c *gin.Context) {
 	c.JSON(http.StatusCreated, k.withURLs(q))
 }
 
-// checkTerminal accepts a terminal the merchant may take payments on (see
-// Payments.TerminalRegion): configured or registered, and not deactivated.
+// checkTerminal accepts an active terminal of the merchant, as orders do
+// (Payments.Terminal; docs/terminals.md, "Terminal binding").
 func (s *Server) checkTerminal(c *gin.Context, merchantID, terminalID string) error {
 	p := s.deps.Payments
-	if p == nil || p.TerminalRegion == nil {
+	if p == nil || p.Terminal == nil {
 		return nil
 	}
-	region, err := p.TerminalRegion(c.Request.Context(), merchantID, terminalID)
-	if err != nil {
-		return err
-	}
-	if region == "" {
-		return paygate.ParamErrorf(paygate.EPARAMINVALID, "terminal_id", "terminal %s is not a terminal of this merchant", terminalID)
-	}
-	return nil
+	_, err := p.boundTerminal(c.Request.Context(), merchantID, terminalID)
+	return err
 }
 
 func (s *Server) getQRCode(c *gin.Context) {

@@ -11,7 +11,7 @@ import (
 type RefundRequest struct {
 	MerchantRefundNo string `json:"merchant_refund_no"`
 	Amount           *int64 `json:"amount"`
-	Reason           string `json:"reason"`
+	Reason           string `json:"reason" input:"text"`
 }
 
 func (s *Server) createRefund(c *gin.Context) {

@@ -126,7 +126,7 @@ func New(d Deps) *Server {
 		e.POST("/v1/terminals/activate", s.activateTerminal)
 	}
 
-	v1 := e.Group("/v1", s.authenticate, s.idempotent)
+	v1 := e.Group("/v1", s.authenticate, s.checkURL, s.idempotent)
 	v1.POST("/orders", s.createOrder)
 	v1.GET("/orders", s.listOrders)
 	v1.GET("/orders/:id", s.getOrder)

@@ -58,12 +58,13 @@ func activationTTL(in *int) (time.Duration, error) {
 	if in == nil {
 		return DefaultActivationTTL, nil
 	}
-	d := time.Duration(*in) * time.Second
-	if d < minActivationTTL || d > maxActivationTTL {
+	// Compared in seconds: a Duration of a large count would overflow
+	// (and wrap into range).
+	if *in < int(minActivationTTL/time.Second) || *in > int(maxActivationTTL/time.Second) {
 		return 0, paygate.ParamErrorf(paygate.EPARAMINVALID, "activation_expires_in",
 			"activation_expires_in must be %d-%d seconds", int(minActivationTTL.Seconds()), int(maxActivationTTL.Seconds()))
 	}
-	return d, nil
+	return time.Duration(*in) * time.Second, nil
 }
 
 // ActivationRequest is the body of POST /v1/terminals/activate.

@@ -29,6 +29,7 @@ type acquirerReader struct {
 	col     acquirerCols
 	f       [][]byte
 	acct    interned
+	days    dayCache
 	ref     []byte
 	sum     struct{ debitCount, debit, creditCount, credit, fee, net int64 }
 }
@@ -114,7 +115,7 @@ func (a *acquirerReader) row() (Line, error) {
 			Msg: "foreign bill: acquirer_id " + string(acq) + " is not " + a.account, Err: ErrForeignBill}
 	}
 	ln.Account = a.acct.get(mer)
-	t, ok := parseCompactTime(v(c.txnTime))
+	t, ok := a.days.compact(v(c.txnTime))
 	if !ok {
 		return Line{}, a.l.fail(c.txnTime+1, "txn_time is not yyyyMMddHHmmss")
 	}

@@ -44,6 +44,7 @@ type alipayReader struct {
 	col     alipayCols
 	f       [][]byte
 	acct    string
+	days    dayCache
 	sum     alipayTotals
 	trailer struct {
 		pay, refund *alipayTotals
@@ -243,7 +244,7 @@ func (a *alipayReader) row(b []byte) (Line, error) {
 	}
 	c := &a.col
 	ln := Line{Account: a.acct, Pos: Position{File: a.l.file, Line: a.l.n}}
-	t, ok := parseDateTime(a.value(c.finished))
+	t, ok := a.days.dateTime(a.value(c.finished))
 	if !ok {
 		return Line{}, a.l.fail(c.finished+1, "完成时间 is not yyyy-MM-dd HH:mm:ss")
 	}

@@ -25,6 +25,7 @@ type ecnyReader struct {
 	col     ecnyCols
 	f       [][]byte
 	acct    string
+	days    dayCache
 	sum     [5]int64 // pay count, pay amount, refund count, refund amount, fees
 }
 
@@ -126,7 +127,7 @@ func (e *ecnyReader) row() (Line, error) {
 	}
 	c := &e.col
 	ln := Line{Account: e.acct, Pos: Position{File: e.l.file, Line: e.l.n}}
-	t, ok := parseDateTime(e.f[c.time])
+	t, ok := e.days.dateTime(e.f[c.time])
 	if !ok {
 		return Line{}, e.l.fail(c.time+1, "trade_time is not yyyy-MM-dd HH:mm:ss")
 	}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -241,5 +242,27 @@ func TestParseYuan(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("parseYuan(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestOpenBillGzip: a WeChat bill kept as the channel sent it (GZIP)
+// reads as the raw one.
+func TestOpenBillGzip(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "wechat_all.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tradebill.csv.gz")
+	if err := os.WriteFile(path, gzipped(t, raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenBill(paygate.KindWeChat, path, "1900000109", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lines, err := readAll(t, r)
+	if err != nil || len(lines) != 4 {
+		t.Fatalf("%d lines, %v", len(lines), err)
 	}
 }

@@ -200,21 +200,38 @@ func digitsAt(b []byte, i, n int) (int, bool) {
 
 // parseDateTime reads "yyyy-MM-dd HH:mm:ss" at +08:00 without allocating.
 func parseDateTime(b []byte) (time.Time, bool) {
-	if len(b) != 19 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
-		return time.Time{}, false
-	}
-	return dateTimeAt(b, 0, 5, 8, 11, 14, 17)
+	var c dayCache
+	return c.dateTime(b)
 }
 
 // parseCompactTime reads "yyyyMMddHHmmss" at +08:00.
 func parseCompactTime(b []byte) (time.Time, bool) {
+	var c dayCache
+	return c.compact(b)
+}
+
+// dayCache remembers the midnight of the last date read: a bill's lines
+// are mostly of one day, and time.Date is the costly part of a time.
+type dayCache struct {
+	y, m, d  int
+	midnight time.Time
+}
+
+func (c *dayCache) dateTime(b []byte) (time.Time, bool) {
+	if len(b) != 19 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	return c.at(b, 0, 5, 8, 11, 14, 17)
+}
+
+func (c *dayCache) compact(b []byte) (time.Time, bool) {
 	if len(b) != 14 {
 		return time.Time{}, false
 	}
-	return dateTimeAt(b, 0, 4, 6, 8, 10, 12)
+	return c.at(b, 0, 4, 6, 8, 10, 12)
 }
 
-func dateTimeAt(b []byte, y, mo, d, h, mi, s int) (time.Time, bool) {
+func (c *dayCache) at(b []byte, y, mo, d, h, mi, s int) (time.Time, bool) {
 	year, ok1 := digitsAt(b, y, 4)
 	month, ok2 := digitsAt(b, mo, 2)
 	day, ok3 := digitsAt(b, d, 2)
@@ -224,7 +241,12 @@ func dateTimeAt(b []byte, y, mo, d, h, mi, s int) (time.Time, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !validClock(year, month, day, hour, minute, sec) {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, cst), true
+	if c.midnight.IsZero() || year != c.y || month != c.m || day != c.d {
+		c.y, c.m, c.d = year, month, day
+		c.midnight = time.Date(year, time.Month(month), day, 0, 0, 0, 0, cst)
+	}
+	// China time has no daylight saving: a day is 24 hours.
+	return c.midnight.Add(time.Duration(hour*3600+minute*60+sec) * time.Second), true
 }
 
 // validClock rejects dates time.Date would silently normalise.

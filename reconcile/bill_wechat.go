@@ -26,6 +26,7 @@ type wechatReader struct {
 	col     wechatCols
 	f       [][]byte
 	acct    interned
+	days    dayCache
 	started bool
 	done    bool
 
@@ -139,7 +140,7 @@ func (w *wechatReader) row(b []byte) (Line, error) {
 	}
 	c := &w.col
 	ln := Line{Pos: Position{File: w.l.file, Line: w.l.n}}
-	t, ok := parseDateTime(w.value(c.time))
+	t, ok := w.days.dateTime(w.value(c.time))
 	if !ok {
 		return Line{}, w.l.fail(c.time+1, "交易时间 is not yyyy-MM-dd HH:mm:ss")
 	}

@@ -54,6 +54,11 @@ type entry struct {
 const (
 	flagRefund uint8 = 1 << iota
 	flagSeen
+	// A payment paygate holds as reversed may be listed twice by a
+	// channel: the payment as succeeded and its reversal (Alipay cancel,
+	// UnionPay undo, e-CNY REVOKE). These note which lines came.
+	flagPaidLine
+	flagReversedLine
 )
 
 // Strings of an entry's record, in order.

@@ -141,6 +141,7 @@ func (m *Matcher) match(ctx context.Context, run *paygate.Reconciliation, start 
 	}
 
 	var unmatched []Line
+	paidLines := map[uint32]Line{}
 	for {
 		l, err := bill.Next()
 		if err == io.EOF {
@@ -153,6 +154,18 @@ func (m *Matcher) match(ctx context.Context, run *paygate.Reconciliation, start 
 			return nil, err
 		}
 		i, ok := x.findLine(&l)
+		if ok && x.reversalPair(i, &l) {
+			e := x.at(i)
+			merchant := x.merchants[e.merchant]
+			run.Channel.Add(lineEffect(&l))
+			res.counts(merchant).Channel.Add(lineEffect(&l))
+			if l.Status == StatusSucceeded {
+				paidLines[i] = l
+			} else {
+				res.outcome(&paygate.Discrepancy{Outcome: paygate.ReconMatched, MerchantID: merchant})
+			}
+			continue
+		}
 		if !ok || x.at(i).flags&flagSeen != 0 {
 			unmatched = append(unmatched, l)
 			continue
@@ -167,6 +180,18 @@ func (m *Matcher) match(ctx context.Context, run *paygate.Reconciliation, start 
 			res.crossed = append(res.crossed, txnKey(e.refund(), x.str(e.rec, strOrderID), x.str(e.rec, strRefundID)))
 		}
 		res.classify(&l, merchant, statuses[e.status], e.amount, e.fee, e.refund(), func() *paygate.ReconSnapshot { return x.snapshot(e) })
+	}
+
+	// Reversed payments: a reversal line settles the pair; a payment line
+	// alone says the channel kept money paygate holds as returned.
+	for i, l := range paidLines {
+		e := x.at(i)
+		merchant := x.merchants[e.merchant]
+		if e.flags&flagReversedLine != 0 {
+			res.outcome(&paygate.Discrepancy{Outcome: paygate.ReconMatched, MerchantID: merchant})
+			continue
+		}
+		res.classify(&l, merchant, statuses[e.status], e.amount, e.fee, false, func() *paygate.ReconSnapshot { return x.snapshot(e) })
 	}
 
 	for _, l := range unmatched {
@@ -398,4 +423,24 @@ func (m *Matcher) repairOne(ctx context.Context, r repair) error {
 		return paygate.Errorf(paygate.EINVALIDSTATE, "order %s is %s", o.ID, after.Status)
 	}
 	return nil
+}
+
+// reversalPair takes a line naming a payment paygate holds as reversed:
+// such a payment may come as its payment line, its reversal line, or both.
+// It reports whether it took the line: a reversal line is matched at once,
+// a payment line waits for the end of the bill.
+func (x *index) reversalPair(i uint32, l *Line) bool {
+	e := x.at(i)
+	if e.refund() || statuses[e.status] != string(paygate.OrderReversed) || l.Kind != LinePayment {
+		return false
+	}
+	switch {
+	case l.Status == StatusSucceeded && e.flags&flagPaidLine == 0:
+		e.flags |= flagPaidLine | flagSeen
+		return true
+	case l.Status == StatusReversed && e.flags&flagReversedLine == 0:
+		e.flags |= flagReversedLine | flagSeen
+		return true
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -73,9 +74,11 @@ func (s *Service) Reconcile(ctx context.Context, provider, day string) (*paygate
 }
 
 // ReconcileAll reconciles day for every provider allow accepts (nil: all),
-// and returns the runs in provider order; the first error stops it.
+// and returns the runs made in provider order. A provider whose bill
+// cannot be had does not stop the others: the errors are returned joined.
 func (s *Service) ReconcileAll(ctx context.Context, day string, allow func(provider string) bool) ([]*paygate.Reconciliation, error) {
 	var runs []*paygate.Reconciliation
+	var errs []error
 	for _, p := range s.Providers() {
 		if allow != nil && !allow(p) {
 			continue
@@ -85,10 +88,13 @@ func (s *Service) ReconcileAll(ctx context.Context, day string, allow func(provi
 			runs = append(runs, run)
 		}
 		if err != nil {
-			return runs, err
+			if paygate.ErrorCode(err) == paygate.EPARAMINVALID {
+				return runs, err
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		}
 	}
-	return runs, nil
+	return runs, errors.Join(errs...)
 }
 
 func (s *Service) now() time.Time {

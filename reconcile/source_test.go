@@ -236,7 +236,9 @@ func TestSimulatorBillsRoundTrip(t *testing.T) {
 			// refuse a request 5 minutes off their clock: their day is today,
 			// without the midnight crossing the others show.
 			cross := kind != paygate.KindWeChat && kind != paygate.KindECNY
-			d1 := time.Date(2026, 11, 21, 0, 0, 0, 0, cst)
+			// The last day of a year: day 2 is in the next year (UnionPay's
+			// MMDD times, the acquirer's MMDD settlement date).
+			d1 := time.Date(2026, 12, 31, 0, 0, 0, 0, cst)
 			d2 := d1.AddDate(0, 0, 1)
 			clk := &clock{t: d1.Add(10 * time.Hour)}
 			if !cross {
@@ -464,4 +466,31 @@ func gunzipped(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestFetchNotReady: a bill the channel has not made yet (WeChat
+// STATEMENT_CREATING, the acquirer's file server without the file) is
+// ErrBillNotReady, and the next attempt gets the bill.
+func TestFetchNotReady(t *testing.T) {
+	for _, kind := range []string{paygate.KindWeChat, paygate.KindAcquirer} {
+		t.Run(kind, func(t *testing.T) {
+			clk := &clock{real: true}
+			sc := newSim(t, kind, clk)
+			today := dayOf(time.Now())
+			if err := sc.adjust(sandbox.BillAdjustment{Date: today.Format(time.DateOnly), Action: "not_ready"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Fetch(context.Background(), sc.ch, today, t.TempDir())
+			if !errors.Is(err, ErrBillNotReady) {
+				t.Fatalf("err = %v, want ErrBillNotReady", err)
+			}
+			bf, err := Fetch(context.Background(), sc.ch, today, t.TempDir())
+			if err != nil {
+				t.Fatalf("second attempt: %v", err)
+			}
+			if kind == paygate.KindWeChat && !bf.Empty {
+				t.Errorf("a day without trades: %+v", bf)
+			}
+		})
+	}
 }

@@ -52,23 +52,15 @@ func methodIndex(m paygate.Method) int {
 	return -1
 }
 
-// kindMethods are the methods each channel kind can take at all.
-var kindMethods = map[string][]paygate.Method{
-	paygate.KindWeChat:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp},
-	paygate.KindAlipay:   {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodApp, paygate.MethodWeb},
-	paygate.KindUnionPay: {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI, paygate.MethodH5, paygate.MethodWeb, paygate.MethodCard},
-	paygate.KindECNY:     {paygate.MethodAuthCode, paygate.MethodQR, paygate.MethodJSAPI},
-	paygate.KindAcquirer: {paygate.MethodCard},
-}
-
 // provider is a ProviderSpec prepared for fast decisions: its schedule,
 // what it takes as bit sets, and its constant reasons.
 type provider struct {
 	spec      paygate.ProviderSpec
 	fees      []paygate.FeeRule
 	health    *providerHealth
-	kindOK    uint16 // methods the kind takes
-	specOK    uint16 // methods the provider is configured for
+	kindOK    uint16        // methods the kind implements (paygate.ChannelKinds)
+	card      *paygate.Flow // the kind's card flow, nil if none
+	specOK    uint16        // methods the provider is configured for
 	networks  []string
 	maxAmount int64
 
@@ -98,7 +90,7 @@ func New(providers []paygate.ProviderSpec, opts Options) (*Router, error) {
 	seen := map[string]bool{}
 	for i, spec := range providers {
 		at := "providers[" + strconv.Itoa(i) + "]"
-		kms, ok := kindMethods[spec.Kind]
+		caps, ok := paygate.CapabilitiesOf(spec.Kind)
 		switch {
 		case spec.ID == "":
 			return nil, fmt.Errorf("%s: id is required", at)
@@ -124,9 +116,10 @@ func New(providers []paygate.ProviderSpec, opts Options) (*Router, error) {
 		if p.maxAmount == 0 {
 			p.maxAmount = paygate.MaxAmount
 		}
-		for _, m := range kms {
-			p.kindOK |= 1 << methodIndex(m)
+		for _, f := range caps.Flows {
+			p.kindOK |= 1 << methodIndex(f.Method)
 		}
+		p.card, _ = caps.Flow(paygate.MethodCard)
 		p.specOK = p.kindOK
 		if len(spec.Methods) > 0 {
 			p.specOK = 0
@@ -135,6 +128,9 @@ func New(providers []paygate.ProviderSpec, opts Options) (*Router, error) {
 				if j < 0 {
 					return nil, fmt.Errorf("%s %q: unknown method %q", at, spec.ID, m)
 				}
+				if p.kindOK&(1<<j) == 0 {
+					return nil, fmt.Errorf("%s %q: method %s is not implemented by %s", at, spec.ID, m, spec.Kind)
+				}
 				p.specOK |= 1 << j
 			}
 		}
@@ -142,7 +138,9 @@ func New(providers []paygate.ProviderSpec, opts Options) (*Router, error) {
 			p.whyKind[j] = "method " + string(m) + " not supported by " + spec.Kind
 			p.whySpec[j] = "method " + string(m) + " not enabled for provider " + spec.ID
 		}
-		p.whyEntry = "entry mode not taken by " + spec.Kind + ": QuickPass is contactless only"
+		if p.card != nil && len(p.card.EntryModes) > 0 {
+			p.whyEntry = "entry mode not taken by " + spec.Kind + ": " + strings.Join(p.card.EntryModes, ", ") + " only"
+		}
 		p.whyNoRule = "no fee rule of " + spec.ID + " matches"
 		p.whyLow = "amount below the provider minimum " + fen(spec.MinAmount)
 		p.whyHigh = "amount above the provider maximum " + fen(p.maxAmount)
@@ -234,7 +232,7 @@ func checkRequest(req *paygate.RouteRequest) error {
 		return paygate.ParamErrorf(paygate.EPARAMMISSING, "card", "a card payment needs the card")
 	}
 	if req.Channel != "" {
-		if _, ok := kindMethods[req.Channel]; !ok {
+		if _, ok := paygate.CapabilitiesOf(req.Channel); !ok {
 			return paygate.ParamErrorf(paygate.EUNKNOWNCHANNEL, "channel", "unknown channel %q", req.Channel)
 		}
 	}
@@ -316,7 +314,7 @@ func (r *Router) decide(req *paygate.RouteRequest, standardRate bool) (*paygate.
 			k.end = int32(len(buf))
 		case pv.kindOK&mbit == 0:
 			c.Reason = pv.whyKind[mi]
-		case p.card != nil && pv.spec.Kind == paygate.KindUnionPay && p.card.EntryMode != paygate.EntryContactless:
+		case p.card != nil && !pv.card.Takes(p.card.EntryMode):
 			c.Reason = pv.whyEntry
 		case p.card != nil && !contains(pv.networks, p.network):
 			k.start = int32(len(buf))

@@ -96,7 +96,7 @@ func TestCheapestCardRoute(t *testing.T) {
 		{"contactless debit 1000.00", "contactless", "debit", 100000, "acqB", 350, "acqB.quickpass_le_1000", "fee 380 by unionpay.quickpass_le_1000"},
 		{"contactless credit 2000.00", "contactless", "credit", 200000, "acqA", 1000, "acqA.credit", "fee 1200 by card.credit"},
 		{"contactless debit 2000.00", "contactless", "debit", 200000, "acqB", 900, "acqB.debit", "fee 1100 by card.debit"},
-		{"chip credit 500.00", "chip", "credit", 50000, "acqA", 250, "acqA.credit", "entry mode not taken by unionpay: QuickPass is contactless only"},
+		{"chip credit 500.00", "chip", "credit", 50000, "acqA", 250, "acqA.credit", "entry mode not taken by unionpay: contactless only"},
 		{"chip debit 10000.00", "chip", "debit", 1000000, "acqA", 1500, "acqA.debit", "entry mode not taken"},
 		{"swipe debit 300.00", "swipe", "debit", 30000, "acqB", 135, "acqB.debit", "entry mode not taken"},
 	}
@@ -271,10 +271,55 @@ func TestNewRejects(t *testing.T) {
 		{[]paygate.ProviderSpec{{ID: "a", Kind: "wechat"}, {ID: "x", Kind: "acquirer", Fees: []paygate.FeeRule{
 			{Name: "ok", Rate: d("0.006")}, {Name: "card.debit", Rate: d("0.0055"), Cap: 100, Min: 200}}}},
 			`providers[1].fees[1] "card.debit": cap 100 below min 200`},
+		{[]paygate.ProviderSpec{{ID: "w", Kind: "wechat", Methods: []paygate.Method{paygate.MethodQR, paygate.MethodWeb}}},
+			`providers[0] "w": method web is not implemented by wechat`},
 	}
 	for _, tt := range tests {
 		if _, err := New(tt.specs, Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("got %v, want %q", err, tt.want)
+		}
+	}
+}
+
+// Routing offers a provider for exactly the methods its kind implements
+// (paygate.ChannelKinds): a combination the client does not implement is
+// never routed, and a requested channel that does not implement the method
+// is no route.
+func TestRoutesOnlyImplementedFlows(t *testing.T) {
+	var specs []paygate.ProviderSpec
+	for _, k := range paygate.ChannelKinds {
+		specs = append(specs, paygate.ProviderSpec{ID: k.Kind, Kind: k.Kind})
+	}
+	r := newRouter(t, specs, Options{})
+	m := demoMerchant()
+	for _, k := range paygate.ChannelKinds {
+		for _, method := range allMethods {
+			req := &paygate.RouteRequest{Merchant: m, Amount: 1000, Method: method, Channel: k.Kind}
+			if method == paygate.MethodCard {
+				req.Channel = ""
+				req.Card = card("contactless", "credit")
+			}
+			route, err := r.Quote(context.Background(), req)
+			_, implemented := k.Flow(method)
+			var eligible bool
+			if err == nil {
+				eligible = candidate(route, k.Kind).Eligible
+			} else if paygate.ErrorCode(err) != paygate.ENOROUTE {
+				t.Fatalf("%s %s: %v", k.Kind, method, err)
+			}
+			if eligible != implemented {
+				t.Errorf("%s %s: eligible %v, implemented %v (%v)", k.Kind, method, eligible, implemented, err)
+			}
+		}
+	}
+	// WeChat has no desktop web flow, e-CNY no h5/app, UnionPay no app.
+	for _, tc := range []struct {
+		kind   string
+		method paygate.Method
+	}{{"wechat", paygate.MethodWeb}, {"ecny", paygate.MethodH5}, {"ecny", paygate.MethodApp}, {"unionpay", paygate.MethodApp}} {
+		_, err := r.Quote(context.Background(), &paygate.RouteRequest{Merchant: m, Amount: 1000, Method: tc.method, Channel: tc.kind})
+		if paygate.ErrorCode(err) != paygate.ENOROUTE {
+			t.Errorf("%s %s: %v, want no_route", tc.kind, tc.method, err)
 		}
 	}
 }

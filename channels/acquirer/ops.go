@@ -63,6 +63,9 @@ func (c *Client) Pay(ctx context.Context, req *paygate.PaymentRequest) (*paygate
 
 // cardRequest validates a payment request and builds its 0200 or 0100.
 func (c *Client) cardRequest(req *paygate.PaymentRequest) (*iso8583.Message, *trade, error) {
+	if req.Method != paygate.MethodCard {
+		return nil, nil, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "an acquirer takes card payments only, not %q", req.Method)
+	}
 	if req.Amount <= 0 || req.Amount > 999999999999 {
 		return nil, nil, paygate.ParamErrorf(paygate.EAMOUNTINVALID, "amount", "amount must be a positive number of fen")
 	}

@@ -26,7 +26,9 @@ const (
 type BillAdjustment struct {
 	// Date is the bill's day, yyyy-MM-dd, China time.
 	Date string `json:"date"`
-	// Action: add (a trade paygate does not know), drop, amount, fee, status.
+	// Action: add (a trade paygate does not know), drop, amount, fee,
+	// status, or not_ready (the next request for the day's bill is
+	// answered "not made yet", where the channel has such an answer).
 	Action string `json:"action"`
 	// OutTradeNo names the payment: the merchant order no. the channel
 	// knows (paygate's order id; the acquirer: the sale's RRN). For add,
@@ -59,8 +61,22 @@ type BillLine struct {
 // BillAdjustments holds the adjustments waiting for their day's next bill.
 // The zero value is ready to use.
 type BillAdjustments struct {
-	mu   sync.Mutex
-	days map[string][]BillAdjustment
+	mu       sync.Mutex
+	days     map[string][]BillAdjustment
+	notReady map[string]int // bill requests of a day still to answer "not ready"
+}
+
+// NotReady reports whether this request for day's bill is to be answered
+// "not made yet" (a not_ready adjustment), using the adjustment up.
+func (a *BillAdjustments) NotReady(day time.Time) bool {
+	date := day.In(cst).Format(time.DateOnly)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.notReady[date] == 0 {
+		return false
+	}
+	a.notReady[date]--
+	return true
 }
 
 // Add queues an adjustment for the next bill of its day.
@@ -79,6 +95,14 @@ func (a *BillAdjustments) Add(adj BillAdjustment) error {
 			}
 		}
 	case "drop":
+	case "not_ready":
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.notReady == nil {
+			a.notReady = map[string]int{}
+		}
+		a.notReady[adj.Date]++
+		return nil
 	case "amount", "fee":
 		if v, err := strconv.ParseInt(adj.Value, 10, 64); err != nil || v < 0 {
 			return errors.New("value must be an amount in fen")
@@ -88,7 +112,7 @@ func (a *BillAdjustments) Add(adj BillAdjustment) error {
 			return errors.New("value must be succeeded, reversed or failed")
 		}
 	default:
-		return errors.New("action must be add, drop, amount, fee or status")
+		return errors.New("action must be add, drop, amount, fee, status or not_ready")
 	}
 	if adj.Action != "add" && adj.OutTradeNo == "" {
 		return errors.New("out_trade_no is required")

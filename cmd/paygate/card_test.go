@@ -545,7 +545,7 @@ func TestTerminalKeys(t *testing.T) {
 		// The merchant key cannot take payments on a deactivated terminal either.
 		body = cardOrder(newCard(t, "622202", 16, ""), paygate.EntryChip, "", 1700)
 		body["terminal_id"] = "T0100"
-		if r := c.createOrder(body, ""); r.Status != 403 {
+		if r := c.createOrder(body, ""); r.Status != 422 || r.errorCode() != paygate.ETERMINALINACTIVE {
 			t.Errorf("payment on a deactivated terminal: %d %s", r.Status, r.Body)
 		}
 	})

@@ -100,7 +100,7 @@ func TestQRCodesAPI(t *testing.T) {
 			code, param string
 		}{
 			{`{}`, 400, "parameter_missing", "store_name"},
-			{`{"store_name": "a\u0007b"}`, 400, "parameter_invalid", "store_name"},
+			{`{"store_name": "a\u0007b"}`, 400, "invalid_characters", "store_name"},
 			{`{"store_name": "` + strings.Repeat("店", 65) + `"}`, 400, "string_too_long", "store_name"},
 			{`{"store_name": "Shop", "amount": 0}`, 400, "amount_invalid", "amount"},
 			{`{"store_name": "Shop", "amount": 50001}`, 422, "amount_too_large", "amount"},

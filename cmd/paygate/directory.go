@@ -6,26 +6,17 @@ import (
 	"github.com/paygate-cn/paygate"
 )
 
-// terminalRegion returns a terminal's registered region for the location
-// policy: a terminal of the configuration first, then one registered
-// through the API. An unknown terminal id has no region to compare ("");
-// a deactivated terminal takes no payments.
-func (m *Main) terminalRegion(ctx context.Context, merchantID, terminalID string) (string, error) {
+// terminal finds a merchant's terminal: one of the configuration first
+// (configured terminals are active), then one registered through the API.
+// Returns ENOTFOUND if the merchant has neither.
+func (m *Main) terminal(ctx context.Context, merchantID, terminalID string) (*paygate.Terminal, error) {
 	if t, err := m.Directory.Terminal(ctx, merchantID, terminalID); err == nil {
-		return t.RegionCode, nil
+		return &paygate.Terminal{MerchantID: merchantID, TerminalID: t.ID, SerialNo: t.SerialNo, Model: t.Model,
+			RegionCode: t.RegionCode, Status: paygate.TerminalActive}, nil
 	} else if paygate.ErrorCode(err) != paygate.ENOTFOUND {
-		return "", err
+		return nil, err
 	}
-	t, err := m.DB.TerminalByNumber(ctx, merchantID, terminalID)
-	switch {
-	case paygate.ErrorCode(err) == paygate.ENOTFOUND:
-		return "", nil
-	case err != nil:
-		return "", err
-	case t.Status == paygate.TerminalDeactivated:
-		return "", paygate.ParamErrorf(paygate.EFORBIDDEN, "terminal_id", "terminal %s is deactivated", terminalID)
-	}
-	return t.RegionCode, nil
+	return m.DB.TerminalByNumber(ctx, merchantID, terminalID)
 }
 
 // configTerminal reports a terminal the configuration binds to the merchant.

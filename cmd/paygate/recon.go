@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -26,7 +28,7 @@ import (
 // provider's merchant account at the channel, which a bill must be for.
 var accountCredential = map[string]string{
 	paygate.KindWeChat:   "mchid",
-	paygate.KindAlipay:   "pid",
+	paygate.KindAlipay:   "seller_id",
 	paygate.KindUnionPay: "mer_id",
 	paygate.KindECNY:     "merchant_no",
 	paygate.KindAcquirer: "acquirer_id",
@@ -54,7 +56,7 @@ func sortedIDs(specs map[string]paygate.ProviderSpec) []string {
 
 // openBillFile opens a bill file for a provider and day, hashing the raw
 // file as it is read for the run's bill_sha1.
-func openBillFile(spec paygate.ProviderSpec, path, day string) (*reconcile.Bill, error) {
+func openBillFile(kind, account, path, day string) (*reconcile.Bill, error) {
 	start, err := paygate.ParseDay(day)
 	if err != nil {
 		return nil, err
@@ -63,8 +65,7 @@ func openBillFile(spec paygate.ProviderSpec, path, day string) (*reconcile.Bill,
 	if err != nil {
 		return nil, err
 	}
-	account := strings.TrimSpace(spec.Credentials[accountCredential[spec.Kind]])
-	br, err := reconcile.OpenBill(spec.Kind, path, account, start)
+	br, err := reconcile.OpenBill(kind, path, account, start)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +94,7 @@ func reconService(db *store.DB, specs map[string]paygate.ProviderSpec, now payga
 			Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: now}},
 		Providers: func() []string { return sortedIDs(specs) },
 		Open:      open,
-		NoTrades:  func(err error) bool { return false },
+		NotReady:  func(err error) bool { return errors.Is(err, reconcile.ErrBillNotReady) },
 		Now:       now,
 	}
 }
@@ -164,10 +165,23 @@ func recon(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	limitMemory()
 	open := func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
-		if *bill != "" {
-			return openBillFile(specs[id], *bill, day)
+		ch, chErr := newChannel(specs[id])
+		if c, ok := ch.(io.Closer); ok && chErr == nil {
+			defer c.Close()
 		}
-		return fetchBill(ctx, specs[id], day)
+		if *bill != "" {
+			account := ""
+			if chErr == nil {
+				account = reconcile.Account(ch)
+			} else {
+				account = strings.TrimSpace(specs[id].Credentials[accountCredential[specs[id].Kind]])
+			}
+			return openBillFile(specs[id].Kind, account, *bill, day)
+		}
+		if chErr != nil {
+			return nil, fmt.Errorf("provider %s: %w", id, chErr)
+		}
+		return fetchBill(ctx, ch, filepath.Join(cfg.DataDir, "bills"), day)
 	}
 	svc := reconService(db, specs, time.Now, open)
 	runs, err := svc.ReconcileAll(ctx, *date, func(p string) bool { return *provider == "" || p == *provider })
@@ -184,10 +198,28 @@ func recon(ctx context.Context, args []string, getenv func(string) string, stdou
 	return reconReport(ctx, db, *date, *provider, stdout)
 }
 
-// fetchBill asks the provider's channel for its bill of day. Until a
-// provider kind can fetch its bill, the file is given with --bill.
-var fetchBill = func(ctx context.Context, spec paygate.ProviderSpec, day string) (*reconcile.Bill, error) {
-	return nil, fmt.Errorf("provider %s: fetching %s bills is not available; give the file with --bill", spec.ID, spec.Kind)
+// fetchBill downloads a provider's bill of day into dir (reconcile.Fetch)
+// and opens it.
+func fetchBill(ctx context.Context, ch paygate.Channel, dir, day string) (*reconcile.Bill, error) {
+	if ch == nil {
+		return nil, fmt.Errorf("no channel for this provider")
+	}
+	start, err := paygate.ParseDay(day)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	bf, err := reconcile.Fetch(ctx, ch, start, dir)
+	if err != nil {
+		return nil, err
+	}
+	br, err := bf.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &reconcile.Bill{Reader: br, SHA1: bf.SHA1, Close: br.Close}, nil
 }
 
 // reconReport prints the latest run of each provider for the day as a

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/channels/sandbox"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/xuri/excelize/v2"
@@ -140,6 +142,195 @@ func TestReconciliationAPI(t *testing.T) {
 				t.Errorf("bad date: %d", r.Status)
 			}
 			_ = ctx
+		})
+	}
+}
+
+// adjuster is a simulator that can change its next bill.
+type adjuster interface {
+	AdjustBill(sandbox.BillAdjustment) error
+}
+
+func (c *client) adjusters() map[string]adjuster {
+	sb := c.m.Sandbox
+	return map[string]adjuster{paygate.KindWeChat: sb.WeChat, paygate.KindAlipay: sb.Alipay,
+		paygate.KindUnionPay: sb.UnionPay, paygate.KindECNY: sb.ECNY}
+}
+
+// reconcileToday runs POST /v1/reconciliations for today and returns the
+// runs by provider.
+func (c *client) reconcileToday(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	r := c.do("POST", "/v1/reconciliations", "/v1/reconciliations", map[string]any{"date": paygate.DayOf(time.Now())}, "")
+	if r.Status != 201 {
+		t.Fatalf("reconcile: %d %s", r.Status, r.Body)
+	}
+	runs := map[string]map[string]any{}
+	for _, v := range r.decode(t)["data"].([]any) {
+		run := v.(map[string]any)
+		runs[run["provider"].(string)] = run
+	}
+	return runs
+}
+
+func (c *client) discrepancies(t *testing.T, runID string) []map[string]any {
+	t.Helper()
+	r := c.do("GET", "/v1/reconciliations/"+runID+"/discrepancies?limit=100", "/v1/reconciliations/{id}/discrepancies", nil, "")
+	if r.Status != 200 {
+		t.Fatalf("discrepancies: %d %s", r.Status, r.Body)
+	}
+	var out []map[string]any
+	for _, v := range r.decode(t)["data"].([]any) {
+		out = append(out, v.(map[string]any))
+	}
+	return out
+}
+
+// TestReconcileSandboxDay reconciles a day of mixed wallet traffic against
+// the simulators' real-format bills: first as processed (no discrepancy),
+// then with each channel's next bill adjusted to produce every outcome.
+func TestReconcileSandboxDay(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			c := testMain(t, b)
+			type day struct{ paid, partial, full, reversed, late string }
+			days := map[string]*day{}
+			post := func(path, template string, body map[string]any) map[string]any {
+				var b any
+				if body != nil {
+					b = body
+				}
+				r := c.do("POST", path, template, b, "")
+				if r.Status >= 300 {
+					t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+				}
+				return r.decode(t)
+			}
+			pay := func(w wallet, ending string, amount int64) string {
+				r := c.createOrder(authCodeOrder(w.code(ending), amount), "")
+				if r.Status != 201 {
+					t.Fatalf("pay: %d %s", r.Status, r.Body)
+				}
+				return r.decode(t)["id"].(string)
+			}
+			for _, w := range wallets {
+				d := &day{}
+				days[w.channel] = d
+				d.paid = pay(w, "6789", 1000)
+				d.partial = pay(w, "6790", 2000)
+				d.full = pay(w, "6791", 3000)
+				d.reversed = pay(w, "6792", 1500)
+				d.late = pay(w, "1111", 1200) // the customer confirms after a while
+				pay(w, "3333", 900)           // declined
+				for _, id := range []string{d.paid, d.partial, d.full, d.reversed} {
+					c.waitStatus(id, "succeeded")
+				}
+				post("/v1/orders/"+d.partial+"/refunds", "/v1/orders/{id}/refunds", map[string]any{"merchant_refund_no": orderNo(), "amount": 500})
+				post("/v1/orders/"+d.full+"/refunds", "/v1/orders/{id}/refunds", map[string]any{"merchant_refund_no": orderNo(), "amount": 3000})
+				post("/v1/orders/"+d.reversed+"/cancel", "/v1/orders/{id}/cancel", nil)
+			}
+			for _, d := range days {
+				c.waitStatus(d.late, "succeeded")
+				c.waitStatus(d.full, "refunded")
+				c.waitStatus(d.reversed, "reversed")
+			}
+
+			runs := c.reconcileToday(t)
+			for _, w := range wallets {
+				run := runs[w.channel]
+				if run == nil || run["status"] != "succeeded" {
+					t.Fatalf("%s: run %v", w.channel, run)
+				}
+				for o, n := range run["outcomes"].(map[string]any) {
+					if o != "matched" && n != 0.0 {
+						t.Errorf("%s: %s %v: %v", w.channel, o, n, c.discrepancies(t, run["id"].(string)))
+					}
+				}
+			}
+
+			// A closed order the WeChat bill shows paid is repaired.
+			closed := c.qrOrder("wechat", 800)["id"].(string)
+			post("/v1/orders/"+closed+"/close", "/v1/orders/{id}/close", nil)
+			today := paygate.DayOf(time.Now())
+			adjust := func(kind string, adj sandbox.BillAdjustment) {
+				adj.Date = today
+				if err := c.adjusters()[kind].AdjustBill(adj); err != nil {
+					t.Fatalf("%s %+v: %v", kind, adj, err)
+				}
+			}
+			adjust("wechat", sandbox.BillAdjustment{Action: "add", OutTradeNo: closed, Value: "800"})
+			for _, w := range wallets {
+				d := days[w.channel]
+				adjust(w.channel, sandbox.BillAdjustment{Action: "amount", OutTradeNo: d.paid, Value: "1001"})
+				adjust(w.channel, sandbox.BillAdjustment{Action: "status", OutTradeNo: d.full, Value: "reversed"})
+				adjust(w.channel, sandbox.BillAdjustment{Action: "add", Value: "4321"})
+				adjust(w.channel, sandbox.BillAdjustment{Action: "drop", OutTradeNo: d.late})
+				if w.channel != paygate.KindECNY { // e-CNY charges no fee; its bill's fee is 0
+					adjust(w.channel, sandbox.BillAdjustment{Action: "fee", OutTradeNo: d.partial, Value: "99"})
+				}
+			}
+			runs = c.reconcileToday(t)
+			for _, w := range wallets {
+				d := days[w.channel]
+				run := runs[w.channel]
+				want := map[string]map[string]bool{ // outcome → order ids
+					"amount_mismatch":    {d.paid: true},
+					"status_mismatch":    {d.full: true},
+					"missing_in_paygate": {"": true},
+					"missing_at_channel": {d.late: true},
+				}
+				if w.channel != paygate.KindECNY {
+					want["fee_mismatch"] = map[string]bool{d.partial: true}
+				}
+				if w.channel == paygate.KindWeChat {
+					want["status_mismatch"][closed] = true
+				}
+				got := map[string]map[string]bool{}
+				// missing_in_paygate names no merchant: operators see it.
+				all, _, err := c.m.DB.Discrepancies(context.Background(), paygate.DiscrepancyFilter{RunID: run["id"].(string), Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range all {
+					if d.MerchantID == "" {
+						got[string(d.Outcome)] = map[string]bool{"": true}
+					}
+				}
+				for _, ds := range c.discrepancies(t, run["id"].(string)) {
+					o := ds["outcome"].(string)
+					if got[o] == nil {
+						got[o] = map[string]bool{}
+					}
+					id, _ := ds["order_id"].(string)
+					if o == "missing_in_paygate" {
+						id = ""
+					}
+					got[o][id] = true
+					if o == "status_mismatch" {
+						wantRes := "open" // the bill lowers the merchant's money: a person decides
+						if id == closed {
+							wantRes = "repaired"
+						}
+						if ds["resolution"] != wantRes {
+							t.Errorf("%s: %s of %s is %v", w.channel, o, id, ds["resolution"])
+						}
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%s: discrepancies %v, want %v", w.channel, got, want)
+				}
+			}
+			if o := c.order(closed); o["status"] != "succeeded" {
+				t.Errorf("closed order is %v after the repair", o["status"])
+			}
+			if o := c.order(days["wechat"].full); o["status"] != "refunded" {
+				t.Errorf("a bill showing a refunded order reversed changed it to %v", o["status"])
+			}
+			r := c.do("GET", "/v1/events?order_id="+closed+"&type=order.succeeded", "/v1/events", nil, "")
+			if n := len(r.decode(t)["data"].([]any)); n != 1 {
+				t.Errorf("%d order.succeeded events for the repaired order", n)
+			}
 		})
 	}
 }

@@ -220,6 +220,10 @@ func (h *Host) Handler() http.Handler {
 			http.Error(w, "date must be yyyyMMdd", http.StatusBadRequest)
 			return
 		}
+		if h.adjust.NotReady(day) {
+			http.Error(w, "the settlement file is not made yet", http.StatusNotFound)
+			return
+		}
 		b, err := h.SettlementFile(day)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)

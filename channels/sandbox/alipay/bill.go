@@ -37,6 +37,7 @@ func (s *Server) billLines(day time.Time) []sandbox.BillLine {
 	var lines []sandbox.BillLine
 	s.mu.Lock()
 	for _, t := range s.trades {
+		s.advance(t) // the day is closed: due confirmations happen first
 		if in(t.Paid) {
 			lines = append(lines, sandbox.BillLine{At: t.Paid, OutTradeNo: t.OutTradeNo, Amount: t.Amount,
 				Fee: paygate.Fee(t.Amount, feeRate, 0, 0), Status: sandbox.BillSucceeded, Data: t})

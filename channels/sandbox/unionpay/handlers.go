@@ -636,6 +636,9 @@ func (s *Server) SignNotice(fields map[string]any) (http.Header, []byte) {
 func (s *Server) ZM(day time.Time) ([]byte, error) {
 	start, end := sandbox.DayRange(day)
 	s.mu.Lock()
+	for _, t := range s.txns {
+		s.settle(t) // the day is closed: due confirmations happen first
+	}
 	var lines []sandbox.BillLine
 	for _, e := range s.ledger {
 		if e.at.Before(start) || !e.at.Before(end) {

@@ -61,6 +61,7 @@ func (s *Server) billLinesLocked(day time.Time) []sandbox.BillLine {
 	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
 	var lines []sandbox.BillLine
 	for _, t := range s.trades {
+		s.settleLocked(t) // the day is closed: due confirmations happen first
 		if !in(t.successAt) {
 			continue
 		}
@@ -169,6 +170,10 @@ func (s *Server) tradeBill(w http.ResponseWriter, r *http.Request) {
 	}
 	if bt := q.Get("bill_type"); bt != "" && bt != "ALL" && bt != "SUCCESS" && bt != "REFUND" {
 		s.reply(w, http.StatusBadRequest, errBody("PARAM_ERROR", "bill_type 无效"))
+		return
+	}
+	if s.adjust.NotReady(day) {
+		s.reply(w, http.StatusBadRequest, errBody("STATEMENT_CREATING", "账单生成中"))
 		return
 	}
 	s.mu.Lock()
