@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -238,8 +240,12 @@ func (s *Server) body(c *gin.Context) ([]byte, error) {
 		if int64(len(buf)) > s.deps.MaxBodyBytes {
 			return nil, tooLarge
 		}
-		if err != nil {
+		if errors.Is(err, io.EOF) {
 			break
+		} else if err != nil {
+			// Cut off, or not sent within the server's read timeout: a
+			// part of a body is never taken for the whole.
+			return nil, paygate.Errorf(paygate.EINVALID, "the request body could not be read in full")
 		}
 	}
 	c.Set(bodyKey, buf)

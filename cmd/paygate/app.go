@@ -176,6 +176,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		ch, err := newChannel(spec)
 		if err != nil {
+			// A person reads this: the message, not the error's code.
+			if pe := (*paygate.Error)(nil); errors.As(err, &pe) {
+				err = errors.New(pe.Message)
+			}
 			faults = append(faults, fmt.Errorf("provider %s: %w", spec.ID, err))
 			continue
 		}

@@ -244,3 +244,29 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n.Add(int64(n))
 	return n, err
 }
+
+// Bad credential values of several providers are reported together when
+// the gateway starts, each naming its provider.
+func TestStartReportsEveryProviderFault(t *testing.T) {
+	cfg := config.Default()
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.DatabaseURL = "sqlite:" + cfg.DataDir + "/paygate.db"
+	cfg.Providers = append(cfg.Providers,
+		paygate.ProviderSpec{ID: "ali2", Kind: paygate.KindAlipay, Timeout: time.Second,
+			Credentials: map[string]string{"app_id": "2021000000000002", "private_key": "not a key", "alipay_public_key": "not a key"}},
+		paygate.ProviderSpec{ID: "ecny2", Kind: paygate.KindECNY, BaseURL: "https://ecny.example.com", Timeout: time.Second,
+			Credentials: map[string]string{"merchant_no": "ECNY2", "private_key": "not a key", "bank_public_key": "not a key"}},
+	)
+	m := NewMain()
+	m.Config, m.Out, m.Logger = cfg, io.Discard, discardLogger()
+	err := m.Run(context.Background())
+	m.Close()
+	if err == nil {
+		t.Fatal("started with bad credentials")
+	}
+	for _, want := range []string{"provider ali2: credentials.private_key", "provider ecny2:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start error %q does not contain %q", err, want)
+		}
+	}
+}

@@ -142,10 +142,23 @@ func TestRateLimitPerMerchant(t *testing.T) {
 	}
 }
 
-// The harnesses switch the limit off.
+// The harnesses switch the limit off; the nonce is still checked.
 func TestRateLimitDisabled(t *testing.T) {
 	c := testMain(t, "sqlite", limitConfig(1, 1), func(cfg *config.Config) { cfg.RateLimit.Disabled = true })
 	c.expectAdmitted(5, "limit disabled")
+	auth := gateway.AuthorizationHeader(testKeyID, testSecret, "GET", "/v1/orders/ord_x", time.Now(), "replay"+randSuffix()+randSuffix(), nil)
+	for i, want := range []int{http.StatusNotFound, http.StatusUnauthorized} {
+		req, _ := http.NewRequest("GET", c.base+"/v1/orders/ord_x", nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("send %d of one signed request: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
 }
 
 // The server bounds a slow body and an idle keep-alive connection

@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/paygate-cn/paygate/config"
 )
@@ -72,9 +76,10 @@ func TestNotifyURLPolicy(t *testing.T) {
 	}
 }
 
-// metricSeries counts the series of a metric family on /metrics and
-// returns the exposition text.
-func metricSeries(t *testing.T, base, name string) (int, string) {
+// metricSeries counts the series of a metric family on /metrics whose
+// labels include label (a `name="value"` pair), and returns the
+// exposition text.
+func metricSeries(t *testing.T, base, name, label string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -85,7 +90,7 @@ func metricSeries(t *testing.T, base, name string) (int, string) {
 	n := 0
 	sc := bufio.NewScanner(strings.NewReader(string(text)))
 	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+		if line := sc.Text(); strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
 			n++
 		}
 	}
@@ -114,9 +119,11 @@ func TestMetricsLabelsAreClosed(t *testing.T) {
 	}
 	send("POST", "/callbacks/warmup")
 	send("BREW", "/warmup")
-	before, _ := metricSeries(t, base, "paygate_callbacks_total")
-	requestsBefore, _ := metricSeries(t, base, "paygate_http_requests_total")
-	latencyBefore, _ := metricSeries(t, base, "paygate_http_request_seconds_count")
+	// The series the invented names could grow: unknown channels and
+	// unmatched routes (other series move with the order's own traffic).
+	before, _ := metricSeries(t, base, "paygate_callbacks_total", `channel="unknown"`)
+	requestsBefore, _ := metricSeries(t, base, "paygate_http_requests_total", `route="unmatched"`)
+	latencyBefore, _ := metricSeries(t, base, "paygate_http_request_seconds_count", `route="unmatched"`)
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Add(1)
@@ -131,12 +138,15 @@ func TestMetricsLabelsAreClosed(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	after, text := metricSeries(t, base, "paygate_callbacks_total")
-	requestsAfter, _ := metricSeries(t, base, "paygate_http_requests_total")
-	latencyAfter, _ := metricSeries(t, base, "paygate_http_request_seconds_count")
+	after, text := metricSeries(t, base, "paygate_callbacks_total", `channel="unknown"`)
+	requestsAfter, _ := metricSeries(t, base, "paygate_http_requests_total", `route="unmatched"`)
+	latencyAfter, _ := metricSeries(t, base, "paygate_http_request_seconds_count", `route="unmatched"`)
 	if after != before || requestsAfter != requestsBefore || latencyAfter != latencyBefore {
 		t.Errorf("series grew: callbacks %d -> %d, requests %d -> %d, latency %d -> %d",
 			before, after, requestsBefore, requestsAfter, latencyBefore, latencyAfter)
+	}
+	if all, _ := metricSeries(t, base, "paygate_callbacks_total", ""); all > 50 {
+		t.Errorf("%d callback series", all)
 	}
 	if strings.Contains(text, "invented") || strings.Contains(text, "nowhere") || strings.Contains(text, "M0X0") {
 		t.Error("a request's words reached /metrics")
@@ -154,5 +164,55 @@ func TestMetricsLabelsAreClosed(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// A merchant's receiver redirecting inside gets a failed attempt: the
+// redirect is not followed, and the event's attempts, as the API shows
+// them, hold nothing of the internal server.
+func TestWebhookRedirectInsideShowsNothing(t *testing.T) {
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "internal secret")
+	}))
+	defer internal.Close()
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	receiver := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.RedirectHandler(internal.URL+"/admin", http.StatusSeeOther)}}
+	receiver.Start()
+	defer receiver.Close()
+	c := testMain(t, "sqlite", func(cfg *config.Config) {
+		cfg.Webhooks.AllowedNetworks = []string{"::1/128"} // the receiver, not 127.0.0.1
+	})
+	body := authCodeOrder("134567890123456789", 100)
+	body["notify_url"] = receiver.URL + "/hook"
+	o := c.createOrder(body, "").decode(t)
+	list := c.do("GET", "/v1/events?order_id="+o["id"].(string), "/v1/events", nil, "").decode(t)
+	data, _ := list["data"].([]any)
+	if len(data) == 0 {
+		t.Fatalf("no event: %v", list)
+	}
+	id := data[0].(map[string]any)["id"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := c.do("GET", "/v1/events/"+id, "/v1/events/{id}", nil, "")
+		ev := r.decode(t)
+		if attempts, _ := ev["attempts"].([]any); len(attempts) > 0 {
+			a := attempts[0].(map[string]any)
+			if a["status_code"] != 303.0 || strings.Contains(string(r.Body), "internal secret") || ev["delivery_status"] != "pending" {
+				t.Fatalf("event: %s", r.Body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt: %v", ev)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the internal server was reached %d times", hits.Load())
 	}
 }
