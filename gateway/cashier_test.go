@@ -179,3 +179,26 @@ func TestConfirmRef(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCashierTokens: the parsers of form tokens, payer sessions and OAuth
+// states never panic and accept only what was signed (the seeds).
+func FuzzCashierTokens(f *testing.F) {
+	k := &Cashier{Key: []byte("0123456789abcdef0123456789abcdef")}
+	now := time.Unix(1_800_000_000, 0)
+	p := payer{wallet: paygate.KindWeChat, id: "o-1"}
+	form, session, state := k.formToken("c", p, now), k.sessionValue(p, now.Add(time.Hour)), k.stateValue("c", "wechat", now)
+	for _, s := range []string{form, session, state, "a.b.c.d", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if _, ok := k.checkFormToken(s, "c", p, now); ok && s != form {
+			t.Fatalf("form token %q accepted", s)
+		}
+		if _, ok := k.parseSession(s, p.wallet, now); ok && s != session {
+			t.Fatalf("session %q accepted", s)
+		}
+		if k.checkState(s, "c", "wechat", now) && s != state {
+			t.Fatalf("state %q accepted", s)
+		}
+	})
+}

@@ -374,9 +374,27 @@ func (db *DB) ReconTxns(ctx context.Context, provider string, from, to time.Time
 	return nil
 }
 
-// stream runs a read query and hands each row to fn.
+// stream runs a read query over a day of rows and hands each row to fn.
+// On PostgreSQL it runs in a read-only transaction without JIT: the
+// planner's cost of a day-long scan with a correlated subquery passes the
+// JIT thresholds, and compiling the query then costs more than running it
+// (seconds, docs/performance.md).
 func (db *DB) stream(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := db.query(ctx, q, args...)
+	var rows *sql.Rows
+	var err error
+	if db.dialect == DialectPostgres {
+		tx, terr := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if terr != nil {
+			return terr
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "SET LOCAL jit = off"); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, db.rebind(q), args...)
+	} else {
+		rows, err = db.query(ctx, q, args...)
+	}
 	if err != nil {
 		return err
 	}

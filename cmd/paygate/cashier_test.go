@@ -105,6 +105,7 @@ func TestQRCodesAPI(t *testing.T) {
 			{`{"store_name": "Shop", "amount": 0}`, 400, "amount_invalid", "amount"},
 			{`{"store_name": "Shop", "amount": 50001}`, 422, "amount_too_large", "amount"},
 			{`{"store_name": "Shop", "terminal_id": "a b"}`, 400, "parameter_invalid", "terminal_id"},
+			{`{"store_name": "Shop", "terminal_id": "T9999"}`, 422, "terminal_unknown", "terminal_id"},
 			{`{"store_name": "Shop", "colour": "red"}`, 400, "unknown_parameter", "colour"},
 		} {
 			r := c.do("POST", "/v1/qr_codes", "/v1/qr_codes", tc.body, "")

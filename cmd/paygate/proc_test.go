@@ -262,7 +262,7 @@ func startSandbox(t *testing.T, bin, gatewayURL string) *sandboxProc {
 	t.Helper()
 	addr := freeAddr(t)
 	s := &sandboxProc{URL: "http://" + addr, proc: startProc(t, "sandbox", bin, []string{"sandbox"},
-		childEnv("PAYGATE_ADDR="+addr, "PAYGATE_GATEWAY_URL="+gatewayURL))}
+		childEnv("PAYGATE_ADDR="+addr, "PAYGATE_GATEWAY_URL="+gatewayURL, "PAYGATE_DATA_DIR="+t.TempDir()))}
 	// The providers are printed before the server starts answering, so
 	// once it answers, the output is complete.
 	err := s.waitUntil("serving", func() error {

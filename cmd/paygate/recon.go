@@ -14,7 +14,6 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -222,37 +221,13 @@ func fetchBill(ctx context.Context, ch paygate.Channel, dir, day string) (*recon
 	return &reconcile.Bill{Reader: br, SHA1: bf.SHA1, Close: br.Close}, nil
 }
 
-// reconReport prints the latest run of each provider for the day as a
-// table of outcomes.
+// reconReport prints the latest run of each provider for the day.
 func reconReport(ctx context.Context, db *store.DB, day, provider string, out io.Writer) error {
 	runs, err := db.Reconciliations(ctx, "", day, nil)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	head := []string{"provider", "run", "status", "paygate", "channel"}
-	for _, o := range paygate.ReconOutcomes {
-		head = append(head, string(o))
-	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	seen := map[string]bool{}
-	for _, r := range runs {
-		if seen[r.Provider] || provider != "" && r.Provider != provider {
-			continue
-		}
-		seen[r.Provider] = true
-		row := []string{r.Provider, r.ID, string(r.Status),
-			fmt.Sprintf("%d / %s", r.Paygate.Count, reconcile.Yuan(r.Paygate.Amount)),
-			fmt.Sprintf("%d / %s", r.Channel.Count, reconcile.Yuan(r.Channel.Amount))}
-		for _, o := range paygate.ReconOutcomes {
-			row = append(row, fmt.Sprint(r.Outcomes[o]))
-		}
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
-	}
-	if len(seen) == 0 {
-		fmt.Fprintf(tw, "no reconciliation of %s yet\t\n", day)
-	}
-	return tw.Flush()
+	return reconcile.WriteReport(out, day, provider, runs)
 }
 
 const statementUsage = "usage: paygate statement --merchant M --date YYYY-MM-DD [--format csv|xlsx|json] [--out FILE]"

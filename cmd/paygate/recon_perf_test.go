@@ -41,7 +41,11 @@ func TestReconciliationPerformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	t.Cleanup(func() { dropSchema(t, schema) })
+	if os.Getenv("PAYGATE_RECON_PERF_KEEP") == "" {
+		t.Cleanup(func() { dropSchema(t, schema) })
+	} else {
+		t.Logf("schema %s kept", schema)
+	}
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +91,7 @@ func TestReconciliationPerformance(t *testing.T) {
 	}
 	t.Logf("COPY (SELECT * ... the day's orders) TO STDOUT: %s (%.0f rows/s)", copyTime.Round(time.Millisecond), float64(n)/copyTime.Seconds())
 
-	config := filepath.Join(dir, "paygate.yaml")
-	os.WriteFile(config, []byte("sandbox:\n  enabled: false\nproviders:\n  - id: wechat\n    kind: wechat\n    credentials:\n      mchid: \"1900000109\"\n"), 0o600)
+	config := wechatConfig(t, dir, "1900000109")
 	dsn := postgresURL()
 	if strings.Contains(dsn, "?") {
 		dsn += "&search_path=" + schema
@@ -113,6 +116,9 @@ func TestReconciliationPerformance(t *testing.T) {
 		d := time.Since(t0)
 		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
 		return d, rss
+	}
+	if os.Getenv("PAYGATE_RECON_PERF_KEEP") == "seed" {
+		return
 	}
 	runTime, runRSS := child("recon", "recon", "run", "--date", day, "--provider", "wechat", "--bill", billPath)
 	latest, err := db.LatestReconciliations(ctx, day)
