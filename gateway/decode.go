@@ -340,10 +340,33 @@ func (w *keyWalker) space() {
 // keys are checked against k. Its strings are free text if text.
 func (w *keyWalker) value(k *structKeys, text bool) bool {
 	w.space()
-	if k != nil && w.i < len(w.data) && w.data[w.i] == '{' {
-		return w.object(k)
+	if w.i >= len(w.data) {
+		return false
 	}
-	return w.skip(text)
+	switch w.data[w.i] {
+	case '{':
+		if k != nil {
+			return w.object(k)
+		}
+		return w.skip(text)
+	case '[':
+		return w.skip(text)
+	case '"':
+		// Most values are strings: stepped over here, without skip's
+		// container stacks.
+		_, _, ok, bad := w.str(text)
+		if ok && bad != clean {
+			w.badString(bad, "")
+		}
+		return ok
+	case 't':
+		return w.literal("true")
+	case 'f':
+		return w.literal("false")
+	case 'n':
+		return w.literal("null")
+	}
+	return w.number()
 }
 
 // object steps over the object at w.i, checking its keys against k.
@@ -380,11 +403,13 @@ func (w *keyWalker) object(k *structKeys) bool {
 		default:
 			seen |= 1 << f.index
 		}
-		before := w.found()
+		before := w.foundMask
 		if !w.value(f.child, f.text) {
 			return false
 		}
-		w.prefix(before, key)
+		if w.foundMask != before {
+			w.prefix(before, key)
+		}
 		w.space()
 		if w.i >= len(w.data) {
 			return false
@@ -604,7 +629,7 @@ func (w *keyWalker) duplicateKey(keys []skippedKey) []byte {
 		}
 		return nil
 	}
-	if len(keys) <= 8 {
+	if len(keys) <= 24 { // metadata holds at most 20: compare pairwise
 		for i := 1; i < len(keys); i++ {
 			for j := 0; j < i; j++ {
 				if k := same(&keys[i], &keys[j]); k != nil {
@@ -760,18 +785,67 @@ func (w *keyWalker) str(text bool) (raw []byte, plain, ok bool, bad rune) {
 			}
 			i++
 		default: // 0x80 and up
-			r, size := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && size == 1 {
+			size, r := utf8Rune(d[i:])
+			switch {
+			case size == 0:
 				plain = false
 				if bad == clean {
 					bad = invalidUTF8
 				}
-			} else if bad == clean && isControl(r) {
+				i++
+			case r >= 0 && bad == clean:
 				bad = r
+				i += size
+			default:
+				i += size
 			}
-			i += size
 		}
 	}
+}
+
+// utf8Rune steps over the UTF-8 sequence at the start of b (b[0] >= 0x80),
+// as utf8.DecodeRune would but without decoding it: its size, 0 if it is
+// not valid UTF-8, and the rune only when it is a C1 control character
+// (U+0080-U+009F, encoded C2 80-C2 9F), else -1. The bytes it steps over
+// are all 0x80 or up, so never a quote or a backslash.
+func utf8Rune(b []byte) (size int, control rune) {
+	c := b[0]
+	cont := func(i int, lo, hi byte) bool { return i < len(b) && lo <= b[i] && b[i] <= hi }
+	switch {
+	case c < 0xC2:
+		return 0, -1
+	case c < 0xE0:
+		if !cont(1, 0x80, 0xBF) {
+			return 0, -1
+		}
+		if c == 0xC2 && b[1] <= 0x9F {
+			return 2, rune(b[1])
+		}
+		return 2, -1
+	case c < 0xF0:
+		lo, hi := byte(0x80), byte(0xBF)
+		if c == 0xE0 {
+			lo = 0xA0
+		} else if c == 0xED {
+			hi = 0x9F // no surrogates
+		}
+		if !cont(1, lo, hi) || !cont(2, 0x80, 0xBF) {
+			return 0, -1
+		}
+		return 3, -1
+	case c < 0xF5:
+		lo, hi := byte(0x80), byte(0xBF)
+		if c == 0xF0 {
+			lo = 0x90
+		} else if c == 0xF4 {
+			hi = 0x8F
+		}
+		if !cont(1, lo, hi) || !cont(2, 0x80, 0xBF) || !cont(3, 0x80, 0xBF) {
+			return 0, -1
+		}
+		return 4, -1
+	}
+	return 0, -1
 }
 
 // escaped maps the one-letter escapes of control characters to them.

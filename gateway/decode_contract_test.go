@@ -286,3 +286,17 @@ func BenchmarkDecodeStrict(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeStrictWallet decodes an e-commerce order with a Chinese
+// subject, free text and metadata (walletOrderBody).
+func BenchmarkDecodeStrictWallet(b *testing.B) {
+	body := []byte(walletOrderBody)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var in OrderRequest
+		if err := decodeStrict(body, &in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

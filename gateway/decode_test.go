@@ -622,3 +622,34 @@ func BenchmarkKeyWalker(b *testing.B) {
 		}
 	}
 }
+
+// utf8Rune steps over exactly what utf8.DecodeRune decodes, and flags
+// exactly the C1 controls, for every lead byte, every second byte and the
+// boundary values of the others, whole or cut short.
+func TestUTF8RuneAgrees(t *testing.T) {
+	edges := []byte{0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF}
+	for b0 := 0x80; b0 <= 0xFF; b0++ {
+		for b1 := 0; b1 <= 0xFF; b1++ {
+			for _, b2 := range edges {
+				for _, b3 := range edges {
+					full := []byte{byte(b0), byte(b1), b2, b3}
+					for n := 1; n <= 4; n++ {
+						b := full[:n]
+						size, control := utf8Rune(b)
+						r, want := utf8.DecodeRune(b)
+						if r == utf8.RuneError && want == 1 {
+							want = 0
+						}
+						wantControl := rune(-1)
+						if want > 0 && isControl(r) {
+							wantControl = r
+						}
+						if size != want || control != wantControl {
+							t.Fatalf("% x: size %d control %d, want %d %d", b, size, control, want, wantControl)
+						}
+					}
+				}
+			}
+		}
+	}
+}
