@@ -58,8 +58,13 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, backend string) *fixture {
+	return newFixtureWith(t, backend, store.Options{})
+}
+
+func newFixtureWith(t *testing.T, backend string, opts store.Options) *fixture {
 	clk := &clock{t: at(1, 10, 0, 0)}
-	db := storetest.OpenWith(t, backend, store.Options{Now: clk.Now})
+	opts.Now = clk.Now
+	db := storetest.OpenWith(t, backend, opts)
 	f := &fixture{db: db, clk: clk, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}}
 	f.m = &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
 		Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: clk.Now}}

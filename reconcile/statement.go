@@ -3,12 +3,12 @@ package reconcile
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"sort"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/paygate-cn/paygate"
 	"github.com/xuri/excelize/v2"
@@ -131,12 +131,18 @@ func WriteStatement(ctx context.Context, st paygate.ReconciliationStore, w io.Wr
 
 // Yuan formats fen as yuan with two decimals: 1234 → "12.34", -5 → "-0.05".
 func Yuan(fen int64) string {
-	sign := ""
+	return string(appendYuan(nil, fen))
+}
+
+// appendYuan appends fen formatted as Yuan does.
+func appendYuan(dst []byte, fen int64) []byte {
 	u := uint64(fen)
 	if fen < 0 {
-		sign, u = "-", uint64(-fen)
+		dst, u = append(dst, '-'), -u
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, u/100, u%100)
+	dst = strconv.AppendUint(dst, u/100, 10)
+	c := u % 100
+	return append(dst, '.', byte('0'+c/10), byte('0'+c%10))
 }
 
 const timeLayout = "2006-01-02 15:04:05"
@@ -159,42 +165,97 @@ func outcomeText(o paygate.ReconOutcome) string {
 	return string(o)
 }
 
+// csvStatement writes the CSV statement. Lines are formatted into one
+// reused buffer (RFC 4180 quoting, as encoding/csv writes it): no
+// allocation per line beyond what the database driver makes
+// (docs/performance.md).
 type csvStatement struct {
 	buf *bufio.Writer
-	w   *csv.Writer
-	rec []string
+	rec []byte
 }
 
 func newCSVStatement(w io.Writer) *csvStatement {
 	buf := bufio.NewWriterSize(w, 64<<10)
 	buf.WriteString("\uFEFF") // spreadsheets read the file as UTF-8 only after a BOM
-	c := &csvStatement{buf: buf, w: csv.NewWriter(buf), rec: make([]string, len(statementHeader))}
-	c.w.Write(statementHeader)
+	c := &csvStatement{buf: buf, rec: make([]byte, 0, 512)}
+	c.record(statementHeader...)
 	return c
 }
 
+// record writes one record of plain fields.
+func (c *csvStatement) record(fields ...string) {
+	b := c.rec[:0]
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVField(b, f)
+	}
+	c.rec = append(b, '\n')
+	c.buf.Write(c.rec)
+}
+
+// appendCSVField appends a field quoted as encoding/csv's Writer quotes it
+// (comma separator, LF line ends).
+func appendCSVField(b []byte, f string) []byte {
+	if !csvNeedsQuotes(f) {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
+}
+
+func csvNeedsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` {
+		return true
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case '\n', '\r', '"', ',':
+			return true
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	return unicode.IsSpace(r)
+}
+
 func (c *csvStatement) line(l *paygate.StatementLine) error {
-	r := c.rec
-	r[0], r[1], r[2], r[3] = lineType(l), l.Time.In(paygate.ChinaStandardTime).Format(timeLayout), l.MerchantOrderNo, l.ChannelTradeNo
-	r[4], r[5], r[6], r[7], r[8] = l.Method, l.Channel, l.Provider, l.Rule, l.TerminalID
-	r[9], r[10], r[11], r[12], r[13], r[14] = Yuan(l.Amount), Yuan(l.Fee), Yuan(l.NetAmount), outcomeText(l.Outcome), l.OrderID, l.RefundID
-	return c.w.Write(r)
+	b := append(c.rec[:0], lineType(l)...)
+	b = append(b, ',')
+	b = l.Time.In(paygate.ChinaStandardTime).AppendFormat(b, timeLayout)
+	for _, f := range [...]string{l.MerchantOrderNo, l.ChannelTradeNo, l.Method, l.Channel, l.Provider, l.Rule, l.TerminalID} {
+		b = appendCSVField(append(b, ','), f)
+	}
+	b = appendYuan(append(b, ','), l.Amount)
+	b = appendYuan(append(b, ','), l.Fee)
+	b = appendYuan(append(b, ','), l.NetAmount)
+	b = appendCSVField(append(b, ','), outcomeText(l.Outcome))
+	b = appendCSVField(append(b, ','), l.OrderID)
+	b = appendCSVField(append(b, ','), l.RefundID)
+	c.rec = append(b, '\n')
+	_, err := c.buf.Write(c.rec)
+	return err
 }
 
 func (c *csvStatement) finish(s *statementSums) error {
 	row := func(kind, channel string, t StatementTotals) {
-		c.w.Write([]string{kind, "", "", "", "", channel, "", "", strconv.FormatInt(t.Count, 10) + "笔",
-			Yuan(t.Amount), Yuan(t.Fee), Yuan(t.NetAmount), "", "", ""})
+		c.record(kind, "", "", "", "", channel, "", "", strconv.FormatInt(t.Count, 10)+"笔",
+			Yuan(t.Amount), Yuan(t.Fee), Yuan(t.NetAmount), "", "", "")
 	}
 	for _, ch := range s.channels() {
 		row("渠道合计", ch, *s.byChannel[ch])
 	}
 	row("总计", "", s.total)
-	c.w.Write([]string{"路由节省", "", "", "", "", "", "", "", "", Yuan(s.savings), "", "", "", "", ""})
-	c.w.Flush()
-	if err := c.w.Error(); err != nil {
-		return err
-	}
+	c.record("路由节省", "", "", "", "", "", "", "", "", Yuan(s.savings), "", "", "", "", "")
 	return c.buf.Flush()
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -143,6 +144,45 @@ func TestStatements(t *testing.T) {
 
 		if err := reconcile.WriteStatement(ctx, f.db, &x, "m_1", day, "pdf"); paygate.ErrorCode(err) != paygate.EPARAMINVALID {
 			t.Errorf("pdf: %v", err)
+		}
+	})
+}
+
+// TestStatementsOnOneConnection reads the statement of TestStatements'
+// day through a store limited to one connection: PostgreSQL then reads the
+// day in one sorted query instead of two merged streams
+// (store.StatementLines); the lines, their order and totals are the same.
+func TestStatementsOnOneConnection(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, _ *store.DB) {
+		ctx := context.Background()
+		backend := t.Name()[len("TestStatementsOnOneConnection/"):]
+		var got [2]string
+		for i, conns := range []int{0, 1} {
+			f := newFixtureWith(t, backend, store.Options{MaxConns: conns})
+			f.mixedDay(t)
+			bill := append([]reconcile.Line(nil), f.bill...)
+			bill[0].Fee++
+			f.run(t, &lines{l: bill})
+			var js bytes.Buffer
+			if err := reconcile.WriteStatement(ctx, f.db, &js, "m_1", day, "json"); err != nil {
+				t.Fatal(err)
+			}
+			var st statement
+			if err := json.Unmarshal(js.Bytes(), &st); err != nil {
+				t.Fatal(err)
+			}
+			// Identifiers differ between the two fixtures; what is
+			// compared is each line's kind, channel, rule, amounts
+			// and outcome, in order, and the totals.
+			var b strings.Builder
+			for _, l := range st.Lines {
+				fmt.Fprintf(&b, "%s %s %s %d %d %d %v|", l.Type, l.Channel, l.Rule, l.Amount, l.Fee, l.NetAmount, *l.Reconciliation)
+			}
+			fmt.Fprintf(&b, "%+v %d", st.Totals, st.RoutingSavings)
+			got[i] = b.String()
+		}
+		if got[0] != got[1] {
+			t.Errorf("two streams: %s\none query:   %s", got[0], got[1])
 		}
 	})
 }
