@@ -215,8 +215,9 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 			return err
 		}
 	}
-	if err := checkLen("payer_id", in.PayerID, 128); err != nil {
-		return err
+	if !validPayerID(in.PayerID) {
+		return paygate.ParamErrorf(paygate.EPARAMINVALID, "payer_id",
+			"payer_id is at most 64 letters, digits, '_' or '-' (an openid, buyer id, UnionPay user id or wallet id)")
 	}
 	if err := checkLen("client_ip", in.ClientIP, 45); err != nil {
 		return err
@@ -560,4 +561,21 @@ func (s *Server) writeOrder(c *gin.Context, status int, o *paygate.Order) {
 		return
 	}
 	c.Data(status, "application/json; charset=utf-8", b)
+}
+
+// validPayerID: the wallets' payer ids (WeChat openid, Alipay buyer id or
+// open id, UnionPay user id, e-CNY wallet id) are at most 64 letters,
+// digits, '_' or '-' (docs/errors.md); checked before anything is written
+// so that a channel never refuses one after the order exists. "" is absent.
+func validPayerID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

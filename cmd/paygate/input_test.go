@@ -39,6 +39,11 @@ func nothingWritten(t *testing.T, c *client) {
 // the channel does not implement, or a flow without its parameters, is
 // refused with the parameter named, no order and no event exist, and the
 // merchant_order_no is still free for the corrected request.
+func withPayer(b map[string]any, payer string) map[string]any {
+	b["payer_id"] = payer
+	return b
+}
+
 func TestFlowChecksWriteNothing(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *client) {
 		wallet := func(channel, method string) map[string]any {
@@ -78,6 +83,12 @@ func TestFlowChecksWriteNothing(t *testing.T) {
 				func(b map[string]any) { b["method"] = "qr" }},
 			{"ecny app", wallet("ecny", "app"), 400, paygate.EUNSUPPORTED, "method",
 				func(b map[string]any) { b["method"] = "qr" }},
+			// Regression: a payer id the channel refuses used to be found out
+			// by the channel client, after the order was written as failed.
+			{"unionpay jsapi with a malformed payer_id", withPayer(wallet("unionpay", "jsapi"), "user id; drop"), 400,
+				paygate.EPARAMINVALID, "payer_id", func(b map[string]any) { b["payer_id"] = "up_sandbox_user_43" }},
+			{"ecny jsapi with an over-long payer_id", withPayer(wallet("ecny", "jsapi"), strings.Repeat("9", 65)), 400,
+				paygate.EPARAMINVALID, "payer_id", func(b map[string]any) { b["payer_id"] = "0021123456789013" }},
 			{"acquirer qr", wallet("acquirer", "qr"), 400, paygate.EUNSUPPORTED, "method",
 				func(b map[string]any) { b["channel"] = "alipay" }},
 		} {

@@ -312,6 +312,17 @@ func TestReconciliationAndStatements(t *testing.T) {
 		t.Fatalf("order: %+v %v", o, err)
 	}
 	day := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
+	// The channel's bill will charge another fee on this order: a
+	// discrepancy the merchant sees and resolves.
+	adj, _ := json.Marshal(map[string]string{"date": day, "action": "fee", "out_trade_no": o.ID, "value": "1"})
+	resp, err := http.Post(gatewayURL+"/sandbox/wechat/bill_adjustments", "application/json", bytes.NewReader(adj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("bill adjustment: %d", resp.StatusCode)
+	}
 	runs, err := c.Reconciliations.Create(cx, &paygate.ReconciliationParams{Date: day, Provider: "wechat"})
 	if err != nil || len(runs) == 0 {
 		t.Fatalf("run: %+v %v", runs, err)
@@ -330,15 +341,21 @@ func TestReconciliationAndStatements(t *testing.T) {
 	if !listed {
 		t.Fatal("run not listed")
 	}
+	resolved := false
 	for d, err := range c.Reconciliations.Discrepancies(cx, run.ID) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Resolution == "open" {
-			if _, err := c.Discrepancies.Resolve(cx, d.ID, "checked by the SDK test"); err != nil {
-				t.Fatal(err)
+		if d.OrderID == o.ID && d.Outcome == "fee_mismatch" && d.Resolution == "open" {
+			got, err := c.Discrepancies.Resolve(cx, d.ID, "checked by the SDK test")
+			if err != nil || got.Resolution != "accepted" || got.Note != "checked by the SDK test" {
+				t.Fatalf("resolve: %+v %v", got, err)
 			}
+			resolved = true
 		}
+	}
+	if !resolved {
+		t.Fatal("no open fee_mismatch for the adjusted order")
 	}
 
 	st, err := c.Statements.Get(cx, day)

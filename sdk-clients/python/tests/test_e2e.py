@@ -147,18 +147,24 @@ class QRCodes(unittest.TestCase):
 class Reconciliation(unittest.TestCase):
     def test_runs_discrepancies_statements(self):
         c = client()
-        c.orders.create(merchant_order_no=order_no(), amount=4321, subject="Recon", method="auth_code",
-                        auth_code=wechat_code(), terminal_id="T0001")
+        o = c.orders.create(merchant_order_no=order_no(), amount=4321, subject="Recon", method="auth_code",
+                            auth_code=wechat_code(), terminal_id="T0001")
         day = cst_today()
+        # The channel's bill will charge another fee on this order: a
+        # discrepancy the merchant sees and resolves.
+        gateway.post_json(gateway.base_url() + "/sandbox/wechat/bill_adjustments",
+                          {"date": day, "action": "fee", "out_trade_no": o.id, "value": "1"})
         run = c.reconciliations.create(day, provider="wechat")
         if run.object == "list":
             run = run.data[0]
         got = c.reconciliations.retrieve(run.id)
         self.assertEqual((got.provider, got.date), ("wechat", day))
         self.assertIn(run.id, [r.id for r in c.reconciliations.list(date=day)])
-        for d in c.reconciliations.discrepancies(run.id):
-            if d.resolution == "open":
-                c.discrepancies.resolve(d.id, "checked by the SDK test")
+        open_ones = [d for d in c.reconciliations.discrepancies(run.id)
+                     if d.order_id == o.id and d.outcome == "fee_mismatch" and d.resolution == "open"]
+        self.assertEqual(len(open_ones), 1)
+        got = c.discrepancies.resolve(open_ones[0].id, "checked by the SDK test")
+        self.assertEqual((got.resolution, got.note), ("accepted", "checked by the SDK test"))
         st = c.statements.retrieve(day)
         self.assertEqual(st.object, "statement")
         self.assertEqual(sum(l.amount for l in st.lines), st.totals.amount)

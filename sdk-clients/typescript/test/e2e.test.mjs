@@ -147,17 +147,25 @@ test('qr codes', async () => {
 
 test('reconciliations, discrepancies and statements', async () => {
   const pg = client();
-  await pg.orders.create({ merchant_order_no: orderNo(), amount: 4321, subject: 'Recon', method: 'auth_code',
+  const o = await pg.orders.create({ merchant_order_no: orderNo(), amount: 4321, subject: 'Recon', method: 'auth_code',
     auth_code: wechatCode(), terminal_id: 'T0001' });
   const day = cstToday();
+  // The channel's bill will charge another fee on this order: a discrepancy
+  // the merchant sees and resolves.
+  const adj = await fetch(gw.url + '/sandbox/wechat/bill_adjustments', { method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ date: day, action: 'fee', out_trade_no: o.id, value: '1' }) });
+  assert.equal(adj.status, 204);
   let run = await pg.reconciliations.create({ date: day, provider: 'wechat' });
   if (run.object === 'list') run = run.data[0];
   const got = await pg.reconciliations.retrieve(run.id);
   assert.deepEqual([got.provider, got.date], ['wechat', day]);
   assert.ok((await collect(pg.reconciliations.list({ date: day }))).some((r) => r.id === run.id));
-  for await (const d of pg.reconciliations.discrepancies(run.id)) {
-    if (d.resolution === 'open') await pg.discrepancies.resolve(d.id, { note: 'checked by the SDK test' });
-  }
+  const open = (await collect(pg.reconciliations.discrepancies(run.id)))
+    .filter((d) => d.order_id === o.id && d.outcome === 'fee_mismatch' && d.resolution === 'open');
+  assert.equal(open.length, 1);
+  const resolved = await pg.discrepancies.resolve(open[0].id, { note: 'checked by the SDK test' });
+  assert.deepEqual([resolved.resolution, resolved.note], ['accepted', 'checked by the SDK test']);
   const st = await pg.statements.retrieve(day);
   assert.equal(st.object, 'statement');
   assert.equal(st.lines.reduce((s, l) => s + l.amount, 0), st.totals.amount);
