@@ -552,12 +552,12 @@ func (c maxFeeCol) Scan(v any) error {
 // once, so the database produces lines while they are written; only the
 // current line of each is held (docs/performance.md).
 func (db *DB) mergeStatement(ctx context.Context, payQ string, payArgs []any, refQ string, refArgs []any, fn func(*paygate.StatementLine) error) error {
-	pay, err := db.openLines(ctx, payQ, payArgs)
+	pay, err := db.openLines(ctx, "", payQ, payArgs)
 	if err != nil {
 		return err
 	}
 	defer pay.close()
-	ref, err := db.openLines(ctx, refQ, refArgs)
+	ref, err := db.openLines(ctx, pay.snapshot, refQ, refArgs)
 	if err != nil {
 		return err
 	}
@@ -596,29 +596,44 @@ func statementBefore(a, b *paygate.StatementLine) bool {
 }
 
 // lineStream is one ordered stream of statement lines in its own
-// read-only transaction without JIT (see stream).
+// read-only transaction without JIT (see stream). The two streams of a
+// statement share one snapshot: the first exports it, the second takes it,
+// so the statement shows the day as of one instant.
 type lineStream struct {
-	tx   *sql.Tx
-	rows *sql.Rows
-	l    paygate.StatementLine
-	ok   bool
+	tx       *sql.Tx
+	rows     *sql.Rows
+	l        paygate.StatementLine
+	ok       bool
+	snapshot string
 }
 
-func (db *DB) openLines(ctx context.Context, q string, args []any) (*lineStream, error) {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (db *DB) openLines(ctx context.Context, snapshot, q string, args []any) (*lineStream, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, "SET LOCAL jit = off"); err != nil {
-		tx.Rollback()
-		return nil, err
+	s := &lineStream{tx: tx, snapshot: snapshot}
+	if snapshot != "" {
+		_, err = tx.ExecContext(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(snapshot))
+	} else {
+		err = tx.QueryRowContext(ctx, "SELECT pg_export_snapshot()").Scan(&s.snapshot)
 	}
-	rows, err := tx.QueryContext(ctx, db.rebind(q), args...)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, "SET LOCAL jit = off")
+	}
+	if err == nil {
+		s.rows, err = tx.QueryContext(ctx, db.rebind(q), args...)
+	}
 	if err != nil {
 		tx.Rollback()
 		return nil, err
 	}
-	return &lineStream{tx: tx, rows: rows}, nil
+	return s, nil
+}
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 func (s *lineStream) next() error {

@@ -154,7 +154,7 @@ type adjuster interface {
 func (c *client) adjusters() map[string]adjuster {
 	sb := c.m.Sandbox
 	return map[string]adjuster{paygate.KindWeChat: sb.WeChat, paygate.KindAlipay: sb.Alipay,
-		paygate.KindUnionPay: sb.UnionPay, paygate.KindECNY: sb.ECNY}
+		paygate.KindUnionPay: sb.UnionPay, paygate.KindECNY: sb.ECNY, paygate.KindAcquirer: sb.Acquirer}
 }
 
 // reconcileToday runs POST /v1/reconciliations for today and returns the
@@ -186,9 +186,10 @@ func (c *client) discrepancies(t *testing.T, runID string) []map[string]any {
 	return out
 }
 
-// TestReconcileSandboxDay reconciles a day of mixed wallet traffic against
-// the simulators' real-format bills: first as processed (no discrepancy),
-// then with each channel's next bill adjusted to produce every outcome.
+// TestReconcileSandboxDay reconciles a day of mixed wallet and card traffic
+// against the simulators' real-format bills: first as processed (no
+// discrepancy), then with each channel's next bill adjusted to produce
+// every outcome it can show.
 func TestReconcileSandboxDay(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b, func(t *testing.T) {
@@ -236,11 +237,50 @@ func TestReconcileSandboxDay(t *testing.T) {
 				c.waitStatus(d.reversed, "reversed")
 			}
 
+			// Card traffic through the acquirer: sales, a partial refund,
+			// a same-day void, and a sale whose answer is lost and which
+			// is reversed (0400). The acquirer's file names each by its
+			// RRN (the order's channel trade no.), never by paygate's id.
+			cardSale := func(last4 string, amount int64) (id, rrn string) {
+				o := mustStatus(t, c.createOrder(cardOrder(newCard(t, "622202", 16, last4), paygate.EntryChip, "", amount), ""), 201)
+				if o["provider"] != paygate.KindAcquirer {
+					t.Fatalf("card sale routed to %v", o["provider"])
+				}
+				rrn, _ = o["channel_trade_no"].(string)
+				return o["id"].(string), rrn
+			}
+			cPaid, cPaidRRN := cardSale(nextLast4(), 2000)
+			cFee, cFeeRRN := cardSale(nextLast4(), 3000)
+			cPartial, cPartialRRN := cardSale(nextLast4(), 5000)
+			cVoided, cVoidedRRN := cardSale(nextLast4(), 2500)
+			cReversed, _ := cardSale("2222", 3000) // unanswered: reversed
+			cRefund := post("/v1/orders/"+cPartial+"/refunds", "/v1/orders/{id}/refunds", map[string]any{"merchant_refund_no": orderNo(), "amount": 1000})
+			if o := mustStatus(t, c.do("POST", "/v1/orders/"+cVoided+"/cancel", "/v1/orders/{id}/cancel", nil, ""), 200); o["status"] != "reversed" {
+				t.Fatalf("void: %v", o)
+			}
+			c.waitStatus(cPaid, "succeeded")
+			c.waitStatus(cPartial, "partially_refunded")
+			c.waitStatus(cReversed, "reversed")
+			if cRefund["status"] != "succeeded" {
+				t.Fatalf("card refund: %v", cRefund)
+			}
+			cRefundRRN, _ := cRefund["channel_refund_no"].(string)
+
+			providers := append(append([]wallet(nil), wallets...), wallet{channel: paygate.KindAcquirer})
 			runs := c.reconcileToday(t)
-			for _, w := range wallets {
+			for _, w := range providers {
 				run := runs[w.channel]
 				if run == nil || run["status"] != "succeeded" {
 					t.Fatalf("%s: run %v", w.channel, run)
+				}
+				// Three sales and the refund settled (5000 + 3000 + 2000 -
+				// 1000); the void and the reversal are in neither side's
+				// money.
+				if w.channel == paygate.KindAcquirer {
+					ch, pg := run["channel"].(map[string]any), run["paygate"].(map[string]any)
+					if run["outcomes"].(map[string]any)["matched"] != 4.0 || ch["count"] != 4.0 || ch["amount"] != 9000.0 || pg["amount"] != 9000.0 {
+						t.Errorf("acquirer run %v", run)
+					}
 				}
 				for o, n := range run["outcomes"].(map[string]any) {
 					if o != "matched" && n != 0.0 {
@@ -270,21 +310,44 @@ func TestReconcileSandboxDay(t *testing.T) {
 					adjust(w.channel, sandbox.BillAdjustment{Action: "fee", OutTradeNo: d.partial, Value: "99"})
 				}
 			}
+			// The acquirer's file lists only what it settled: a line it
+			// marks reversed or failed is left out (missing_at_channel, as
+			// a dropped one); status_mismatch is a voided sale the file
+			// settles after all.
+			adjust(paygate.KindAcquirer, sandbox.BillAdjustment{Action: "amount", OutTradeNo: cPaidRRN, Value: "2001"})
+			adjust(paygate.KindAcquirer, sandbox.BillAdjustment{Action: "fee", OutTradeNo: cFeeRRN, Value: "99"})
+			adjust(paygate.KindAcquirer, sandbox.BillAdjustment{Action: "add", Value: "4321"})
+			adjust(paygate.KindAcquirer, sandbox.BillAdjustment{Action: "drop", OutTradeNo: cPartialRRN, Refund: cRefundRRN})
+			adjust(paygate.KindAcquirer, sandbox.BillAdjustment{Action: "add", OutTradeNo: cVoidedRRN, Value: "2500"})
 			runs = c.reconcileToday(t)
-			for _, w := range wallets {
-				d := days[w.channel]
+			for _, w := range providers {
 				run := runs[w.channel]
-				want := map[string]map[string]bool{ // outcome → order ids
-					"amount_mismatch":    {d.paid: true},
-					"status_mismatch":    {d.full: true},
-					"missing_in_paygate": {"": true},
-					"missing_at_channel": {d.late: true},
+				if run == nil || run["status"] != "succeeded" {
+					t.Fatalf("%s: run %v", w.channel, run)
 				}
-				if w.channel != paygate.KindECNY {
-					want["fee_mismatch"] = map[string]bool{d.partial: true}
-				}
-				if w.channel == paygate.KindWeChat {
-					want["status_mismatch"][closed] = true
+				var want map[string]map[string]bool // outcome → order ids
+				if w.channel == paygate.KindAcquirer {
+					want = map[string]map[string]bool{
+						"amount_mismatch":    {cPaid: true},
+						"fee_mismatch":       {cFee: true},
+						"status_mismatch":    {cVoided: true},
+						"missing_in_paygate": {"": true},
+						"missing_at_channel": {cPartial: true},
+					}
+				} else {
+					d := days[w.channel]
+					want = map[string]map[string]bool{
+						"amount_mismatch":    {d.paid: true},
+						"status_mismatch":    {d.full: true},
+						"missing_in_paygate": {"": true},
+						"missing_at_channel": {d.late: true},
+					}
+					if w.channel != paygate.KindECNY {
+						want["fee_mismatch"] = map[string]bool{d.partial: true}
+					}
+					if w.channel == paygate.KindWeChat {
+						want["status_mismatch"][closed] = true
+					}
 				}
 				got := map[string]map[string]bool{}
 				// missing_in_paygate names no merchant: operators see it.
