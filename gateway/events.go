@@ -17,12 +17,9 @@ func (s *Server) listEvents(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read events"))
 		return
 	}
-	q := c.Request.URL.Query()
-	for k := range q {
-		if !listEventParams[k] {
-			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
-			return
-		}
+	q, ok := s.query(c, listEventParams)
+	if !ok {
+		return
 	}
 	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {

@@ -452,13 +452,23 @@ func parseTimeParam(q url.Values, name string) (*time.Time, error) {
 	return &t, nil
 }
 
-func (s *Server) listOrders(c *gin.Context) {
+// query returns the request's query parameters, answering 400
+// unknown_parameter (and false) when one is not in allowed.
+func (s *Server) query(c *gin.Context, allowed map[string]bool) (url.Values, bool) {
 	q := c.Request.URL.Query()
 	for k := range q {
-		if !listOrderParams[k] {
+		if !allowed[k] {
 			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
-			return
+			return nil, false
 		}
+	}
+	return q, true
+}
+
+func (s *Server) listOrders(c *gin.Context) {
+	q, ok := s.query(c, listOrderParams)
+	if !ok {
+		return
 	}
 	key := apiKey(c)
 	f := paygate.OrderFilter{MerchantID: key.MerchantID, TerminalID: key.TerminalID,

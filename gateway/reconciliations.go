@@ -176,12 +176,9 @@ func (s *Server) listReconciliations(c *gin.Context) {
 	if !s.merchantOnly(c, "read reconciliations") {
 		return
 	}
-	q := c.Request.URL.Query()
-	for k := range q {
-		if !listReconciliationParams[k] {
-			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
-			return
-		}
+	q, ok := s.query(c, listReconciliationParams)
+	if !ok {
+		return
 	}
 	day := q.Get("date")
 	if day == "" {
@@ -238,12 +235,9 @@ func (s *Server) getReconciliation(c *gin.Context) {
 var listDiscrepancyParams = map[string]bool{"cursor": true, "limit": true}
 
 func (s *Server) listDiscrepancies(c *gin.Context) {
-	q := c.Request.URL.Query()
-	for k := range q {
-		if !listDiscrepancyParams[k] {
-			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
-			return
-		}
+	q, ok := s.query(c, listDiscrepancyParams)
+	if !ok {
+		return
 	}
 	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {
@@ -305,12 +299,9 @@ func (s *Server) getStatement(c *gin.Context) {
 	if !s.merchantOnly(c, "read statements") {
 		return
 	}
-	q := c.Request.URL.Query()
-	for k := range q {
-		if !statementParams[k] {
-			s.writeError(c, paygate.ParamErrorf(paygate.EUNKNOWNPARAM, k, "unknown query parameter %q", k))
-			return
-		}
+	q, ok := s.query(c, statementParams)
+	if !ok {
+		return
 	}
 	day := c.Param("date")
 	if _, err := paygate.ParseDay(day); err != nil {
