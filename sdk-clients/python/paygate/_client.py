@@ -108,7 +108,7 @@ class Client:
         while True:
             try:
                 status, headers, answer = self._attempt(method, path, data, idempotency_key)
-            except APIConnectionError as err:
+            except APIConnectionError:
                 if attempt >= self.max_retries:
                     raise
                 self._sleep(self._backoff(attempt, None))
