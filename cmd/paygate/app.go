@@ -17,15 +17,17 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/internal/secrets"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
-	"github.com/redis/go-redis/v9"
 )
 
 // Main is the whole gateway process: configuration, storage, Redis, the
@@ -144,11 +146,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Directory = cfg.Directory()
 	m.webhooks = cfg.Webhooks.Policy()
 	providers := cfg.Providers
-	secret, err := loadServerSecret(m.Getenv, cfg.DataDir)
+	secret, err := secrets.Load(m.Getenv, cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	box, err := gateway.NewSecretBox(secret)
+	box, err := secrets.NewBox(secret)
 	if err != nil {
 		return err
 	}
@@ -233,7 +235,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
 		Cashier: &gateway.Cashier{
-			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
+			Codes: m.DB, PublicURL: public, Key: secrets.DeriveKey(secret, secrets.PurposeCashier),
 			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
 			DefaultStaticQRLimit: routing.StaticQRDailyLimit,
 			PaysPerIP:            cfg.Cashier.PaysPerIP, PaysPerCode: cfg.Cashier.PaysPerCode,

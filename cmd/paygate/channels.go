@@ -15,6 +15,7 @@ import (
 	"github.com/paygate-cn/paygate/channels/unionpay"
 	"github.com/paygate-cn/paygate/channels/wechat"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/internal/secrets"
 )
 
 // newChannel builds the client of a configured provider by its kind.
@@ -45,7 +46,7 @@ type cardParser struct {
 
 // newCardParser returns the gateway's ParseCard hook.
 func newCardParser(serverSecret []byte, sandbox bool) func(in *gateway.CardInput) (*paygate.CardData, *paygate.CardInfo, error) {
-	p := &cardParser{fingerprintKey: gateway.DeriveKey(serverSecret, gateway.PurposeCardFingerprint), sandbox: sandbox}
+	p := &cardParser{fingerprintKey: secrets.DeriveKey(serverSecret, secrets.PurposeCardFingerprint), sandbox: sandbox}
 	return p.parse
 }
 
