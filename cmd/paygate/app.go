@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -155,7 +154,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	if err := validateContracts(cfg); err != nil {
+	if err := cfg.ValidateContracts(); err != nil {
 		return err
 	}
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
@@ -231,7 +230,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
 		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
-		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
+		RateLimit: cfg.RateLimits(), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
 		Cashier: &gateway.Cashier{
@@ -277,55 +276,6 @@ func newHTTPServer(t config.Server, h http.Handler) *http.Server {
 		WriteTimeout:      t.WriteTimeout,
 		IdleTimeout:       t.IdleTimeout,
 	}
-}
-
-// rateLimits answers each API key's request rate limit from the
-// configuration: the merchant's own rates where it sets them, the
-// gateway's otherwise; terminal keys have their own rates.
-func rateLimits(cfg *config.Config) func(*paygate.APIKey) (int, int) {
-	if cfg.RateLimit.Disabled {
-		return nil
-	}
-	type pair struct{ key, terminal [2]int }
-	byMerchant := make(map[string]pair, len(cfg.Merchants))
-	for i := range cfg.Merchants {
-		mc := &cfg.Merchants[i]
-		var p pair
-		p.key[0], p.key[1] = cfg.RateLimit.For(mc, false)
-		p.terminal[0], p.terminal[1] = cfg.RateLimit.For(mc, true)
-		byMerchant[mc.ID] = p
-	}
-	var fallback pair
-	fallback.key[0], fallback.key[1] = cfg.RateLimit.For(nil, false)
-	fallback.terminal[0], fallback.terminal[1] = cfg.RateLimit.For(nil, true)
-	return func(k *paygate.APIKey) (int, int) {
-		p, ok := byMerchant[k.MerchantID]
-		if !ok {
-			p = fallback
-		}
-		if k.TerminalID != "" {
-			return p.terminal[0], p.terminal[1]
-		}
-		return p.key[0], p.key[1]
-	}
-}
-
-// validateContracts checks every merchant contract's fee schedule as
-// routing.New checks the providers': a bad rule stops the start, named.
-func validateContracts(cfg *config.Config) error {
-	for i, mc := range cfg.Merchants {
-		ids := make([]string, 0, len(mc.Contracts))
-		for id := range mc.Contracts {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			if err := routing.ValidateFees(mc.Contracts[id], fmt.Sprintf("merchants[%d].contracts.%s", i, id)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func (m *Main) openStore(ctx context.Context) error {
