@@ -28,9 +28,11 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	_ "github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/channels/ecny"
 	"github.com/paygate-cn/paygate/config"
+	"github.com/paygate-cn/paygate/internal/apiclient"
 )
 
 // Signatures per order are counted, not assumed: every call to the
@@ -183,7 +185,7 @@ func benchChannel(ctx context.Context, m *Main, timer *channelTimer, kind string
 			"method": "auth_code", "auth_code": code, "terminal_id": "T0001",
 		})
 		start := time.Now()
-		resp, err := SignedRequest(ctx, hc, m.URL, key, secret, "POST", "/v1/orders", body, "")
+		resp, err := apiclient.Do(ctx, hc, m.URL, key, secret, "POST", "/v1/orders", body, "")
 		if err != nil {
 			return "", 0, false
 		}

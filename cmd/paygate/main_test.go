@@ -20,6 +20,7 @@ import (
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
 	"github.com/paygate-cn/paygate/gateway/apitest"
+	"github.com/paygate-cn/paygate/internal/apiclient"
 )
 
 const (
@@ -173,7 +174,7 @@ func (c *client) do(method, path, template string, body any, idem string) respon
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	resp, err := SignedRequest(context.Background(), hc, c.base, keyID, secret, method, path, b, idem)
+	resp, err := apiclient.Do(context.Background(), hc, c.base, keyID, secret, method, path, b, idem)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
