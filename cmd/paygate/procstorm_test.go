@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -154,6 +156,10 @@ func (c *callbackCollector) wait(t *testing.T, n int) []capturedCallback {
 // Then every order succeeded exactly once, with exactly one event; every
 // event reaches the merchant and is recorded delivered; and replays take
 // the Redis fast path again.
+//
+// It is built only with the harness tag, and CI (.ci/run) runs it:
+//
+//	go test -tags harness -run TestProcessStorm ./cmd/paygate
 func TestProcessStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process storm: skipped in -short")
