@@ -21,6 +21,7 @@ import (
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
+	"github.com/paygate-cn/paygate/cardinput"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
 	"github.com/paygate-cn/paygate/internal/secrets"
@@ -202,7 +203,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Orders: m.DB, Refunds: m.DB, Applier: applier, Router: m.Router, Channels: channels,
 		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
 		PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow, Logger: m.Logger,
-		ParseCard: newCardParser(secret, cfg.Sandbox.Enabled),
+		ParseCard: cardinput.New(secrets.DeriveKey(secret, secrets.PurposeCardFingerprint), cfg.Sandbox.Enabled).Parse,
 		Fallback:  routing.Fallback,
 		Terminal:  m.terminal,
 	}

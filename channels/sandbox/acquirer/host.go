@@ -379,7 +379,7 @@ func (h *Host) authorize(m *iso8583.Message, mti, kind string) *iso8583.Message 
 	answer := true
 	scenario := sandbox.ScenarioOf(pan)
 	switch {
-	case !luhn(pan):
+	case !paygate.ValidPAN(pan):
 		rc = iso.RCInvalidCard
 	case !okAmount:
 		rc = iso.RCInvalidAmount
@@ -587,25 +587,4 @@ func (h *Host) reverse(m *iso8583.Message, mti string) *iso8583.Message {
 	orig.Status = StatusReversed
 	orig.Reversals++
 	return reply(m, mti, iso.RCApproved)
-}
-
-func luhn(pan string) bool {
-	if len(pan) < 13 || len(pan) > 19 {
-		return false
-	}
-	sum, double := 0, false
-	for i := len(pan) - 1; i >= 0; i-- {
-		d := int(pan[i] - '0')
-		if d < 0 || d > 9 {
-			return false
-		}
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }
