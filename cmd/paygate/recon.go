@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
-	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/config"
+	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/store"
 )
@@ -85,12 +85,13 @@ func fileSHA1(path string) (string, error) {
 }
 
 // reconService builds the reconciliation service over db: repairs go
-// through the callback applier, so they write the same events.
+// through the payments package, as callbacks do, so they write the same
+// events.
 func reconService(db *store.DB, specs map[string]paygate.ProviderSpec, now paygate.Clock,
 	open func(ctx context.Context, provider, day string) (*reconcile.Bill, error)) *reconcile.Service {
 	return &reconcile.Service{
 		Matcher: &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
-			Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: now}},
+			Applier: &payments.Payments{Orders: db, Refunds: db, Now: now}},
 		Providers: func() []string { return sortedIDs(specs) },
 		Open:      open,
 		NotReady:  func(err error) bool { return errors.Is(err, reconcile.ErrBillNotReady) },
