@@ -28,31 +28,14 @@ type voider interface {
 	Void(ctx context.Context, o *paygate.Order) (*paygate.Result, error)
 }
 
-// unwrapper is a decorated channel (health, metrics) exposing its inner one.
-type unwrapper interface {
-	Unwrap() paygate.Channel
-}
-
-func asVoider(ch paygate.Channel) (voider, bool) {
-	for ch != nil {
-		if v, ok := ch.(voider); ok {
-			return v, true
-		}
-		u, ok := ch.(unwrapper)
-		if !ok {
-			break
-		}
-		ch = u.Unwrap()
-	}
-	return nil, false
-}
+func asVoider(ch paygate.Channel) (voider, bool) { return paygate.As[voider](ch) }
 
 // preAuthChannel makes sure a capture-manual payment goes to a provider
 // that can pre-authorise: a cheaper one that cannot (QuickPass consume) is
 // passed over, and the route records why.
 func (p *Payments) preAuthChannel(route *paygate.Route, ch paygate.Channel) (paygate.Channel, error) {
 	for {
-		if _, ok := ch.(paygate.PreAuthorizer); ok {
+		if _, ok := paygate.As[paygate.PreAuthorizer](ch); ok {
 			return ch, nil
 		}
 		if p.Fallback == nil || !p.Fallback(route, route.Provider, "provider cannot pre-authorise (capture manual)") {
@@ -93,7 +76,7 @@ func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygat
 	var err error
 	switch v, canVoid := asVoider(ch); {
 	case o.Status == paygate.OrderAuthorized:
-		pa, ok := ch.(paygate.PreAuthorizer)
+		pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 		if !ok {
 			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot release authorisations", ch.ID())
 		}
@@ -144,7 +127,7 @@ func (p *Payments) Capture(ctx context.Context, m *paygate.Merchant, o *paygate.
 	if err != nil {
 		return nil, err
 	}
-	pa, ok := ch.(paygate.PreAuthorizer)
+	pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 	if !ok {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot capture", ch.ID())
 	}

@@ -170,7 +170,7 @@ func (p *Payments) query(ctx context.Context, ch paygate.Channel, o *paygate.Ord
 }
 
 func (p *Payments) reverse(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Result, error) {
-	rv, ok := ch.(paygate.Reverser)
+	rv, ok := paygate.As[paygate.Reverser](ch)
 	if !ok {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot reverse payments", ch.ID())
 	}
@@ -568,7 +568,7 @@ func (p *Payments) Resolve(ctx context.Context, o *paygate.Order) (*paygate.Orde
 		}
 		return p.reverseOrder(ctx, ch, o)
 	case now.After(o.ExpiresAt):
-		if cl, ok := ch.(paygate.OrderCloser); ok {
+		if cl, ok := paygate.As[paygate.OrderCloser](ch); ok {
 			if err := cl.CloseOrder(ctx, o); err != nil {
 				return o, err
 			}
@@ -629,14 +629,16 @@ func (p *Payments) CloseOrder(ctx context.Context, o *paygate.Order) (*paygate.O
 	if err != nil {
 		return nil, err
 	}
-	switch c := ch.(type) {
-	case paygate.OrderCloser:
+	closer, canClose := paygate.As[paygate.OrderCloser](ch)
+	_, canReverse := paygate.As[paygate.Reverser](ch)
+	switch {
+	case canClose:
 		start := time.Now()
-		err = c.CloseOrder(ctx, o)
+		err = closer.CloseOrder(ctx, o)
 		if p.observe != nil {
 			p.observe(ch.ID(), "close", map[bool]string{true: "error", false: "closed"}[err != nil], time.Since(start))
 		}
-	case paygate.Reverser:
+	case canReverse:
 		// Closing by reversal (UnionPay undo) is a reversal like any
 		// other: under the order's claim, so that it and a refund exclude
 		// each other (README, "Refunds and reversals").
