@@ -15,6 +15,7 @@ import (
 	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/metrics"
+	"github.com/paygate-cn/paygate/payments"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -25,7 +26,10 @@ type Deps struct {
 	Events      paygate.EventStore
 	Idempotency paygate.IdempotencyStore
 	Directory   paygate.MerchantDirectory
-	Payments    *Payments
+	// Payments moves payments: every order and refund endpoint calls it.
+	Payments *payments.Payments
+	// AuthCodes recognise payment codes (auth_code's channel).
+	AuthCodes []paygate.AuthCodeRule
 	// Terminals serves the terminal endpoints; nil leaves them out.
 	Terminals   *Terminals
 	Inbound     *callbacks.Inbound
