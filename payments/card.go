@@ -15,12 +15,12 @@ import (
 const cardReversalWait = 20 * time.Second
 
 // voider is a channel that can void a same-day sale (ISO 8583 0200/020000);
-// it is not a domain interface because only acquirers have it.
+// it is not a domain interface because only acquirers have it. Like every
+// optional ability it is found through the channel's decorators
+// (paygate.As).
 type voider interface {
 	Void(ctx context.Context, o *paygate.Order) (*paygate.Result, error)
 }
-
-func asVoider(ch paygate.Channel) (voider, bool) { return paygate.As[voider](ch) }
 
 // preAuthChannel makes sure a capture-manual payment goes to a provider
 // that can pre-authorise: a cheaper one that cannot (QuickPass consume) is
@@ -66,7 +66,7 @@ func (p *Payments) reverseUnanswered(ctx context.Context, ch paygate.Channel, o 
 func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
 	var res *paygate.Result
 	var err error
-	switch v, canVoid := asVoider(ch); {
+	switch v, canVoid := paygate.As[voider](ch); {
 	case o.Status == paygate.OrderAuthorized:
 		pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 		if !ok {

@@ -82,16 +82,16 @@ func (p *Payments) CloseOrder(ctx context.Context, o *paygate.Order) (*paygate.O
 	if err != nil {
 		return nil, err
 	}
-	closer, canClose := paygate.As[paygate.OrderCloser](ch)
-	_, canReverse := paygate.As[paygate.Reverser](ch)
+	closer, closes := paygate.As[paygate.OrderCloser](ch)
+	_, reverses := paygate.As[paygate.Reverser](ch)
 	switch {
-	case canClose:
+	case closes:
 		start := time.Now()
 		err = closer.CloseOrder(ctx, o)
 		if p.Observe != nil {
 			p.Observe(ch.ID(), "close", map[bool]string{true: "error", false: "closed"}[err != nil], time.Since(start))
 		}
-	case canReverse:
+	case reverses:
 		// Closing by reversal (UnionPay undo) is a reversal like any
 		// other: under the order's claim, so that it and a refund exclude
 		// each other (README, "Refunds and reversals").
