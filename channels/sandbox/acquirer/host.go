@@ -22,6 +22,7 @@
 package acquirer
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -40,8 +41,12 @@ import (
 
 // Options configure a Host.
 type Options struct {
-	// MACKey is the double-length 3DES key shared with the clients.
+	// MACKey is the double-length 3DES key shared with the clients; when
+	// nil, one is generated, and kept in KeyDir when that is set.
 	MACKey []byte
+	// KeyDir keeps a generated MAC key across restarts
+	// (KeyDir/acquirer.json); empty: a fresh key at every start.
+	KeyDir string
 	// Now is the host's clock (business day, RRNs); default time.Now.
 	Now paygate.Clock
 	// HangFor is how long a 1111 card "enters its PIN" before the answer;
@@ -131,6 +136,19 @@ type Host struct {
 
 // New builds a host. It does not listen yet.
 func New(opts Options) (*Host, error) {
+	if opts.MACKey == nil {
+		var k struct {
+			MACKey []byte `json:"mac_key"`
+		}
+		if err := sandbox.Persisted(opts.KeyDir, "acquirer", &k, func() error {
+			k.MACKey = make([]byte, 16)
+			_, err := rand.Read(k.MACKey)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		opts.MACKey = k.MACKey
+	}
 	mac, err := iso.NewMACKey(opts.MACKey)
 	if err != nil {
 		return nil, err
