@@ -323,7 +323,7 @@ func (m *Main) openRedis(ctx context.Context) error {
 		return err
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s: %w", redactURL(u), err)
+		return fmt.Errorf("redis at %s: %w", config.RedactURL(u), err)
 	}
 	m.Redis = client
 	if c, ok := client.(*redis.Client); ok {
@@ -351,15 +351,6 @@ func NewRedis(u string) (redis.UniversalClient, error) {
 		return redis.NewClient(opt), nil
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(u, ",")}), nil
-}
-
-func redactURL(u string) string {
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "***" + u[i:]
-		}
-	}
-	return u
 }
 
 // printSandbox prints the demo merchant's test credentials (from
