@@ -14,13 +14,13 @@ const (
 
 // DeliveryAttempt is one POST of an event to the merchant.
 type DeliveryAttempt struct {
-	Attempt    int       `json:"attempt"`
-	At         time.Time `json:"at"`
-	StatusCode int       `json:"status_code"` // 0 when no HTTP answer came
-	LatencyMS  int64     `json:"latency_ms"`
-	Error      string    `json:"error,omitempty"`
+	Attempt    int
+	At         time.Time
+	StatusCode int // 0 when no HTTP answer came
+	LatencyMS  int64
+	Error      string
 	// ResponseExcerpt is the start of the answer's body (at most 1 KiB).
-	ResponseExcerpt string `json:"response_excerpt,omitempty"`
+	ResponseExcerpt string
 }
 
 // EventDelivery is an event's delivery state and its attempts, oldest first.

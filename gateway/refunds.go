@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 // RefundRequest is the body of POST /v1/orders/{id}/refunds.
@@ -59,7 +60,7 @@ func (s *Server) createRefund(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, r)
+	c.JSON(http.StatusCreated, apijson.Refund{Refund: r})
 }
 
 func (s *Server) getRefund(c *gin.Context) {
@@ -73,5 +74,5 @@ func (s *Server) getRefund(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, apijson.Refund{Refund: r})
 }

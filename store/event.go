@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 // Event delivery states of the outbox.
@@ -69,10 +70,10 @@ func fillEvent(e *paygate.Event, now time.Time, o *paygate.Order, r *paygate.Ref
 		var data []byte
 		var err error
 		if r != nil && strings.HasPrefix(e.Type, "refund.") {
-			data, err = json.Marshal(map[string]any{"object": r})
+			data, err = json.Marshal(map[string]any{"object": apijson.Refund{Refund: r}})
 		} else if o != nil {
-			// The order encodes itself; this runs for every transition.
-			data, err = o.AppendJSON(append(make([]byte, 0, 2048), `{"object":`...))
+			// The order's own encoder; this runs for every transition.
+			data, err = apijson.AppendOrder(append(make([]byte, 0, 2048), `{"object":`...), o)
 			data = append(data, '}')
 		} else {
 			data, err = json.Marshal(map[string]any{"object": nil})
