@@ -51,7 +51,13 @@ func TestUpdateOrderWithExpect(t *testing.T) {
 			t.Fatalf("events: %v %v", events, err)
 		}
 		stored, _ := db.Order(ctx, "", o.ID)
-		var data struct{ Object *paygate.Order }
+		var data struct {
+			Object *struct {
+				Status         paygate.OrderStatus `json:"status"`
+				ChannelTradeNo string              `json:"channel_trade_no"`
+				UpdatedAt      time.Time           `json:"updated_at"`
+			} `json:"object"`
+		}
 		if err := json.Unmarshal(events[0].Data, &data); err != nil {
 			t.Fatal(err)
 		}

@@ -376,7 +376,10 @@ func TestUpdateOrderCAS(t *testing.T) {
 			t.Fatalf("event = %+v", e)
 		}
 		var data struct {
-			Object *paygate.Order `json:"object"`
+			Object *struct {
+				Status         paygate.OrderStatus `json:"status"`
+				ChannelTradeNo string              `json:"channel_trade_no"`
+			} `json:"object"`
 		}
 		if err := json.Unmarshal(e.Data, &data); err != nil {
 			t.Fatal(err)
