@@ -2,7 +2,9 @@
 // merchants, routes, channels and the interfaces the outer packages implement.
 //
 // The root package does no I/O and holds no wire format: the API's JSON form
-// of its objects is written by internal/apijson. Every other package of the
+// of its objects is written by internal/apijson, and the configuration
+// file's form of providers, fee rules, auth code rules and risk rules is
+// config's, which maps them onto these types. Every other package of the
 // module may depend on it; it depends on none of them. cmd/paygate wires
 // them together.
 package paygate

@@ -20,7 +20,6 @@ import (
 	unionpaysb "github.com/paygate-cn/paygate/channels/sandbox/unionpay"
 	wechatsb "github.com/paygate-cn/paygate/channels/sandbox/wechat"
 	"github.com/paygate-cn/paygate/config"
-	"gopkg.in/yaml.v3"
 )
 
 // SandboxOptions configure the in-process channel simulators.
@@ -234,7 +233,7 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 	defer sb.Close()
 	e := gin.New()
 	sb.Mount(e)
-	y, _ := yaml.Marshal(map[string]any{"providers": sb.Providers})
+	y, _ := config.ProvidersYAML(sb.Providers)
 	fmt.Fprintf(out, "# channel simulators on %s; callbacks go to %s\n"+
 		"# credentials (kept in %s): GET %s/sandbox/credentials\n%s",
 		public, gw, filepath.Join(dataDir, "sandbox"), public, y)
