@@ -92,8 +92,9 @@ type Outbox interface {
 	// success c.LeaseUntil is until.
 	RenewClaim(ctx context.Context, c *ClaimedEvent, until time.Time) (bool, error)
 
-	// EventDelivery returns an event's delivery state, scoped to
-	// merchantID ("" = any). Returns ENOTFOUND if the event does not exist.
+	// EventDelivery returns the delivery state of one of merchantID's
+	// events. Returns ENOTFOUND if the event does not exist or belongs to
+	// another merchant.
 	EventDelivery(ctx context.Context, merchantID, id string) (*EventDelivery, error)
 
 	// Redeliver makes an event due now again, whatever its state.

@@ -49,8 +49,8 @@ type EventFilter struct {
 
 // EventStore reads the outbox.
 type EventStore interface {
-	// Event returns an event by id, scoped to merchantID ("" = any).
-	// Returns ENOTFOUND if it does not exist.
+	// Event returns one of merchantID's events by id.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
 	Event(ctx context.Context, merchantID, id string) (*Event, error)
 
 	// Events lists events newest first with the next page's cursor.

@@ -231,10 +231,15 @@ type OrderStore interface {
 	// Returns EDUPORDERNO if the merchant already used o.MerchantOrderNo.
 	CreateOrder(ctx context.Context, o *Order) error
 
-	// Order returns an order by id, scoped to merchantID ("" = any merchant,
-	// for internal use by callbacks and background jobs).
-	// Returns ENOTFOUND if it does not exist (or belongs to another merchant).
-	Order(ctx context.Context, merchantID, id string) (*Order, error)
+	// MerchantOrder returns one of merchantID's orders by id: the read an
+	// API request makes for its merchant.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+	MerchantOrder(ctx context.Context, merchantID, id string) (*Order, error)
+
+	// OrderByID returns an order by id, whichever merchant's it is: the
+	// read of callbacks, background jobs and reconciliation, which act for
+	// paygate itself. Returns ENOTFOUND if it does not exist.
+	OrderByID(ctx context.Context, id string) (*Order, error)
 
 	// OrderByMerchantNo returns the order with the merchant's own number.
 	// Returns ENOTFOUND if there is none.

@@ -58,9 +58,14 @@ type RefundStore interface {
 	// would exceed what remains, EDUPREFUNDNO if r.MerchantRefundNo was used.
 	CreateRefund(ctx context.Context, r *Refund) error
 
-	// Refund returns a refund by id, scoped to merchantID ("" = any).
+	// MerchantRefund returns one of merchantID's refunds by id.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+	MerchantRefund(ctx context.Context, merchantID, id string) (*Refund, error)
+
+	// RefundByID returns a refund by id, whichever merchant's it is (for
+	// callbacks, background jobs and reconciliation).
 	// Returns ENOTFOUND if it does not exist.
-	Refund(ctx context.Context, merchantID, id string) (*Refund, error)
+	RefundByID(ctx context.Context, id string) (*Refund, error)
 
 	// RefundsOfOrder returns an order's refunds, oldest first.
 	RefundsOfOrder(ctx context.Context, orderID string) ([]*Refund, error)

@@ -143,7 +143,7 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 	a := in.Applier
 	switch {
 	case n.OrderID != "" && n.Result != nil:
-		o, err := in.Orders.Order(ctx, "", n.OrderID)
+		o, err := in.Orders.OrderByID(ctx, n.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}
@@ -160,11 +160,11 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 		}
 		return "unchanged", nil
 	case n.RefundID != "" && n.Refund != nil:
-		ref, err := in.Refunds.Refund(ctx, "", n.RefundID)
+		ref, err := in.Refunds.RefundByID(ctx, n.RefundID)
 		if err != nil {
 			return "unknown_refund", err
 		}
-		o, err := in.Orders.Order(ctx, "", ref.OrderID)
+		o, err := in.Orders.OrderByID(ctx, ref.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}

@@ -372,7 +372,7 @@ func (s *Server) createOrder(c *gin.Context) {
 // only its own terminal's orders (others are not found).
 func (s *Server) loadOrder(c *gin.Context) (*paygate.Order, bool) {
 	key := apiKey(c)
-	o, err := s.deps.Orders.Order(c.Request.Context(), key.MerchantID, c.Param("id"))
+	o, err := s.deps.Orders.MerchantOrder(c.Request.Context(), key.MerchantID, c.Param("id"))
 	if err == nil && key.TerminalID != "" && o.TerminalID != key.TerminalID {
 		err = paygate.Errorf(paygate.ENOTFOUND, "order %s not found", c.Param("id"))
 	}

@@ -71,7 +71,7 @@ func (s *Server) getRefund(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read refunds"))
 		return
 	}
-	r, err := s.deps.Refunds.Refund(c.Request.Context(), key.MerchantID, c.Param("id"))
+	r, err := s.deps.Refunds.MerchantRefund(c.Request.Context(), key.MerchantID, c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return

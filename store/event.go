@@ -109,16 +109,10 @@ func (tx *Tx) insertEvent(ctx context.Context, e *paygate.Event, o *paygate.Orde
 	return nil
 }
 
-// Event returns an event by id, scoped to merchantID ("" = any).
-// Returns ENOTFOUND if it does not exist.
+// Event returns one of merchantID's events by id.
+// Returns ENOTFOUND if it does not exist or belongs to another merchant.
 func (db *DB) Event(ctx context.Context, merchantID, id string) (*paygate.Event, error) {
-	q := "SELECT " + eventColumns + " FROM events WHERE id = ?"
-	args := []any{id}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
-	e, err := scanEvent(db.queryRow(ctx, q, args...))
+	e, err := scanEvent(db.queryRow(ctx, "SELECT "+eventColumns+" FROM events WHERE id = ? AND merchant_id = ?", id, merchantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such event: %s", id)
 	}
