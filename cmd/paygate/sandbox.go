@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -241,10 +242,18 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 		ReadHeaderTimeout: config.DefaultReadHeaderTimeout, ReadTimeout: config.DefaultReadTimeout,
 		WriteTimeout: config.DefaultWriteTimeout, IdleTimeout: config.DefaultIdleTimeout,
 	}, e)
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
+	// Closing on ctx runs beside Serve and is waited for before returning.
+	var closer sync.WaitGroup
+	served := make(chan struct{})
+	closer.Go(func() {
+		select {
+		case <-ctx.Done():
+			srv.Close()
+		case <-served:
+		}
+	})
+	defer closer.Wait()
+	defer close(served)
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
