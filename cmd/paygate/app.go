@@ -22,6 +22,7 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/metrics"
 	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/routing"
@@ -61,6 +62,8 @@ type Main struct {
 	webhooks *webhookurl.Policy
 	Sandbox  *Sandbox // nil unless sandbox mode
 	Recon    *reconcile.Service
+	// Metrics holds every series /metrics serves (docs/metrics.md).
+	Metrics *metrics.Registry
 
 	mini     *miniredis.Miniredis
 	http     *http.Server
@@ -158,10 +161,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
+	m.Metrics = metrics.New()
+	m.Metrics.Watch(metrics.Sources{Backlog: m.DB.Backlog, Circuits: health.States, Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
 		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
-		// Payments are routed only once the server exists.
-		ObserveRisk: func(rule, action string) { m.Server.ObserveRisk(rule, action) },
+		ObserveRisk: m.Metrics.Risk,
 	})
 	if err != nil {
 		return err
@@ -187,7 +191,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if c, ok := ch.(io.Closer); ok {
 			m.closers = append(m.closers, func() { c.Close() })
 		}
-		channels[spec.ID] = health.Wrap(ch)
+		// Decorators (README, "Channels and their decorators"): every
+		// call is timed, including one the open circuit refuses.
+		channels[spec.ID] = m.Metrics.Channel(health.Wrap(ch))
 		if p, ok := ch.(callbacks.Parser); ok {
 			parsers[spec.Kind] = append(parsers[spec.Kind], p)
 		}
@@ -210,6 +216,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
 		Orders:  m.DB, Refunds: m.DB, Applier: m.Payments,
 		Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
+		Observe: m.Metrics.Callback,
 	}
 	m.closers = append(m.closers, inbound.Close) // after the HTTP server, before Redis
 	specs := billProviders(cfg)
@@ -234,7 +241,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Payments:  m.Payments, AuthCodes: cfg.AuthCodes, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
 		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
-		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
+		Webhooks: m.webhooks, Metrics: m.Metrics,
 		Cashier: &gateway.Cashier{
 			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
 			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
@@ -454,7 +461,7 @@ func (m *Main) startJobs(ctx context.Context) {
 	dispatcher := &callbacks.Dispatcher{
 		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
 		Policy: m.webhooks, Logger: m.Logger, Deliverable: m.webhookMerchants,
-		Observe: m.Server.ObserveDispatch,
+		Observe: m.Metrics.Dispatch,
 	}
 	m.wg.Add(1)
 	go func() {
