@@ -16,7 +16,7 @@ func (p *Payments) followUntilWindowEnd(orderID string) {
 	p.goBackground(p.pollInterval(), func(ctx context.Context) {
 		var giveUp time.Time
 		for {
-			o, err := p.Orders.Order(ctx, "", orderID)
+			o, err := p.Orders.OrderByID(ctx, orderID)
 			if err != nil || o.Status != paygate.OrderPending {
 				return
 			}
@@ -44,7 +44,7 @@ func (p *Payments) followUntilWindowEnd(orderID string) {
 // resolveLater schedules one background resolution of an order.
 func (p *Payments) resolveLater(orderID string, delay time.Duration) {
 	p.goBackground(delay, func(ctx context.Context) {
-		o, err := p.Orders.Order(ctx, "", orderID)
+		o, err := p.Orders.OrderByID(ctx, orderID)
 		if err != nil {
 			return
 		}
@@ -66,7 +66,7 @@ func (p *Payments) Resolve(ctx context.Context, o *paygate.Order) (*paygate.Orde
 	if err != nil {
 		return o, err
 	}
-	res, qerr := p.query(ctx, ch, o)
+	res, qerr := ch.Query(ctx, o)
 	if qerr == nil {
 		switch res.Outcome {
 		case paygate.OutcomeSuccess, paygate.OutcomeDeclined, paygate.OutcomeClosed, paygate.OutcomeAuthorized:
