@@ -101,6 +101,12 @@ type Reconciliation struct {
 	BillSHA1   string
 	StartedAt  time.Time
 	FinishedAt *time.Time
+	// Holder names the process that runs it, and LeaseUntil the time until
+	// which that process vouches for it: while it works it renews the lease
+	// (ReconciliationStore.RenewReconciliation); a running run whose lease
+	// has passed was abandoned (docs/reconciliation.md, "Runs").
+	Holder     string
+	LeaseUntil time.Time
 }
 
 // ReconSnapshot is one side of a discrepancy as it stood during the run.
@@ -187,8 +193,18 @@ type StatementLine struct {
 // ReconciliationStore persists reconciliation runs and discrepancies, and
 // streams what runs and statements read.
 type ReconciliationStore interface {
-	// StartReconciliation records r as running, filling ID and StartedAt.
+	// StartReconciliation records r as running for r.Holder until
+	// r.LeaseUntil, filling ID and StartedAt. A running run of the same
+	// provider and day whose lease has passed is marked failed
+	// (abandoned) in the same transaction. Returns EINVALIDSTATE while
+	// another run of the provider and day is running under a valid lease:
+	// at most one runs at a time.
 	StartReconciliation(ctx context.Context, r *Reconciliation) error
+
+	// RenewReconciliation extends the lease of holder's running run until
+	// `until`. Returns ENOTFOUND for an unknown run and EINVALIDSTATE if it
+	// is no longer running (it failed, or another run took it over).
+	RenewReconciliation(ctx context.Context, id, holder string, until time.Time) error
 
 	// FinishReconciliation records a run's outcome atomically: the run's
 	// counts, every merchant's share, its discrepancies and the keys of
@@ -246,6 +262,11 @@ type ReconciliationStore interface {
 	// holder until `until`: false when another holder's claim is still
 	// valid or the day is done.
 	ClaimReconcileJob(ctx context.Context, provider, date, holder string, until time.Time) (bool, error)
+
+	// RenewReconcileJob extends holder's claim of a provider and day until
+	// `until`: false when the claim is no longer holder's (it expired and
+	// another holder took it) or the day is done.
+	RenewReconcileJob(ctx context.Context, provider, date, holder string, until time.Time) (bool, error)
 
 	// ReleaseReconcileJob ends holder's claim: done days are never claimed
 	// again; otherwise the day may be claimed from retryAt.

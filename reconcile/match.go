@@ -31,6 +31,18 @@ type Matcher struct {
 	Applier Applier
 	// Margin around midnight (DefaultMargin when 0).
 	Margin time.Duration
+	// Holder names this process in the runs it starts; Lease is how long
+	// a run is vouched for between renewals (DefaultRunLease when 0).
+	Holder string
+	Lease  time.Duration
+	Now    paygate.Clock
+}
+
+func (m *Matcher) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
 }
 
 // BillError is a bill that could not be read; the run failed and recorded
@@ -49,16 +61,45 @@ func (m *Matcher) Run(ctx context.Context, provider, day string, bill BillReader
 	if err != nil {
 		return nil, err
 	}
-	run := &paygate.Reconciliation{Provider: provider, Date: day, BillSHA1: sha1}
+	lease := m.Lease
+	if lease <= 0 {
+		lease = DefaultRunLease
+	}
+	run := &paygate.Reconciliation{Provider: provider, Date: day, BillSHA1: sha1,
+		Holder: m.Holder, LeaseUntil: m.now().Add(lease)}
 	if err := m.Store.StartReconciliation(ctx, run); err != nil {
 		return nil, err
 	}
+	// The run is renewed while it works; a run that lost its lease (failed
+	// as abandoned after a stall longer than the lease, another run now
+	// speaks for the day) stops and records nothing.
+	renew := func(ctx context.Context) (bool, error) {
+		err := m.Store.RenewReconciliation(ctx, run.ID, run.Holder, m.now().Add(lease))
+		if runLeaseLost(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	ctx, stop := keepLease(ctx, lease, renew)
+	defer stop()
 	res, err := m.match(ctx, run, start, bill)
+	if err == nil {
+		// Repairs change orders: they are applied only while the run
+		// still holds the day.
+		if held, rerr := renew(ctx); rerr != nil {
+			err = rerr
+		} else if !held {
+			err = ErrLeaseLost
+		}
+	}
 	if err == nil {
 		m.repair(ctx, res)
 		err = m.Store.FinishReconciliation(ctx, run, res.merchants, res.discrepancies, res.crossed)
 	}
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrLeaseLost) {
+			err = cause
+		}
 		if ferr := m.Store.FailReconciliation(context.WithoutCancel(ctx), run.ID, err.Error()); ferr != nil {
 			return nil, errors.Join(err, ferr)
 		}

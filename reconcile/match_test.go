@@ -67,7 +67,7 @@ func newFixtureWith(t *testing.T, backend string, opts store.Options) *fixture {
 	db := storetest.OpenWith(t, backend, opts)
 	f := &fixture{db: db, clk: clk, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}}
 	f.m = &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
-		Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: clk.Now}}
+		Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: clk.Now}, Holder: "test", Now: clk.Now}
 	return f
 }
 

@@ -90,7 +90,8 @@ func reconService(db *store.DB, specs map[string]paygate.ProviderSpec, now payga
 	open func(ctx context.Context, provider, day string) (*reconcile.Bill, error)) *reconcile.Service {
 	return &reconcile.Service{
 		Matcher: &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
-			Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: now}},
+			Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: now},
+			Holder:  holderName(), Now: now},
 		Providers: func() []string { return sortedIDs(specs) },
 		Open:      open,
 		NotReady:  func(err error) bool { return errors.Is(err, reconcile.ErrBillNotReady) },
@@ -110,7 +111,8 @@ func limitMemory() {
 	}
 }
 
-// holderName names this process in the daily job's claims.
+// holderName names this process in the daily job's claims and the runs it
+// holds.
 func holderName() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), paygate.NewID("", time.Now())[:16])
