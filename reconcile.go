@@ -25,6 +25,25 @@ func ParseDay(s string) (time.Time, error) {
 // DayOf returns the China Standard Time day t falls in, as YYYY-MM-DD.
 func DayOf(t time.Time) string { return t.In(ChinaStandardTime).Format(DayLayout) }
 
+// ReturnedFee is the fee a channel that returns fees with refunds gives
+// back with a refund of `refund` fen, when the payment of `amount` fen was
+// charged `fee` and `before` fen of it had already been refunded: the fee
+// in proportion to what has been refunded so far, rounded half-up to the
+// fen, less what the earlier refunds returned. Each refund returns its
+// share to within a fen, and a payment refunded in full gets its whole fee
+// back whatever the number of refunds (docs/reconciliation.md, "Fee
+// audit").
+func ReturnedFee(fee, amount, before, refund int64) int64 {
+	if fee <= 0 || amount <= 0 || refund <= 0 {
+		return 0
+	}
+	upTo := func(refunded int64) int64 {
+		refunded = min(max(refunded, 0), amount)
+		return (2*fee*refunded + amount) / (2 * amount)
+	}
+	return upTo(before+refund) - upTo(before)
+}
+
 // ReconOutcome is what matching found for one transaction.
 type ReconOutcome string
 
@@ -162,8 +181,11 @@ type ReconTxn struct {
 	ChannelRef      string
 	Status          string // the order's or refund's status
 	Amount          int64
-	Fee             int64
-	At              time.Time // paid_at, or the refund's succeeded_at
+	// Fee is a payment's fee, or the fee returned with a refund by a
+	// channel that returns fees (ReturnedFee over the order's earlier
+	// succeeded refunds).
+	Fee int64
+	At  time.Time // paid_at, or the refund's succeeded_at
 }
 
 // StatementLine is one payment or refund of a merchant's day.

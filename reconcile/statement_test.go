@@ -207,7 +207,7 @@ func TestXLSXStatementStreams(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	db := storetest.Open(t, store.DialectSQLite)
-	f := &fixture{db: db, clk: &clock{t: at(1, 10, 0, 0)}, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}}
+	f := &fixture{db: db, clk: &clock{t: at(1, 10, 0, 0)}, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}, refunded: map[string]int64{}}
 	for i := range 300 {
 		f.pay(t, fmt.Sprintf("X%04d", i), "m_1", int64(100+i), 1, at(0, 9, 0, i), false)
 	}

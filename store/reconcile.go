@@ -398,15 +398,23 @@ func (db *DB) ReconTxns(ctx context.Context, provider string, from, to time.Time
 	if err != nil {
 		return fmt.Errorf("store: reconcile payments: %w", err)
 	}
+	// A refund's returned fee is the order's fee in proportion to what
+	// has been refunded, so it needs what the order's earlier succeeded
+	// refunds returned (in the order they succeeded).
+	var orderAmount, orderFee, before int64
 	err = db.stream(ctx, `SELECT r.merchant_id, r.order_id, r.id, o.channel_trade_no, r.channel_refund_no,
-		r.status, r.amount, r.succeeded_at FROM refunds r JOIN orders o ON o.id = r.order_id
+		r.status, r.amount, r.succeeded_at, o.amount, o.fee,
+		(SELECT COALESCE(SUM(p.amount), 0) FROM refunds p WHERE p.order_id = r.order_id AND p.status = ?
+			AND (p.succeeded_at < r.succeeded_at OR p.succeeded_at = r.succeeded_at AND p.id < r.id))
+		FROM refunds r JOIN orders o ON o.id = r.order_id
 		WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.provider = ? AND r.status = ?`,
-		[]any{db.ts(from), db.ts(to), provider, string(paygate.RefundSucceeded)}, func(rows *sql.Rows) error {
+		[]any{string(paygate.RefundSucceeded), db.ts(from), db.ts(to), provider, string(paygate.RefundSucceeded)}, func(rows *sql.Rows) error {
 			t = paygate.ReconTxn{Refund: true}
 			if err := rows.Scan(&t.MerchantID, &t.OrderID, &t.RefundID, &t.ChannelTradeNo, &t.ChannelRefundNo,
-				&t.Status, &t.Amount, timeCol{&t.At}); err != nil {
+				&t.Status, &t.Amount, timeCol{&t.At}, &orderAmount, &orderFee, &before); err != nil {
 				return err
 			}
+			t.Fee = paygate.ReturnedFee(orderFee, orderAmount, before, t.Amount)
 			return fn(&t)
 		})
 	if err != nil {

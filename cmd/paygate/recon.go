@@ -91,7 +91,8 @@ func reconService(db *store.DB, specs map[string]paygate.ProviderSpec, now payga
 	return &reconcile.Service{
 		Matcher: &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
 			Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: now},
-			Holder:  holderName(), Now: now},
+			Holder:  holderName(), Now: now,
+			KeepsFees: func(id string) bool { return reconcile.KeepsFees(specs[id].Kind) }},
 		Providers: func() []string { return sortedIDs(specs) },
 		Open:      open,
 		NotReady:  func(err error) bool { return errors.Is(err, reconcile.ErrBillNotReady) },
