@@ -174,7 +174,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if spec.Disabled {
 			continue
 		}
-		ch, err := newChannel(spec)
+		ch, err := newChannel(spec, m.Now)
 		if err != nil {
 			// A person reads this: the message, not the error's code.
 			if pe := (*paygate.Error)(nil); errors.As(err, &pe) {

@@ -167,7 +167,7 @@ func recon(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	limitMemory()
 	open := func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
-		ch, chErr := newChannel(specs[id])
+		ch, chErr := newChannel(specs[id], time.Now)
 		if c, ok := ch.(io.Closer); ok && chErr == nil {
 			defer c.Close()
 		}

@@ -44,7 +44,14 @@ type Options struct {
 	// NotifyURL is the default callback URL when a request carries none.
 	NotifyURL string
 	Notifier  *sandbox.Notifier
-	Now       paygate.Clock
+	// Now is WeChat Pay's clock for what it books: trade and refund
+	// times, and so the day a bill puts them on; time.Now when nil.
+	Now paygate.Clock
+	// Wall is the clock of signatures: request timestamps are checked
+	// against it and answers and notifications stamped with it. time.Now
+	// when nil: with Now set to another day (a test crossing midnight),
+	// signatures stay checked against real time, as the clients sign.
+	Wall paygate.Clock
 	// HangFor is how long a 4444 first call hangs; default 15 s, or until
 	// the client goes away.
 	HangFor time.Duration
@@ -67,6 +74,7 @@ type Options struct {
 type Server struct {
 	opts           Options
 	now            func() time.Time
+	wall           func() time.Time
 	platformKey    *rsa.PrivateKey
 	platformKeyID  string
 	merchantKey    *rsa.PrivateKey
@@ -129,6 +137,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:           opts,
 		now:            opts.Now,
+		wall:           opts.Wall,
 		platformKey:    platform,
 		platformKeyID:  k.PublicKeyID,
 		merchantKey:    merchant,
@@ -145,6 +154,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.wall == nil {
+		s.wall = time.Now
 	}
 	if s.notifier == nil {
 		s.notifier = sandbox.NewNotifier()
