@@ -102,7 +102,7 @@ func reconService(db *store.DB, specs map[string]paygate.ProviderSpec, now payga
 
 // reconMemoryLimit is the soft memory limit of the recon and statement
 // commands when GOMEMLIMIT is unset: a day of a million transactions is
-// matched in about 150 MB of live heap (docs/performance.md), and the
+// matched in about 120 MB of live heap (docs/performance.md), and the
 // collector keeps the process near that instead of doubling it.
 const reconMemoryLimit = 200 << 20
 
