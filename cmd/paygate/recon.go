@@ -103,8 +103,9 @@ func reconService(db *store.DB, specs map[string]paygate.ProviderSpec, now payga
 // reconMemoryLimit is the soft memory limit of the recon and statement
 // commands when GOMEMLIMIT is unset: a day of a million transactions is
 // matched in about 120 MB of live heap (docs/performance.md), and the
-// collector keeps the process near that instead of doubling it.
-const reconMemoryLimit = 200 << 20
+// collector keeps the process near that instead of doubling it (the
+// peak RSS follows this limit, not the live heap).
+const reconMemoryLimit = 160 << 20
 
 func limitMemory() {
 	if os.Getenv("GOMEMLIMIT") == "" {

@@ -31,6 +31,7 @@ import (
 	"math/big"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -74,7 +75,7 @@ type Options struct {
 type Server struct {
 	opts           Options
 	now            func() time.Time
-	wall           func() time.Time
+	wallClock      atomic.Pointer[paygate.Clock]
 	platformKey    *rsa.PrivateKey
 	platformKeyID  string
 	merchantKey    *rsa.PrivateKey
@@ -137,7 +138,6 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:           opts,
 		now:            opts.Now,
-		wall:           opts.Wall,
 		platformKey:    platform,
 		platformKeyID:  k.PublicKeyID,
 		merchantKey:    merchant,
@@ -155,9 +155,7 @@ func New(opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.wall == nil {
-		s.wall = time.Now
-	}
+	s.SetWall(opts.Wall)
 	if s.notifier == nil {
 		s.notifier = sandbox.NewNotifier()
 		s.ownNotifier = true
@@ -196,6 +194,17 @@ type keyFile struct {
 	MerchantSerial string `json:"merchant_serial_no"`
 	APIv3Key       string `json:"api_v3_key"`
 }
+
+// SetWall replaces the clock of signatures (Options.Wall; nil: time.Now):
+// a test signs notifications in the past with it.
+func (s *Server) SetWall(wall paygate.Clock) {
+	if wall == nil {
+		wall = time.Now
+	}
+	s.wallClock.Store(&wall)
+}
+
+func (s *Server) wall() time.Time { return (*s.wallClock.Load())() }
 
 func (k *keyFile) generate(now paygate.Clock) error {
 	if now == nil {
