@@ -22,6 +22,8 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/metrics"
+	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
@@ -53,13 +55,15 @@ type Main struct {
 	// redisBase is the client behind an auto-pipelined Redis, closed last.
 	redisBase *redis.Client
 	Server    *gateway.Server
-	Payments  *gateway.Payments
+	Payments  *payments.Payments
 	Router    *routing.Router
 	Directory *config.Directory
 	// webhooks is where webhooks may go (webhooks.* in the config).
 	webhooks *webhookurl.Policy
 	Sandbox  *Sandbox // nil unless sandbox mode
 	Recon    *reconcile.Service
+	// Metrics holds every series /metrics serves (docs/metrics.md).
+	Metrics *metrics.Registry
 
 	mini     *miniredis.Miniredis
 	http     *http.Server
@@ -157,10 +161,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
+	m.Metrics = metrics.New()
+	m.Metrics.Watch(metrics.Sources{Backlog: m.DB.Backlog, Circuits: health.States, Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
 		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
-		// Payments are routed only once the server exists.
-		ObserveRisk: func(rule, action string) { m.Server.ObserveRisk(rule, action) },
+		ObserveRisk: m.Metrics.Risk,
 	})
 	if err != nil {
 		return err
@@ -186,7 +191,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if c, ok := ch.(io.Closer); ok {
 			m.closers = append(m.closers, func() { c.Close() })
 		}
-		channels[spec.ID] = health.Wrap(ch)
+		// Decorators (README, "Channels and their decorators"): every
+		// call is timed, including one the open circuit refuses.
+		channels[spec.ID] = m.Metrics.Channel(health.Wrap(ch))
 		if p, ok := ch.(callbacks.Parser); ok {
 			parsers[spec.Kind] = append(parsers[spec.Kind], p)
 		}
@@ -195,22 +202,24 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return errors.Join(faults...)
 	}
 
-	recent := callbacks.NewRecentlyPaid(100_000)
-	applier := &callbacks.Applier{Orders: m.DB, Refunds: m.DB, Now: m.Now, Recent: recent}
-	m.Payments = &gateway.Payments{
-		Orders: m.DB, Refunds: m.DB, Applier: applier, Router: m.Router, Channels: channels,
-		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
-		PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow, Logger: m.Logger,
+	recent := payments.NewRecentlyPaid(100_000)
+	terminals := &payments.Terminals{Configured: m.Directory, Registered: m.DB}
+	m.Payments = &payments.Payments{
+		Orders: m.DB, Refunds: m.DB, Now: m.Now, Recent: recent, Router: m.Router, Channels: channels,
+		CallbackBase: public + "/callbacks/", PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow,
+		Logger:    m.Logger,
 		ParseCard: newCardParser(secret, cfg.Sandbox.Enabled),
 		Fallback:  routing.Fallback,
-		Terminal:  m.terminal,
+		Terminals: terminals,
 	}
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
-		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
+		Orders:  m.DB, Refunds: m.DB, Applier: m.Payments,
+		Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
+		Observe: m.Metrics.Callback,
 	}
 	specs := billProviders(cfg)
-	m.Recon = reconService(m.DB, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
+	m.Recon = reconService(m.DB, m.Payments, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
 		return fetchBill(ctx, channels[id], filepath.Join(cfg.DataDir, "bills"), day)
 	})
 	m.Recon.Logger = m.Logger
@@ -227,11 +236,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}},
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
-		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
-		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
+		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: terminals.IsConfigured},
+		Payments:  m.Payments, AuthCodes: cfg.AuthCodes, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
 		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
-		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
+		Webhooks: m.webhooks, Metrics: m.Metrics,
 		Cashier: &gateway.Cashier{
 			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
 			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
@@ -451,7 +460,7 @@ func (m *Main) startJobs(ctx context.Context) {
 	dispatcher := &callbacks.Dispatcher{
 		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
 		Policy: m.webhooks, Logger: m.Logger, Deliverable: m.webhookMerchants,
-		Observe: m.Server.ObserveDispatch,
+		Observe: m.Metrics.Dispatch,
 	}
 	m.wg.Add(1)
 	go func() {

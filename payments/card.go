@@ -1,21 +1,13 @@
-package gateway
+package payments
 
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
 )
-
-// CaptureRequest is the body of POST /v1/orders/{id}/capture. Amount nil
-// captures the whole authorised amount.
-type CaptureRequest struct {
-	Amount *int64 `json:"amount"`
-}
 
 // cardReversalWait bounds how long a card payment whose answer never came
 // waits for its reversal to be acknowledged before answering the POS; the
@@ -23,28 +15,11 @@ type CaptureRequest struct {
 const cardReversalWait = 20 * time.Second
 
 // voider is a channel that can void a same-day sale (ISO 8583 0200/020000);
-// it is not a domain interface because only acquirers have it.
+// it is not a domain interface because only acquirers have it. Like every
+// optional ability it is found through the channel's decorators
+// (paygate.As).
 type voider interface {
 	Void(ctx context.Context, o *paygate.Order) (*paygate.Result, error)
-}
-
-// unwrapper is a decorated channel (health, metrics) exposing its inner one.
-type unwrapper interface {
-	Unwrap() paygate.Channel
-}
-
-func asVoider(ch paygate.Channel) (voider, bool) {
-	for ch != nil {
-		if v, ok := ch.(voider); ok {
-			return v, true
-		}
-		u, ok := ch.(unwrapper)
-		if !ok {
-			break
-		}
-		ch = u.Unwrap()
-	}
-	return nil, false
 }
 
 // preAuthChannel makes sure a capture-manual payment goes to a provider
@@ -52,7 +27,7 @@ func asVoider(ch paygate.Channel) (voider, bool) {
 // passed over, and the route records why.
 func (p *Payments) preAuthChannel(route *paygate.Route, ch paygate.Channel) (paygate.Channel, error) {
 	for {
-		if _, ok := ch.(paygate.PreAuthorizer); ok {
+		if _, ok := paygate.As[paygate.PreAuthorizer](ch); ok {
 			return ch, nil
 		}
 		if p.Fallback == nil || !p.Fallback(route, route.Provider, "provider cannot pre-authorise (capture manual)") {
@@ -91,9 +66,9 @@ func (p *Payments) reverseUnanswered(ctx context.Context, ch paygate.Channel, o 
 func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
 	var res *paygate.Result
 	var err error
-	switch v, canVoid := asVoider(ch); {
+	switch v, canVoid := paygate.As[voider](ch); {
 	case o.Status == paygate.OrderAuthorized:
-		pa, ok := ch.(paygate.PreAuthorizer)
+		pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 		if !ok {
 			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot release authorisations", ch.ID())
 		}
@@ -144,7 +119,7 @@ func (p *Payments) Capture(ctx context.Context, m *paygate.Merchant, o *paygate.
 	if err != nil {
 		return nil, err
 	}
-	pa, ok := ch.(paygate.PreAuthorizer)
+	pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 	if !ok {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot capture", ch.ID())
 	}
@@ -228,43 +203,4 @@ func feeCap(p *int64) int64 {
 		return 0
 	}
 	return *p
-}
-
-func (s *Server) captureOrder(c *gin.Context) {
-	if !s.merchantOnly(c, "capture authorisations") {
-		return
-	}
-	body, ok := s.readBody(c)
-	if !ok {
-		return
-	}
-	var in CaptureRequest
-	if len(body) > 0 {
-		if err := decodeStrict(body, &in); err != nil {
-			s.writeError(c, err)
-			return
-		}
-	}
-	if in.Amount != nil && *in.Amount <= 0 {
-		s.writeError(c, paygate.ParamErrorf(paygate.EAMOUNTINVALID, "amount", "amount must be a positive integer number of fen"))
-		return
-	}
-	o, ok := s.loadOrder(c)
-	if !ok {
-		return
-	}
-	amount := o.Amount
-	if in.Amount != nil {
-		amount = *in.Amount
-	}
-	m, ok := s.merchant(c)
-	if !ok {
-		return
-	}
-	o, err := s.deps.Payments.Capture(c.Request.Context(), m, o, amount)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	s.writeOrder(c, http.StatusOK, o)
 }
