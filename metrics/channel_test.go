@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/paygate-cn/paygate"
@@ -166,6 +167,29 @@ func TestChannelAllocatesNothing(t *testing.T) {
 	ch.Pay(ctx, req)
 	if n := testing.AllocsPerRun(100, func() { ch.Pay(ctx, req) }); n != 0 {
 		t.Errorf("Pay allocates %.0f times", n)
+	}
+}
+
+// Concurrent first calls fill each series' slot once and lose no sample
+// (run with -race).
+func TestChannelConcurrentCalls(t *testing.T) {
+	r := New()
+	ch := r.Channel(&card{res: &paygate.Result{Outcome: paygate.OutcomePending}})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				ch.Pay(context.Background(), &paygate.PaymentRequest{})
+				ch.Query(context.Background(), &paygate.Order{})
+			}
+		})
+	}
+	wg.Wait()
+	if got := count(t, r, "acq", "pay", "pending"); got != 1600 {
+		t.Errorf("%d pay calls recorded, want 1600", got)
+	}
+	if got := count(t, r, "acq", "query", "pending"); got != 1600 {
+		t.Errorf("%d query calls recorded, want 1600", got)
 	}
 }
 
