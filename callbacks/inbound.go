@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -58,7 +59,15 @@ type Inbound struct {
 	// of orders this process recently saw paid (see payments.RecentlyPaid);
 	// Redis deduplication still comes first.
 	Recent *payments.RecentlyPaid
+
+	// marks tracks the "done" marks still being written to Redis after
+	// their answer; Close waits for them.
+	marks sync.WaitGroup
 }
+
+// Close waits for the Redis marks still being written. Call it after the
+// last Handle has returned and before closing the Redis client.
+func (in *Inbound) Close() { in.marks.Wait() }
 
 // Result of processing one callback.
 type Result struct {
@@ -134,7 +143,11 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		// The mark is a fast path only, so the answer does not wait for it:
 		// a duplicate arriving before it lands finds "processing" and asks
 		// the database, which decides the same.
-		go in.Redis.Set(context.WithoutCancel(ctx), key, "done", ttl)
+		in.marks.Add(1)
+		go func() {
+			defer in.marks.Done()
+			in.Redis.Set(context.WithoutCancel(ctx), key, "done", ttl)
+		}()
 	}
 	return in.finish(kind, p, outcome, nil)
 }
@@ -143,7 +156,7 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 	a := in.Applier
 	switch {
 	case n.OrderID != "" && n.Result != nil:
-		o, err := in.Orders.Order(ctx, "", n.OrderID)
+		o, err := in.Orders.OrderByID(ctx, n.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}
@@ -160,11 +173,11 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 		}
 		return "unchanged", nil
 	case n.RefundID != "" && n.Refund != nil:
-		ref, err := in.Refunds.Refund(ctx, "", n.RefundID)
+		ref, err := in.Refunds.RefundByID(ctx, n.RefundID)
 		if err != nil {
 			return "unknown_refund", err
 		}
-		o, err := in.Orders.Order(ctx, "", ref.OrderID)
+		o, err := in.Orders.OrderByID(ctx, ref.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}
