@@ -23,6 +23,7 @@ import (
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
 	"github.com/paygate-cn/paygate/reconcile"
+	"github.com/paygate-cn/paygate/redisstore"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
 	"github.com/redis/go-redis/v9"
@@ -121,6 +122,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.openRedis(ctx); err != nil {
 		return err
 	}
+	shared, err := redisstore.New(m.Redis, cfg.RedisPrefix)
+	if err != nil {
+		return err
+	}
 
 	var mounts []func(e *gin.Engine)
 	if cfg.Sandbox.Enabled {
@@ -158,7 +163,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
-		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
+		Risk: shared, Now: m.Now, Health: health,
 		// Payments are routed only once the server exists.
 		ObserveRisk: func(rule, action string) { m.Server.ObserveRisk(rule, action) },
 	})
