@@ -212,7 +212,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
-		Applier: applier, Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
+		Applier: applier, Claims: shared, Logger: m.Logger, Recent: recent,
 	}
 	specs := billProviders(cfg)
 	m.Recon = reconService(m.DB, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
@@ -233,7 +233,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
-		Payments:  m.Payments, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
+		Payments:  m.Payments, Inbound: inbound,
+		Admitter: shared, ActivationLimiter: shared, CashierLimiter: shared,
 		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
