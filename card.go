@@ -29,6 +29,18 @@ type CardInfo struct {
 	Fingerprint string `json:"-"`
 }
 
+// CardInput is the card of a card-present payment as the terminal describes
+// it: how it was read, what it says it is, and its data, either as EMV TLV in
+// hex or as a token. Turning it into CardData and CardInfo is the card
+// parser's work (docs/terminals.md).
+type CardInput struct {
+	EntryMode string // EntryContactless, EntryChip or EntrySwipe
+	Type      string // CardCredit or CardDebit; "" lets the BIN decide
+	Network   string // "" lets the card number decide
+	EMV       string // hex EMV TLV carrying at least 5A (PAN) and 5F24 (expiry)
+	Token     string
+}
+
 // CardData is the card as read by the terminal. It lives in memory only for
 // the duration of the channel call and is never stored or logged.
 type CardData struct {

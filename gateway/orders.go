@@ -25,7 +25,7 @@ type OrderRequest struct {
 	Method          string            `json:"method"`
 	AuthCode        string            `json:"auth_code"`
 	Channel         *string           `json:"channel"`
-	Card            *CardInput        `json:"card"`
+	Card            *CardRequest      `json:"card"`
 	TerminalID      string            `json:"terminal_id"`
 	Location        *paygate.Location `json:"location"`
 	Capture         string            `json:"capture"`
@@ -50,8 +50,9 @@ type OrderRequest struct {
 	qrCodeID string
 }
 
-// CardInput is the card of a card-present order.
-type CardInput struct {
+// CardRequest is the card of a card-present order as the API takes it: the
+// JSON form of paygate.CardInput, to which it converts without a copy.
+type CardRequest struct {
 	EntryMode string `json:"entry_mode"`
 	Type      string `json:"type"`
 	Network   string `json:"network"`
@@ -359,7 +360,7 @@ func (s *Server) orderRequest(c *gin.Context, quote bool) (*OrderRequest, *payga
 	if p.ParseCard == nil {
 		return nil, nil, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "card payments are not enabled")
 	}
-	in.cardData, in.cardInfo, err = p.ParseCard(in.Card)
+	in.cardData, in.cardInfo, err = p.ParseCard((*paygate.CardInput)(in.Card))
 	return &in, m, err
 }
 

@@ -39,7 +39,7 @@ type Payments struct {
 	ReversalLease time.Duration
 	// ParseCard turns card input into card data; nil means card payments
 	// are not accepted.
-	ParseCard func(in *CardInput) (*paygate.CardData, *paygate.CardInfo, error)
+	ParseCard func(in *paygate.CardInput) (*paygate.CardData, *paygate.CardInfo, error)
 	// Terminal finds a merchant's terminal by its terminal id: one of the
 	// configuration (active) or one registered through the API. Returns
 	// ENOTFOUND if the merchant has none. An order naming a terminal is

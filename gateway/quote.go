@@ -39,7 +39,7 @@ func (s *Server) quote(c *gin.Context) {
 }
 
 // cardInfoOf takes a card described without card data (quotes only).
-func cardInfoOf(in *CardInput) (*paygate.CardInfo, error) {
+func cardInfoOf(in *CardRequest) (*paygate.CardInfo, error) {
 	switch in.EntryMode {
 	case paygate.EntryContactless, paygate.EntryChip, paygate.EntrySwipe:
 	default:

@@ -44,7 +44,7 @@ type cardParser struct {
 }
 
 // newCardParser returns the gateway's ParseCard hook.
-func newCardParser(serverSecret []byte, sandbox bool) func(in *gateway.CardInput) (*paygate.CardData, *paygate.CardInfo, error) {
+func newCardParser(serverSecret []byte, sandbox bool) func(in *paygate.CardInput) (*paygate.CardData, *paygate.CardInfo, error) {
 	p := &cardParser{fingerprintKey: gateway.DeriveKey(serverSecret, gateway.PurposeCardFingerprint), sandbox: sandbox}
 	return p.parse
 }
@@ -55,7 +55,7 @@ func newCardParser(serverSecret []byte, sandbox bool) func(in *gateway.CardInput
 // tokens are refused.
 const SandboxTokenPrefix = "tok_sandbox_"
 
-func (p *cardParser) parse(in *gateway.CardInput) (*paygate.CardData, *paygate.CardInfo, error) {
+func (p *cardParser) parse(in *paygate.CardInput) (*paygate.CardData, *paygate.CardInfo, error) {
 	switch in.EntryMode {
 	case "":
 		return nil, nil, paygate.ParamErrorf(paygate.EPARAMMISSING, "card.entry_mode", "card.entry_mode is required (contactless, chip or swipe)")
