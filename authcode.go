@@ -10,7 +10,7 @@ type AuthCodeRule struct {
 	Prefixes []string `yaml:"prefixes"` // accepted leading digits
 }
 
-// DefaultAuthCodeRules are DESIGN §3's defaults: WeChat 18 digits starting
+// DefaultAuthCodeRules are the defaults (docs/configuration.md, auth_codes): WeChat 18 digits starting
 // 10-15; Alipay 16-24 digits starting 25-30; UnionPay 19 digits starting 62;
 // e-CNY 19 digits starting 01.
 var DefaultAuthCodeRules = []AuthCodeRule{

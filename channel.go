@@ -159,19 +159,46 @@ type ReferenceAllocator interface {
 }
 
 // NewChannelReference returns ch's next reference, looking through
-// wrappers (an Unwrap() Channel method); "" for a channel without them.
+// decorators (As); "" for a channel without them.
 func NewChannelReference(ch Channel) string {
+	if ra, ok := As[ReferenceAllocator](ch); ok {
+		return ra.NewReference()
+	}
+	return ""
+}
+
+// As finds an optional ability T (OrderCloser, Reverser, PreAuthorizer,
+// BillFetcher, ...) of a channel that may be decorated. A decorator (health,
+// metrics: README, "Channels and their decorators") is a Channel wrapping
+// another one and returning it from an Unwrap() Channel method; the chain
+// ends at the channel that speaks the protocol.
+//
+// A decorator never adds an ability: ch has T exactly when the channel at
+// the end of the chain implements T. As then returns the outermost channel
+// of the chain implementing T, so that the call runs through every
+// decorator that observes that ability (a decorator implements an
+// ability's methods only to observe them, running them on what it wraps).
+// It costs a type assertion or two per decorator and allocates nothing.
+func As[T any](ch Channel) (T, bool) {
+	var found T
+	have := false
 	for ch != nil {
-		if ra, ok := ch.(ReferenceAllocator); ok {
-			return ra.NewReference()
+		t, ok := ch.(T)
+		if ok && !have {
+			found, have = t, true
 		}
-		u, ok := ch.(interface{ Unwrap() Channel })
-		if !ok {
-			return ""
+		u, wraps := ch.(interface{ Unwrap() Channel })
+		if !wraps {
+			if !ok {
+				var zero T
+				return zero, false
+			}
+			return found, true
 		}
 		ch = u.Unwrap()
 	}
-	return ""
+	var zero T
+	return zero, false
 }
 
 // OrderCloser is a channel that can close an unpaid order (QR, in-wallet).

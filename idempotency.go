@@ -18,7 +18,7 @@ type IdempotencyRecord struct {
 	LockedUntil time.Time // a running record whose lock expired may be taken over
 }
 
-// IdempotencyStore keeps Idempotency-Key records (DESIGN §3).
+// IdempotencyStore keeps Idempotency-Key records (README, Idempotency).
 type IdempotencyStore interface {
 	// BeginIdempotent claims (merchantID, key) for a request with the given
 	// hash. It returns (nil, nil) if the caller now owns the key and must run

@@ -56,7 +56,7 @@ func (m *Merchant) Limit() int64 {
 	return MaxAmount
 }
 
-// APIKey authenticates requests (DESIGN §3). A terminal key carries the
+// APIKey authenticates requests (README, Signing). A terminal key carries the
 // terminal it is scoped to.
 type APIKey struct {
 	ID         string

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// OrderStatus is the state of an order. See DESIGN §3 and CanTransition.
+// OrderStatus is the state of an order: the API's status values
+// (openapi.json); CanTransition holds the allowed moves.
 type OrderStatus string
 
 const (

@@ -9,7 +9,7 @@ const (
 	RiskFlag         = "flag"          // take it and record the finding
 )
 
-// RiskRules are a merchant's risk controls (DESIGN §5). Zero values disable
+// RiskRules are a merchant's risk controls (docs/routing.md). Zero values disable
 // a rule; routing applies DefaultRiskRules where a merchant sets none.
 type RiskRules struct {
 	// SplitPayment detects one card or payer splitting a payment (拆单).

@@ -17,8 +17,8 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 )
 
-// DefaultSchedule is the pause after each failed delivery attempt (DESIGN
-// §6): 16 attempts spread over a little more than 24 hours, after which the
+// DefaultSchedule is the pause after each failed delivery attempt
+// (docs/webhooks.md): 16 attempts spread over a little more than 24 hours, after which the
 // event is failed and only a redelivery sends it again.
 var DefaultSchedule = []time.Duration{
 	15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute,

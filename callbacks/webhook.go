@@ -11,7 +11,7 @@ import (
 	"github.com/paygate-cn/paygate"
 )
 
-// SignatureHeader carries an outbound webhook's signature (DESIGN §6).
+// SignatureHeader carries an outbound webhook's signature (docs/webhooks.md).
 const SignatureHeader = "Paygate-Signature"
 
 // DefaultTolerance is how far a webhook's t may be from the receiver's

@@ -10,7 +10,7 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 )
 
-// Environment variables (DESIGN §2, §9). They override the config file.
+// Environment variables (docs/configuration.md). They override the config file.
 const (
 	EnvConfig               = "PAYGATE_CONFIG"
 	EnvAddr                 = "PAYGATE_ADDR"
@@ -72,7 +72,7 @@ const (
 	DefaultTerminalBurst = 40
 )
 
-// The demo merchant of the sandbox (DESIGN §9).
+// The demo merchant of the sandbox (docs/configuration.md).
 const (
 	DemoMerchantID = "m_demo"
 	DemoTerminalID = "T0001"
@@ -333,9 +333,10 @@ type Jobs struct {
 	Batch int `yaml:"batch"`
 	// LeaseTTL is how long a claimed row stays claimed. Default 30s.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
-	// ReconcileAt is the local time of day (HH:MM) the daily
-	// reconciliation of the previous day runs. Default "10:30": channels
-	// publish the previous day's bill from 10:00.
+	// ReconcileAt is the time of day (HH:MM, China Standard Time whatever
+	// the server's time zone) from which the daily job reconciles the
+	// previous day of every provider not yet done. Default "10:30":
+	// channels publish the previous day's bill from 10:00.
 	ReconcileAt string `yaml:"reconcile_at"`
 }
 
@@ -365,7 +366,7 @@ func base() *Config {
 	return &Config{Sandbox: Sandbox{Enabled: true}}
 }
 
-// DemoMerchant is the sandbox's demo merchant (DESIGN §9).
+// DemoMerchant is the sandbox's demo merchant (docs/configuration.md).
 func DemoMerchant() Merchant {
 	return Merchant{
 		ID:         DemoMerchantID,

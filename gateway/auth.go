@@ -15,12 +15,12 @@ import (
 	"github.com/paygate-cn/paygate"
 )
 
-// AuthScheme is the Authorization scheme of signed API requests (DESIGN §3).
+// AuthScheme is the Authorization scheme of signed API requests (README, Signing).
 const AuthScheme = "PAYGATE-HMAC-SHA256"
 
 const maxClockSkew = 300 * time.Second
 
-// SignRequest returns the signature of a request as DESIGN §3 defines it:
+// SignRequest returns the signature of a request as the README defines it:
 // hex(HMAC-SHA256(secret, METHOD\nPATH_AND_QUERY\ntimestamp\nnonce\nhex(SHA256(body)))).
 // The CLI, the SDKs' test vectors and the server all use this definition.
 func SignRequest(secret, method, pathAndQuery, timestamp, nonce string, body []byte) string {

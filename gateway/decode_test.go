@@ -598,7 +598,7 @@ func TestActivationTTLRange(t *testing.T) {
 	}
 }
 
-// The signing definition is DESIGN §3's, written out independently here.
+// The signing definition is the README's, written out independently here.
 func TestSignRequestDefinition(t *testing.T) {
 	body := []byte(`{"amount":1}`)
 	sum := sha256.Sum256(body)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -94,7 +95,7 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		code = paygate.EUNAVAILABLE
 	}
 	d := errorDetail{Code: code, Message: paygate.ErrorMessage(err), RequestID: requestID(c)}
-	if pe, ok := err.(*paygate.Error); ok {
+	if pe := (*paygate.Error)(nil); errors.As(err, &pe) {
 		d.Param = pe.Param
 	}
 	if code == paygate.EINTERNAL {

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/paygate-cn/paygate"
 )
 
 // codeFromDoc matches a row of the table in docs/errors.md: | 404 | `not_found` | ...
@@ -179,4 +186,25 @@ func stringLit(e ast.Expr) (string, bool) {
 	}
 	s, err := strconv.Unquote(lit.Value)
 	return s, err == nil
+}
+
+// TestWriteErrorWrappedParam: an *paygate.Error wrapped by a caller keeps
+// its param in the answer (writeError looks through wrapping with
+// errors.As, like paygate.ErrorCode does for the code).
+func TestWriteErrorWrappedParam(t *testing.T) {
+	s := New(Deps{})
+	w := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest(http.MethodPost, "/v1/orders", nil)
+	s.writeError(c, fmt.Errorf("start order: %w", paygate.ParamErrorf(paygate.EAMOUNTINVALID, "amount", "amount must be positive")))
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", w.Code)
+	}
+	var body errorBody
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Error.Code != paygate.EAMOUNTINVALID || body.Error.Param != "amount" || body.Error.Message != "amount must be positive" {
+		t.Fatalf("error %+v, want amount_invalid on param amount", body.Error)
+	}
 }

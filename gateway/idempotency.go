@@ -39,7 +39,7 @@ func (r *recorder) WriteString(s string) (int, error) {
 	return r.ResponseWriter.WriteString(s)
 }
 
-// idempotent implements DESIGN §3's Idempotency-Key for POST requests: the
+// idempotent implements the README's Idempotency-Key for POST requests: the
 // first request's status and body are stored and replayed (201 → 200); the
 // same key with other parameters is idempotency_key_reused; a retry while the
 // first runs is idempotency_key_in_use.

@@ -16,7 +16,7 @@ import (
 	"github.com/paygate-cn/paygate"
 )
 
-// OrderRequest is the body of POST /v1/orders (DESIGN §3).
+// OrderRequest is the body of POST /v1/orders (openapi.json).
 type OrderRequest struct {
 	MerchantOrderNo string            `json:"merchant_order_no"`
 	Amount          *int64            `json:"amount"`

@@ -66,7 +66,8 @@ type Deps struct {
 	// Cashier serves static QR codes (the /v1/qr_codes endpoints and the
 	// payer pages under /qr/) and dynamic QR images; nil leaves them out.
 	Cashier *Cashier
-	// Mount adds extra routes (the sandbox simulators, the cashier page).
+	// Mount adds extra routes (the sandbox simulators and
+	// GET /sandbox/credentials); the cashier's pages come with Cashier.
 	Mount func(e *gin.Engine)
 }
 

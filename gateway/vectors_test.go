@@ -13,7 +13,7 @@ var update = flag.Bool("update", false, "rewrite the shared test vectors")
 
 const requestVectorsFile = "../sdk-clients/testdata/request_vectors.json"
 
-// requestVector is one signed API request (DESIGN §3) the SDKs reproduce.
+// requestVector is one signed API request (README, Signing) the SDKs reproduce.
 type requestVector struct {
 	Name          string `json:"name"`
 	KeyID         string `json:"key_id"`

@@ -1,6 +1,6 @@
 // Package routing chooses the provider of each payment by fee, explains the
 // choice, breaks circuits of failing providers and applies the risk rules
-// (DESIGN §5).
+// (docs/routing.md).
 //
 // Fees. A provider's schedule is its configured rules, or DefaultFees of its
 // kind when it configures none; a merchant's contract for that provider is

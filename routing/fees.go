@@ -11,7 +11,7 @@ import (
 // QuickPass / UnionPay QR rate: 1000.00 CNY, the 双免 limit.
 const QuickPassLimit int64 = 100000
 
-// Rates of the default schedules (DESIGN §5).
+// Rates of the default schedules (docs/routing.md).
 var (
 	rateQuickPass = decimal.RequireFromString("0.0038")
 	rateCredit    = decimal.RequireFromString("0.006")
@@ -38,8 +38,8 @@ func standardCardRules() []paygate.FeeRule {
 	}
 }
 
-// DefaultFees returns the DESIGN §5 default fee schedule of a channel kind,
-// a fresh slice the caller may keep. An unknown kind has no schedule (nil).
+// DefaultFees returns the default fee schedule of a channel kind
+// (docs/routing.md), a fresh slice the caller may keep. An unknown kind has no schedule (nil).
 //
 //   - unionpay: a contactless (QuickPass 闪付) tap or a UnionPay QR payment of
 //     at most 1000.00 → 0.38%, credit and debit; above it, or chip and swipe,

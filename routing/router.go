@@ -26,7 +26,7 @@ type Options struct {
 	ObserveRisk func(rule, action string)
 }
 
-// Router chooses the provider of each payment (DESIGN §5): among the
+// Router chooses the provider of each payment (docs/routing.md): among the
 // providers that may take it, the lowest fee, then the higher recent
 // success rate, then the lower priority, then the id.
 type Router struct {

@@ -18,7 +18,7 @@
 //   - Every order status change is a compare-and-set: UPDATE ... WHERE id = ?
 //     AND status IN (expected) RETURNING. The event the change produces is
 //     inserted in the same transaction, only if the update applied, so the
-//     events table is an exact outbox (DESIGN §6): delivery_status,
+//     events table is an exact outbox (docs/webhooks.md): delivery_status,
 //     attempts, next_attempt_at (= created_at), lease_until and delivered_at
 //     are there for the dispatcher, and event_attempts logs each attempt.
 //   - Refunds reserve their amount on the order (orders.refund_reserved)

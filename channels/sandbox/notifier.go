@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// WeChatSchedule is the WeChat Pay v3 notify retry schedule (DESIGN §10);
-// the simulators use it for every channel unless told otherwise.
+// WeChatSchedule is WeChat Pay v3's notify retry schedule (its payment
+// notification documentation: 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/
+// 3h/6h/6h); the simulators use it for every channel unless told otherwise.
 var WeChatSchedule = []time.Duration{
 	15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute,
 	10 * time.Minute, 20 * time.Minute, 30 * time.Minute, 30 * time.Minute,

@@ -1,5 +1,5 @@
-// Package sandbox holds what every channel simulator shares: the DESIGN §9
-// scenario table, chosen by the last four digits of a payment code or card
+// Package sandbox holds what every channel simulator shares: the scenario
+// table (README), chosen by the last four digits of a payment code or card
 // number, and a notifier that delivers callbacks the way channels do.
 //
 // Each channel's simulator lives in its own subpackage and speaks that

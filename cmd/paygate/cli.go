@@ -71,7 +71,8 @@ func api(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// SignedRequest sends a request signed as DESIGN §3 requires.
+// SignedRequest sends a request signed as the README's API section
+// (Signing) requires.
 func SignedRequest(ctx context.Context, hc *http.Client, base, keyID, secret, method, path string, body []byte, idem string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
 	if err != nil {

@@ -39,7 +39,7 @@ type SandboxOptions struct {
 	Now          paygate.Clock
 }
 
-// Sandbox is the set of channel simulators (DESIGN §9) and the providers
+// Sandbox is the set of channel simulators (docs/sandbox.md) and the providers
 // that talk to them.
 type Sandbox struct {
 	Providers []paygate.ProviderSpec

@@ -21,15 +21,16 @@ import (
 )
 
 // wallet describes one wallet channel for the end-to-end tests: how its
-// payment codes look (DESIGN §3 defaults) and what it charges (DESIGN §5).
+// payment codes look (docs/configuration.md, auth_codes) and what it charges
+// (docs/routing.md).
 type wallet struct {
 	channel string
 	stem    string // a payment code without its last four digits
 	feeOf   func(amount int64) int64
 }
 
-// code is a payment code of w whose last four digits pick a DESIGN §9
-// scenario ("6789" for an immediate success).
+// code is a payment code of w whose last four digits pick a sandbox
+// scenario (README) ("6789" for an immediate success).
 func (w wallet) code(ending string) string { return w.stem + ending }
 
 // halfUp is amount × rate (in millionths, 6000 = 0.6%) rounded half-up to the fen.

@@ -5,7 +5,7 @@
 // settlement requests with real response codes, and writes a daily
 // settlement file.
 //
-// Scenarios (DESIGN §9) are chosen by the card number's last four digits,
+// Scenarios (README, docs/channels/acquirer.md) are chosen by the card number's last four digits,
 // for sales (0200) and pre-authorisations (0100):
 //
 //	1111  answered 00 after Options.HangFor (default sandbox.ConfirmDelay), like a PIN entry

@@ -17,7 +17,7 @@ import (
 	"github.com/paygate-cn/paygate/channels/sandbox"
 )
 
-// feeRate is the service fee the simulated Alipay charges (DESIGN §5 default).
+// feeRate is the service fee the simulated Alipay charges (the default rate, docs/routing.md).
 var feeRate = decimal.RequireFromString("0.006")
 
 // detailColumns is the header of Alipay's business detail file (业务明细).

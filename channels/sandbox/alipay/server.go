@@ -1,7 +1,7 @@
 // Package alipay simulates the Alipay OpenAPI gateway (gateway.do) for the
 // sandbox: RSA2-verified requests, RSA2-signed responses, form-encoded signed
 // notifications acknowledged by the body "success", and the daily trade
-// bill as a GBK csv.zip. Payment codes pick DESIGN §9 scenarios by their
+// bill as a GBK csv.zip. Payment codes pick the sandbox scenarios (README) by their
 // last four digits (sandbox.ScenarioOf).
 //
 // Routes, relative to wherever the handler is mounted:

@@ -5,7 +5,7 @@
 // delivers notifications through a sandbox.Notifier and writes the day's
 // pipe-separated bill file.
 //
-// The DESIGN §9 scenarios are chosen by the last four digits of the payment
+// The sandbox scenarios (README, docs/channels/ecny.md) are chosen by the last four digits of the payment
 // code (sandbox.ScenarioOf). POST /scan stands in for a payer scanning a
 // dynamic QR code; it is a control endpoint and is not signed.
 package ecny

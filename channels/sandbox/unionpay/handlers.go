@@ -470,7 +470,7 @@ func (s *Server) refunded(t *txn, now time.Time) {
 }
 
 // feeOf is the sandbox's merchant discount: 0.38% up to 1000.00 CNY,
-// 0.60% above (DESIGN §5's QuickPass rule, credit rate above the limit).
+// 0.60% above (docs/routing.md's QuickPass rule, credit rate above the limit).
 func feeOf(amount int64) int64 {
 	rate := decimal.RequireFromString("0.0038")
 	if amount > 100000 {

@@ -1,7 +1,7 @@
 // Package unionpay simulates the UnionPay online platform (全渠道, acp 5.1.0
 // style) for the sandbox: form requests verified against the merchant's
-// key, signed raw key=value answers, signed backUrl notifies, the DESIGN §9
-// scenarios chosen by the last four digits of the payment code or card, and
+// key, signed raw key=value answers, signed backUrl notifies, the sandbox
+// scenarios (README) chosen by the last four digits of the payment code or card, and
 // the day's ZM reconciliation file built from what it processed.
 package unionpay
 

@@ -17,7 +17,7 @@ import (
 	"github.com/paygate-cn/paygate/channels/sandbox"
 )
 
-// feeRate is the sandbox merchant's WeChat rate (DESIGN §5 default).
+// feeRate is the sandbox merchant's WeChat rate (the default, docs/routing.md).
 var feeRate = decimal.RequireFromString("0.006")
 
 var billHeader = []string{

@@ -75,7 +75,7 @@ after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-// api sends a signed request (DESIGN of the API: docs and README).
+// api sends a signed request (the README's Signing).
 async function api(method, path, body) {
   const raw = body === undefined ? '' : JSON.stringify(body);
   const ts = String(Math.floor(Date.now() / 1000));
