@@ -1,3 +1,8 @@
+// Package callbacks is what arrives from channels and what goes to
+// merchants: inbound channel notifications (verify, deduplicate in Redis,
+// hand the result to the payments package, which applies it with a
+// compare-and-set) and outbound merchant webhooks (outbox, signing,
+// retries).
 package callbacks
 
 import (
@@ -7,6 +12,7 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/payments"
 )
 
 // Parser is a provider that receives callbacks.
@@ -15,8 +21,15 @@ type Parser interface {
 	paygate.CallbackParser
 }
 
+// Applier applies a channel's result to its order or refund exactly once
+// (a compare-and-set); *payments.Payments is one.
+type Applier interface {
+	ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, bool, error)
+	ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *paygate.Refund, r *paygate.RefundResult) (*paygate.Refund, bool, error)
+}
+
 // Inbound processes channel notifications: verify (and decrypt), deduplicate
-// with a claim (in Redis), apply with a compare-and-set (docs/webhooks.md).
+// with a claim (in Redis), hand the result to the Applier (docs/webhooks.md).
 //
 // The claims are a fast path, not the guard: a notification whose claim is
 // marked done is acknowledged without touching the database; anything else
@@ -25,7 +38,10 @@ type Parser interface {
 type Inbound struct {
 	// Parsers returns the providers of a channel kind that receive callbacks.
 	Parsers func(kind string) []Parser
-	Applier *Applier
+	// Orders and Refunds find what a notification names.
+	Orders  paygate.OrderStore
+	Refunds paygate.RefundStore
+	Applier Applier
 	// Claims deduplicate notifications ahead of the database (the
 	// redisstore package keeps them in Redis); nil: database only.
 	Claims paygate.CallbackClaims
@@ -39,9 +55,9 @@ type Inbound struct {
 	// "rejected_provider", "rejected_amount", "unknown_order", ...).
 	Observe func(kind, outcome string)
 	// Recent, when set, spares the database read for success notifications
-	// of orders this process recently saw paid (see RecentlyPaid); the
-	// claim still comes first.
-	Recent *RecentlyPaid
+	// of orders this process recently saw paid (see payments.RecentlyPaid);
+	// the claim still comes first.
+	Recent *payments.RecentlyPaid
 }
 
 // Result of processing one callback.
@@ -126,7 +142,7 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 	a := in.Applier
 	switch {
 	case n.OrderID != "" && n.Result != nil:
-		o, err := a.Orders.Order(ctx, "", n.OrderID)
+		o, err := in.Orders.Order(ctx, "", n.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}
@@ -143,11 +159,11 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 		}
 		return "unchanged", nil
 	case n.RefundID != "" && n.Refund != nil:
-		ref, err := a.Refunds.Refund(ctx, "", n.RefundID)
+		ref, err := in.Refunds.Refund(ctx, "", n.RefundID)
 		if err != nil {
 			return "unknown_refund", err
 		}
-		o, err := a.Orders.Order(ctx, "", ref.OrderID)
+		o, err := in.Orders.Order(ctx, "", ref.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}

@@ -113,6 +113,18 @@ func (d *Directory) Terminal(ctx context.Context, merchantID, terminalID string)
 	return nil, paygate.Errorf(paygate.ENOTFOUND, "terminal %q not found", terminalID)
 }
 
+// TerminalByNumber returns a merchant's configured terminal as a domain
+// terminal: configured terminals are active (docs/terminals.md). Returns
+// ENOTFOUND if the configuration binds no such terminal to the merchant.
+func (d *Directory) TerminalByNumber(ctx context.Context, merchantID, terminalID string) (*paygate.Terminal, error) {
+	t, err := d.Terminal(ctx, merchantID, terminalID)
+	if err != nil {
+		return nil, err
+	}
+	return &paygate.Terminal{MerchantID: merchantID, TerminalID: t.ID, SerialNo: t.SerialNo, Model: t.Model,
+		RegionCode: t.RegionCode, Status: paygate.TerminalActive}, nil
+}
+
 // Merchants returns every merchant, in no particular order.
 func (d *Directory) Merchants() []*paygate.Merchant {
 	d.mu.RLock()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/payments"
 	qrcode "github.com/skip2/go-qrcode"
 )
 
@@ -320,16 +321,16 @@ func (s *Server) cashierPay(c *gin.Context) {
 	in := &OrderRequest{
 		MerchantOrderNo: orderNo, Amount: &amount, Subject: q.StoreName,
 		Method: string(paygate.MethodJSAPI), Channel: &wallet, TerminalID: q.TerminalID, PayerID: p.id,
-		ClientIP: c.ClientIP(), source: paygate.SourceStaticQR, qrCodeID: q.ID,
+		ClientIP: c.ClientIP(), start: payments.StartRequest{Source: paygate.SourceStaticQR, QRCodeID: q.ID},
 	}
 	if remark != "" {
 		in.Metadata = map[string]string{"remark": remark}
 	}
-	if err := in.validate(m, s.deps.Payments.AuthCodes, false); err != nil {
+	if err := in.validate(m, s.deps.AuthCodes, false); err != nil {
 		fail(StatusOf(paygate.ErrorCode(err)), "无法创建订单："+paygate.ErrorMessage(err))
 		return
 	}
-	o, err := s.deps.Payments.Start(c.Request.Context(), m, in)
+	o, err := s.deps.Payments.Start(c.Request.Context(), m, &in.start)
 	if paygate.ErrorCode(err) == paygate.EDUPORDERNO {
 		// Sent twice at once: show the first order.
 		o, err = s.deps.Orders.OrderByMerchantNo(c.Request.Context(), m.ID, in.MerchantOrderNo)

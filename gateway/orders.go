@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/payments"
 )
 
 // OrderRequest is the body of POST /v1/orders (openapi.json).
@@ -36,18 +37,10 @@ type OrderRequest struct {
 	PayerID         string            `json:"payer_id"`
 	ClientIP        string            `json:"client_ip"`
 
-	// Derived by validation.
-	method      paygate.Method
-	channel     string
-	cardData    *paygate.CardData
-	cardInfo    *paygate.CardInfo
-	expiresIn   int
-	waitSeconds int
-	amount      int64
-	// source and qrCodeID mark a payment through a static QR code (set by
-	// the cashier, never by the API).
-	source   string
-	qrCodeID string
+	// start is the payment the request asks for, filled in by validation
+	// (its Source and QRCodeID mark a payment through a static QR code:
+	// set by the cashier, never by the API).
+	start payments.StartRequest
 }
 
 // CardRequest is the card of a card-present order as the API takes it: the
@@ -58,16 +51,6 @@ type CardRequest struct {
 	Network   string `json:"network"`
 	EMV       string `json:"emv"`
 	Token     string `json:"token"`
-}
-
-func (in *OrderRequest) payerKey() string {
-	if in.cardInfo != nil && in.cardInfo.Fingerprint != "" {
-		return "card:" + in.cardInfo.Fingerprint
-	}
-	if in.PayerID != "" {
-		return "payer:" + in.PayerID
-	}
-	return ""
 }
 
 var (
@@ -105,11 +88,11 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 	if in.Amount == nil {
 		return paygate.ParamErrorf(paygate.EPARAMMISSING, "amount", "amount is required (integer fen)")
 	}
-	in.amount = *in.Amount
-	if in.amount <= 0 {
+	in.start.Amount = *in.Amount
+	if in.start.Amount <= 0 {
 		return paygate.ParamErrorf(paygate.EAMOUNTINVALID, "amount", "amount must be a positive integer number of fen")
 	}
-	if limit := m.Limit(); in.amount > limit {
+	if limit := m.Limit(); in.start.Amount > limit {
 		return paygate.ParamErrorf(paygate.EAMOUNTTOOLARGE, "amount", "amount exceeds the single-payment limit of %d", limit)
 	}
 	if in.Currency != "" && in.Currency != paygate.Currency {
@@ -121,23 +104,23 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 	if err := checkLen("subject", in.Subject, 128); err != nil {
 		return err
 	}
-	in.method = paygate.Method(in.Method)
+	in.start.Method = paygate.Method(in.Method)
 	if in.Method == "" {
 		return paygate.ParamErrorf(paygate.EPARAMMISSING, "method", "method is required")
 	}
-	if !in.method.Valid() {
+	if !in.start.Method.Valid() {
 		return paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "unknown method %q", truncate(in.Method, 32))
 	}
 	if in.Channel != nil {
 		if !validKind(*in.Channel) {
 			return paygate.ParamErrorf(paygate.EUNKNOWNCHANNEL, "channel", "unknown channel %q", truncate(*in.Channel, 32))
 		}
-		in.channel = *in.Channel
+		in.start.Channel = *in.Channel
 	}
 	if err := checkLen("auth_code", in.AuthCode, 32); err != nil {
 		return err
 	}
-	switch in.method {
+	switch in.start.Method {
 	case paygate.MethodAuthCode:
 		if in.AuthCode == "" {
 			return paygate.ParamErrorf(paygate.EPARAMMISSING, "auth_code", "auth_code is required for method auth_code")
@@ -146,26 +129,26 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 		if !ok {
 			return paygate.ParamErrorf(paygate.EUNSUPPORTEDAUTH, "auth_code", "the payment code is not one of a supported wallet")
 		}
-		if in.channel != "" && in.channel != kind {
-			return paygate.ParamErrorf(paygate.EPARAMINVALID, "channel", "channel %s does not match the payment code, which is %s", in.channel, kind)
+		if in.start.Channel != "" && in.start.Channel != kind {
+			return paygate.ParamErrorf(paygate.EPARAMINVALID, "channel", "channel %s does not match the payment code, which is %s", in.start.Channel, kind)
 		}
-		in.channel = kind
+		in.start.Channel = kind
 	case paygate.MethodCard:
 		if in.Card == nil {
 			return paygate.ParamErrorf(paygate.EPARAMMISSING, "card", "card is required for method card")
 		}
-		if in.channel != "" {
+		if in.start.Channel != "" {
 			return paygate.ParamErrorf(paygate.EPARAMINVALID, "channel", "channel must be null for card payments: routing chooses the acquirer")
 		}
 	default:
-		if in.channel == "" {
-			return paygate.ParamErrorf(paygate.EPARAMMISSING, "channel", "channel is required for method %s", in.method)
+		if in.start.Channel == "" {
+			return paygate.ParamErrorf(paygate.EPARAMMISSING, "channel", "channel is required for method %s", in.start.Method)
 		}
 	}
-	if in.method != paygate.MethodAuthCode && in.AuthCode != "" {
+	if in.start.Method != paygate.MethodAuthCode && in.AuthCode != "" {
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "auth_code", "auth_code is only for method auth_code")
 	}
-	if in.method != paygate.MethodCard && in.Card != nil {
+	if in.start.Method != paygate.MethodCard && in.Card != nil {
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "card", "card is only for method card")
 	}
 	if err := in.checkFlow(quote); err != nil {
@@ -182,28 +165,28 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 		in.Capture = paygate.CaptureAutomatic
 	case paygate.CaptureAutomatic:
 	case paygate.CaptureManual:
-		if in.method != paygate.MethodCard {
+		if in.start.Method != paygate.MethodCard {
 			return paygate.ParamErrorf(paygate.EPARAMINVALID, "capture", "capture manual is only for card payments")
 		}
 	default:
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "capture", "capture must be automatic or manual")
 	}
-	in.expiresIn = 900
-	if in.method == paygate.MethodAuthCode {
-		in.expiresIn = 60 // the B-scan-C payment window (README, "wait_seconds and the payment window")
+	expiresIn := 900
+	if in.start.Method == paygate.MethodAuthCode {
+		expiresIn = 60 // the B-scan-C payment window (README, "wait_seconds and the payment window")
 	}
 	if in.ExpiresIn != nil {
 		if *in.ExpiresIn < 60 || *in.ExpiresIn > 86400 {
 			return paygate.ParamErrorf(paygate.EPARAMINVALID, "expires_in", "expires_in must be 60-86400 seconds")
 		}
-		in.expiresIn = *in.ExpiresIn
+		expiresIn = *in.ExpiresIn
 	}
-	in.waitSeconds = 30
+	waitSeconds := 30
 	if in.WaitSeconds != nil {
 		if *in.WaitSeconds < 0 || *in.WaitSeconds > 120 {
 			return paygate.ParamErrorf(paygate.EPARAMINVALID, "wait_seconds", "wait_seconds must be 0-120")
 		}
-		in.waitSeconds = *in.WaitSeconds
+		waitSeconds = *in.WaitSeconds
 	}
 	if len(in.Metadata) > 20 {
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "metadata", "metadata holds at most 20 keys")
@@ -228,6 +211,12 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 			return paygate.ParamErrorf(paygate.EPARAMINVALID, "client_ip", "client_ip must be an IPv4 or IPv6 address")
 		}
 	}
+	st := &in.start
+	st.MerchantOrderNo, st.Subject, st.AuthCode = in.MerchantOrderNo, in.Subject, in.AuthCode
+	st.Card = (*paygate.CardInput)(in.Card)
+	st.TerminalID, st.Location, st.Capture = in.TerminalID, in.Location, in.Capture
+	st.ExpiresIn, st.Wait = time.Duration(expiresIn)*time.Second, time.Duration(waitSeconds)*time.Second
+	st.NotifyURL, st.Metadata, st.PayerID, st.ClientIP = in.NotifyURL, in.Metadata, in.PayerID, in.ClientIP
 	return nil
 }
 
@@ -236,30 +225,30 @@ func (in *OrderRequest) validate(m *paygate.Merchant, rules []paygate.AuthCodeRu
 // the request carries every parameter the flow needs. When routing chooses
 // the channel (card), every kind offering the method is checked.
 func (in *OrderRequest) checkFlow(quote bool) error {
-	kinds := paygate.KindsFor(in.method)
-	if in.channel != "" {
-		if _, ok := paygate.FlowOf(in.channel, in.method); !ok {
+	kinds := paygate.KindsFor(in.start.Method)
+	if in.start.Channel != "" {
+		if _, ok := paygate.FlowOf(in.start.Channel, in.start.Method); !ok {
 			return paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "channel %s does not offer method %s (it offers %s)",
-				in.channel, in.method, offered(in.channel))
+				in.start.Channel, in.start.Method, offered(in.start.Channel))
 		}
-		kinds = []string{in.channel}
+		kinds = []string{in.start.Channel}
 	}
 	if len(kinds) == 0 {
-		return paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "no channel offers method %s", in.method)
+		return paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "no channel offers method %s", in.start.Method)
 	}
 	if quote {
 		return nil
 	}
 	for _, k := range kinds {
-		f, _ := paygate.FlowOf(k, in.method)
+		f, _ := paygate.FlowOf(k, in.start.Method)
 		for _, p := range f.Requires {
 			if in.has(p) {
 				continue
 			}
-			if in.channel == "" {
-				return paygate.ParamErrorf(paygate.EPARAMMISSING, p, "%s is required for method %s", p, in.method)
+			if in.start.Channel == "" {
+				return paygate.ParamErrorf(paygate.EPARAMMISSING, p, "%s is required for method %s", p, in.start.Method)
 			}
-			return paygate.ParamErrorf(paygate.EPARAMMISSING, p, "%s is required for method %s on channel %s", p, in.method, in.channel)
+			return paygate.ParamErrorf(paygate.EPARAMMISSING, p, "%s is required for method %s on channel %s", p, in.start.Method, in.start.Channel)
 		}
 	}
 	return nil
@@ -317,10 +306,10 @@ func (s *Server) merchant(c *gin.Context) (*paygate.Merchant, bool) {
 }
 
 // orderRequest reads, decodes and validates an order body, binding a
-// terminal key to its terminal and reading the card. Orders and quotes
-// share it so that they decide on the same input; for a quote
-// merchant_order_no may be left out and a card may be described without
-// card data (entry mode, type and network alone).
+// terminal key to its terminal. Orders and quotes share it so that they
+// decide on the same input; for a quote merchant_order_no may be left out
+// (and payments.Quote takes a card described without card data). The card
+// itself is read by the payments package.
 func (s *Server) orderRequest(c *gin.Context, quote bool) (*OrderRequest, *paygate.Merchant, error) {
 	body, ok := s.readBody(c)
 	if !ok {
@@ -346,22 +335,10 @@ func (s *Server) orderRequest(c *gin.Context, quote bool) (*OrderRequest, *payga
 	if quote && in.MerchantOrderNo == "" {
 		in.MerchantOrderNo = "quote"
 	}
-	p := s.deps.Payments
-	if err := in.validate(m, p.AuthCodes, quote); err != nil {
+	if err := in.validate(m, s.deps.AuthCodes, quote); err != nil {
 		return nil, nil, err
 	}
-	if in.method != paygate.MethodCard {
-		return &in, m, nil
-	}
-	if quote && in.Card.EMV == "" && in.Card.Token == "" {
-		in.cardInfo, err = cardInfoOf(in.Card)
-		return &in, m, err
-	}
-	if p.ParseCard == nil {
-		return nil, nil, paygate.ParamErrorf(paygate.EUNSUPPORTED, "method", "card payments are not enabled")
-	}
-	in.cardData, in.cardInfo, err = p.ParseCard((*paygate.CardInput)(in.Card))
-	return &in, m, err
+	return &in, m, nil
 }
 
 // errAnswered reports that the request was already answered (readBody
@@ -381,7 +358,7 @@ func (s *Server) createOrder(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	o, err := s.deps.Payments.Start(c.Request.Context(), m, in)
+	o, err := s.deps.Payments.Start(c.Request.Context(), m, &in.start)
 	if err != nil {
 		s.writeError(c, err)
 		return

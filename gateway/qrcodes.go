@@ -135,13 +135,12 @@ func (s *Server) createQRCode(c *gin.Context) {
 }
 
 // checkTerminal accepts an active terminal of the merchant, as orders do
-// (Payments.Terminal; docs/terminals.md, "Terminal binding").
+// (payments.Payments.Terminal; docs/terminals.md, "Terminal binding").
 func (s *Server) checkTerminal(c *gin.Context, merchantID, terminalID string) error {
-	p := s.deps.Payments
-	if p == nil || p.Terminal == nil {
+	if s.deps.Payments == nil {
 		return nil
 	}
-	_, err := p.boundTerminal(c.Request.Context(), merchantID, terminalID)
+	_, err := s.deps.Payments.Terminal(c.Request.Context(), merchantID, terminalID)
 	return err
 }
 

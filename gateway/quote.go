@@ -29,33 +29,11 @@ func (s *Server) quote(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	route, err := s.deps.Payments.Quote(c.Request.Context(), m, in)
+	route, err := s.deps.Payments.Quote(c.Request.Context(), m, &in.start)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, QuoteResponse{Object: "quote", Provider: route.Provider, Channel: route.Channel,
-		Fee: route.Fee, NetAmount: in.amount - route.Fee, Route: route})
-}
-
-// cardInfoOf takes a card described without card data (quotes only).
-func cardInfoOf(in *CardRequest) (*paygate.CardInfo, error) {
-	switch in.EntryMode {
-	case paygate.EntryContactless, paygate.EntryChip, paygate.EntrySwipe:
-	default:
-		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "card.entry_mode", "card.entry_mode must be contactless, chip or swipe")
-	}
-	switch in.Type {
-	case paygate.CardCredit, paygate.CardDebit:
-	default:
-		return nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "card.type", "card.type must be credit or debit when no card data is given")
-	}
-	network := in.Network
-	if network == "" {
-		network = paygate.NetworkUnionPay
-	}
-	if err := checkLen("card.network", network, 16); err != nil {
-		return nil, err
-	}
-	return &paygate.CardInfo{EntryMode: in.EntryMode, Type: in.Type, Network: network}, nil
+		Fee: route.Fee, NetAmount: in.start.Amount - route.Fee, Route: route})
 }

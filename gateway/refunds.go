@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/payments"
 )
 
 // RefundRequest is the body of POST /v1/orders/{id}/refunds.
@@ -54,7 +55,8 @@ func (s *Server) createRefund(c *gin.Context) {
 		s.writeError(c, paygate.ParamErrorf(paygate.EREFUNDEXCEEDS, "amount", "amount %d exceeds the order amount %d", *in.Amount, o.Amount))
 		return
 	}
-	r, err := s.deps.Payments.Refund(c.Request.Context(), o, &in)
+	r, err := s.deps.Payments.Refund(c.Request.Context(), o,
+		&payments.RefundRequest{MerchantRefundNo: in.MerchantRefundNo, Amount: *in.Amount, Reason: in.Reason})
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
+	"github.com/paygate-cn/paygate/payments"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -24,7 +25,10 @@ type Deps struct {
 	Events      paygate.EventStore
 	Idempotency paygate.IdempotencyStore
 	Directory   paygate.MerchantDirectory
-	Payments    *Payments
+	// Payments moves payments: every order and refund endpoint calls it.
+	Payments *payments.Payments
+	// AuthCodes recognise payment codes (auth_code's channel).
+	AuthCodes []paygate.AuthCodeRule
 	// Terminals serves the terminal endpoints; nil leaves them out.
 	Terminals *Terminals
 	Inbound   *callbacks.Inbound
@@ -93,8 +97,8 @@ func New(d Deps) *Server {
 		d.MaxBodyBytes = 64 << 10
 	}
 	s := &Server{deps: d, engine: gin.New(), log: d.Logger, metrics: newMetrics()}
-	if d.Payments != nil {
-		d.Payments.observe = s.metrics.ObserveChannel
+	if d.Payments != nil && d.Payments.Observe == nil {
+		d.Payments.Observe = s.metrics.ObserveChannel
 	}
 	if d.Inbound != nil && d.Inbound.Observe == nil {
 		d.Inbound.Observe = s.metrics.callback

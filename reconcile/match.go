@@ -15,7 +15,7 @@ import (
 const DefaultMargin = 15 * time.Minute
 
 // Applier applies a channel's result the way a callback does (the same
-// compare-and-set, the same events); *callbacks.Applier is one.
+// compare-and-set, the same events); *payments.Payments is one.
 type Applier interface {
 	ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, bool, error)
 	ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *paygate.Refund, r *paygate.RefundResult) (*paygate.Refund, bool, error)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
-	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/store"
 	"github.com/paygate-cn/paygate/store/storetest"
@@ -67,7 +67,7 @@ func newFixtureWith(t *testing.T, backend string, opts store.Options) *fixture {
 	db := storetest.OpenWith(t, backend, opts)
 	f := &fixture{db: db, clk: clk, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}}
 	f.m = &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
-		Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: clk.Now}}
+		Applier: &payments.Payments{Orders: db, Refunds: db, Now: clk.Now}}
 	return f
 }
 

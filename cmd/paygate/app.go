@@ -22,6 +22,7 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/redisstore"
 	"github.com/paygate-cn/paygate/routing"
@@ -54,7 +55,7 @@ type Main struct {
 	// redisBase is the client behind an auto-pipelined Redis, closed last.
 	redisBase *redis.Client
 	Server    *gateway.Server
-	Payments  *gateway.Payments
+	Payments  *payments.Payments
 	Router    *routing.Router
 	Directory *config.Directory
 	// webhooks is where webhooks may go (webhooks.* in the config).
@@ -200,22 +201,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return errors.Join(faults...)
 	}
 
-	recent := callbacks.NewRecentlyPaid(100_000)
-	applier := &callbacks.Applier{Orders: m.DB, Refunds: m.DB, Now: m.Now, Recent: recent}
-	m.Payments = &gateway.Payments{
-		Orders: m.DB, Refunds: m.DB, Applier: applier, Router: m.Router, Channels: channels,
-		AuthCodes: cfg.AuthCodes, CallbackBase: public + "/callbacks/", Now: m.Now,
-		PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow, Logger: m.Logger,
+	recent := payments.NewRecentlyPaid(100_000)
+	terminals := &payments.Terminals{Configured: m.Directory, Registered: m.DB}
+	m.Payments = &payments.Payments{
+		Orders: m.DB, Refunds: m.DB, Now: m.Now, Recent: recent, Router: m.Router, Channels: channels,
+		CallbackBase: public + "/callbacks/", PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow,
+		Logger:    m.Logger,
 		ParseCard: newCardParser(secret, cfg.Sandbox.Enabled),
 		Fallback:  routing.Fallback,
-		Terminal:  m.terminal,
+		Terminals: terminals,
 	}
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
-		Applier: applier, Claims: shared, Logger: m.Logger, Recent: recent,
+		Orders:  m.DB, Refunds: m.DB, Applier: m.Payments,
+		Claims: shared, Logger: m.Logger, Recent: recent,
 	}
 	specs := billProviders(cfg)
-	m.Recon = reconService(m.DB, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
+	m.Recon = reconService(m.DB, m.Payments, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
 		return fetchBill(ctx, channels[id], filepath.Join(cfg.DataDir, "bills"), day)
 	})
 	m.Recon.Logger = m.Logger
@@ -232,8 +234,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}},
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
-		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: m.configTerminal},
-		Payments:  m.Payments, Inbound: inbound,
+		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: terminals.IsConfigured},
+		Payments:  m.Payments, AuthCodes: cfg.AuthCodes, Inbound: inbound,
 		Admitter: shared, ActivationLimiter: shared, CashierLimiter: shared,
 		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
-	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/config"
+	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/store"
 )
@@ -85,12 +85,12 @@ func fileSHA1(path string) (string, error) {
 }
 
 // reconService builds the reconciliation service over db: repairs go
-// through the callback applier, so they write the same events.
-func reconService(db *store.DB, specs map[string]paygate.ProviderSpec, now paygate.Clock,
+// through the payments package (pay), as callbacks do, so they write the
+// same events.
+func reconService(db *store.DB, pay reconcile.Applier, specs map[string]paygate.ProviderSpec, now paygate.Clock,
 	open func(ctx context.Context, provider, day string) (*reconcile.Bill, error)) *reconcile.Service {
 	return &reconcile.Service{
-		Matcher: &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
-			Applier: &callbacks.Applier{Orders: db, Refunds: db, Now: now}},
+		Matcher:   &reconcile.Matcher{Store: db, Orders: db, Refunds: db, Applier: pay},
 		Providers: func() []string { return sortedIDs(specs) },
 		Open:      open,
 		NotReady:  func(err error) bool { return errors.Is(err, reconcile.ErrBillNotReady) },
@@ -182,7 +182,7 @@ func recon(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return fetchBill(ctx, ch, filepath.Join(cfg.DataDir, "bills"), day)
 	}
-	svc := reconService(db, specs, time.Now, open)
+	svc := reconService(db, &payments.Payments{Orders: db, Refunds: db, Now: time.Now}, specs, time.Now, open)
 	runs, err := svc.ReconcileAll(ctx, *date, func(p string) bool { return *provider == "" || p == *provider })
 	for _, r := range runs {
 		fmt.Fprintf(stdout, "%s %s %s %s", r.ID, r.Provider, r.Date, r.Status)

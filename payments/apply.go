@@ -1,25 +1,10 @@
-// Package callbacks turns what channels say into order and refund state:
-// inbound channel notifications (verify, deduplicate in Redis, apply with a
-// compare-and-set) and the background resolution of orders whose outcome is
-// still unknown. Every path applies results through one Applier, so a
-// callback, a synchronous answer and a query can race and the database still
-// records each transition once.
-package callbacks
+package payments
 
 import (
 	"context"
 
 	"github.com/paygate-cn/paygate"
 )
-
-// Applier applies classified channel results to orders and refunds.
-type Applier struct {
-	Orders  paygate.OrderStore
-	Refunds paygate.RefundStore
-	Now     paygate.Clock
-	// Recent, when set, is told of every order found or made paid.
-	Recent *RecentlyPaid
-}
 
 // ApplyResult moves o according to r. closedAs is the status an
 // OutcomeClosed answer means for this call: OrderReversed after a reversal,
@@ -30,8 +15,12 @@ type Applier struct {
 // reporting an amount other than the order's is refused with EINVALID and
 // changes nothing.
 //
+// Every path that learns a channel's answer — the synchronous one, a
+// callback, a query, a reconciliation repair — applies it here; the store's
+// compare-and-set makes each transition happen once however they race.
+//
 // It returns the order as it is afterwards and whether this call changed it.
-func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, bool, error) {
+func (p *Payments) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, bool, error) {
 	u := paygate.OrderUpdate{OrderID: o.ID}
 	switch r.Outcome {
 	case paygate.OutcomeSuccess:
@@ -40,7 +29,7 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 				"channel reports amount %d for order %s of amount %d", r.Amount, o.ID, o.Amount)
 		}
 		u.To = paygate.OrderSucceeded
-		paid := a.Now().UTC()
+		paid := p.Now().UTC()
 		if r.PaidAt != nil {
 			paid = r.PaidAt.UTC()
 		}
@@ -80,14 +69,14 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 	// read after the transition) needs no write: the read is the truth,
 	// since a paid order never becomes unpaid by a channel's result.
 	if o.Status == u.To && u.To != paygate.OrderPending || u.To == paygate.OrderSucceeded && o.Status.Paid() {
-		a.Recent.Remember(o)
+		p.Recent.Remember(o)
 		return o, false, nil
 	}
 	u.Event = &paygate.Event{Type: paygate.OrderEventType(u.To), NotifyURL: o.NotifyURL}
 	u.Expect = o
-	o2, applied, err := a.Orders.UpdateOrder(ctx, u)
+	o2, applied, err := p.Orders.UpdateOrder(ctx, u)
 	if err == nil {
-		a.Recent.Remember(o2)
+		p.Recent.Remember(o2)
 	}
 	return o2, applied, err
 }
@@ -97,8 +86,8 @@ func (a *Applier) ApplyResult(ctx context.Context, o *paygate.Order, r *paygate.
 // total (RefundedTotal) that cannot include this refund — below its amount,
 // or above the order's pending and succeeded refunds together — is refused
 // with EINVALID and changes nothing.
-func (a *Applier) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *paygate.Refund, r *paygate.RefundResult) (*paygate.Refund, bool, error) {
-	u := paygate.RefundUpdate{RefundID: ref.ID, At: a.Now().UTC()}
+func (p *Payments) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *paygate.Refund, r *paygate.RefundResult) (*paygate.Refund, bool, error) {
+	u := paygate.RefundUpdate{RefundID: ref.ID, At: p.Now().UTC()}
 	if r.At != nil {
 		u.At = r.At.UTC()
 	}
@@ -140,5 +129,5 @@ func (a *Applier) ApplyRefundResult(ctx context.Context, o *paygate.Order, ref *
 	for _, e := range u.Events {
 		e.MerchantID, e.OrderID, e.RefundID = ref.MerchantID, ref.OrderID, ref.ID
 	}
-	return a.Refunds.UpdateRefund(ctx, u)
+	return p.Refunds.UpdateRefund(ctx, u)
 }

@@ -1,4 +1,4 @@
-package callbacks_test
+package payments_test
 
 import (
 	"context"
@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
-	"github.com/paygate-cn/paygate/callbacks"
+	"github.com/paygate-cn/paygate/payments"
+	"github.com/paygate-cn/paygate/store"
 	"github.com/paygate-cn/paygate/store/storetest"
 )
 
@@ -19,7 +20,7 @@ func TestApplyRefundResultRejectsInconsistentRefundedTotal(t *testing.T) {
 			t.Parallel()
 			db := storetest.Open(t, backend)
 			ctx := context.Background()
-			a := &callbacks.Applier{Orders: db, Refunds: db, Now: time.Now}
+			a := &payments.Payments{Orders: db, Refunds: db, Now: time.Now}
 			payOrder(t, db, "m_1", "ORD-1", "")
 			o, err := db.OrderByMerchantNo(ctx, "m_1", "ORD-1") // amount 100
 			if err != nil {
@@ -57,5 +58,20 @@ func TestApplyRefundResultRejectsInconsistentRefundedTotal(t *testing.T) {
 				t.Fatalf("consistent total: applied %v, err %v", applied, err)
 			}
 		})
+	}
+}
+
+// payOrder creates a paid order.
+func payOrder(t *testing.T, db *store.DB, merchant, no, notifyURL string) {
+	t.Helper()
+	ctx := context.Background()
+	o := &paygate.Order{MerchantID: merchant, MerchantOrderNo: no, Amount: 100, Currency: "CNY",
+		Method: paygate.MethodQR, Provider: "wechat", Channel: "wechat", NotifyURL: notifyURL}
+	if err := db.CreateOrder(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	ev := &paygate.Event{Type: paygate.EventOrderSucceeded}
+	if _, ok, err := db.UpdateOrder(ctx, paygate.OrderUpdate{OrderID: o.ID, To: paygate.OrderSucceeded, Event: ev}); !ok || err != nil {
+		t.Fatalf("pay: %v %v", ok, err)
 	}
 }
