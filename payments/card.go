@@ -15,28 +15,11 @@ import (
 const cardReversalWait = 20 * time.Second
 
 // voider is a channel that can void a same-day sale (ISO 8583 0200/020000);
-// it is not a domain interface because only acquirers have it.
+// it is not a domain interface because only acquirers have it. Like every
+// optional ability it is found through the channel's decorators
+// (paygate.As).
 type voider interface {
 	Void(ctx context.Context, o *paygate.Order) (*paygate.Result, error)
-}
-
-// unwrapper is a decorated channel (health, metrics) exposing its inner one.
-type unwrapper interface {
-	Unwrap() paygate.Channel
-}
-
-func asVoider(ch paygate.Channel) (voider, bool) {
-	for ch != nil {
-		if v, ok := ch.(voider); ok {
-			return v, true
-		}
-		u, ok := ch.(unwrapper)
-		if !ok {
-			break
-		}
-		ch = u.Unwrap()
-	}
-	return nil, false
 }
 
 // preAuthChannel makes sure a capture-manual payment goes to a provider
@@ -44,7 +27,7 @@ func asVoider(ch paygate.Channel) (voider, bool) {
 // passed over, and the route records why.
 func (p *Payments) preAuthChannel(route *paygate.Route, ch paygate.Channel) (paygate.Channel, error) {
 	for {
-		if _, ok := ch.(paygate.PreAuthorizer); ok {
+		if _, ok := paygate.As[paygate.PreAuthorizer](ch); ok {
 			return ch, nil
 		}
 		if p.Fallback == nil || !p.Fallback(route, route.Provider, "provider cannot pre-authorise (capture manual)") {
@@ -83,9 +66,9 @@ func (p *Payments) reverseUnanswered(ctx context.Context, ch paygate.Channel, o 
 func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
 	var res *paygate.Result
 	var err error
-	switch v, canVoid := asVoider(ch); {
+	switch v, canVoid := paygate.As[voider](ch); {
 	case o.Status == paygate.OrderAuthorized:
-		pa, ok := ch.(paygate.PreAuthorizer)
+		pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 		if !ok {
 			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot release authorisations", ch.ID())
 		}
@@ -136,7 +119,7 @@ func (p *Payments) Capture(ctx context.Context, m *paygate.Merchant, o *paygate.
 	if err != nil {
 		return nil, err
 	}
-	pa, ok := ch.(paygate.PreAuthorizer)
+	pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 	if !ok {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot capture", ch.ID())
 	}

@@ -181,7 +181,7 @@ func (p *Payments) query(ctx context.Context, ch paygate.Channel, o *paygate.Ord
 }
 
 func (p *Payments) reverse(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Result, error) {
-	rv, ok := ch.(paygate.Reverser)
+	rv, ok := paygate.As[paygate.Reverser](ch)
 	if !ok {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot reverse payments", ch.ID())
 	}

@@ -83,7 +83,7 @@ func (p *Payments) Resolve(ctx context.Context, o *paygate.Order) (*paygate.Orde
 		}
 		return p.reverseOrder(ctx, ch, o)
 	case now.After(o.ExpiresAt):
-		if cl, ok := ch.(paygate.OrderCloser); ok {
+		if cl, ok := paygate.As[paygate.OrderCloser](ch); ok {
 			if err := cl.CloseOrder(ctx, o); err != nil {
 				return o, err
 			}

@@ -82,14 +82,16 @@ func (p *Payments) CloseOrder(ctx context.Context, o *paygate.Order) (*paygate.O
 	if err != nil {
 		return nil, err
 	}
-	switch c := ch.(type) {
-	case paygate.OrderCloser:
+	closer, closes := paygate.As[paygate.OrderCloser](ch)
+	_, reverses := paygate.As[paygate.Reverser](ch)
+	switch {
+	case closes:
 		start := time.Now()
-		err = c.CloseOrder(ctx, o)
+		err = closer.CloseOrder(ctx, o)
 		if p.Observe != nil {
 			p.Observe(ch.ID(), "close", map[bool]string{true: "error", false: "closed"}[err != nil], time.Since(start))
 		}
-	case paygate.Reverser:
+	case reverses:
 		// Closing by reversal (UnionPay undo) is a reversal like any
 		// other: under the order's claim, so that it and a refund exclude
 		// each other (README, "Refunds and reversals").
