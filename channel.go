@@ -219,6 +219,13 @@ type PreAuthorizer interface {
 	VoidAuthorization(ctx context.Context, o *Order) (*Result, error)
 }
 
+// Voider is a channel that can void a same-day sale, cancelling it before
+// settlement instead of reversing it (ISO 8583 0200, processing code
+// 020000: card acquirers). A voided sale returns OutcomeClosed.
+type Voider interface {
+	Void(ctx context.Context, o *Order) (*Result, error)
+}
+
 // BillFetcher is a channel that serves a daily bill file in its format.
 // FetchBill streams the bill of day (a China Standard Time calendar day)
 // to w as the channel serves it, decompressed where the transport

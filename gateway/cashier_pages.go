@@ -339,7 +339,7 @@ func (s *Server) cashierPay(c *gin.Context) {
 		fail(StatusOf(paygate.ErrorCode(err)), declineText(err, k.staticQRLimit(m)))
 		return
 	}
-	s.metrics.orders.WithLabelValues(o.Provider, string(o.Method)).Inc()
+	s.metrics.Order(o.Provider, o.Method)
 	c.Redirect(http.StatusSeeOther, k.resultPath(q.Code, o.ID, p)+"&pay=1")
 }
 

@@ -363,7 +363,7 @@ func (s *Server) createOrder(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.metrics.orders.WithLabelValues(o.Provider, string(o.Method)).Inc()
+	s.metrics.Order(o.Provider, o.Method)
 	s.writeOrder(c, http.StatusCreated, o)
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
+	"github.com/paygate-cn/paygate/metrics"
 	"github.com/paygate-cn/paygate/payments"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Deps are what the gateway is built from; cmd/paygate wires them.
@@ -60,10 +60,10 @@ type Deps struct {
 	// Reconciliations serve the reconciliation and statement endpoints;
 	// nil leaves them out.
 	Reconciliations *Reconciliations
-	// Backlog and Circuits, when set, are read at each /metrics scrape:
-	// the outbox and pending-order backlogs, each provider's circuit state.
-	Backlog  func(ctx context.Context) (*paygate.Backlog, error)
-	Circuits func() map[string]string
+	// Metrics holds the series /metrics serves (docs/metrics.md); the
+	// gateway counts its requests, errors and orders there. Nil: a
+	// Registry of its own.
+	Metrics *metrics.Registry
 	// Webhooks is the policy notify_url must meet (docs/webhooks.md); nil
 	// is the production default: https to public addresses only.
 	Webhooks *webhookurl.Policy
@@ -80,7 +80,7 @@ type Server struct {
 	deps    Deps
 	engine  *gin.Engine
 	log     *slog.Logger
-	metrics *metrics
+	metrics meter
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -96,14 +96,10 @@ func New(d Deps) *Server {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 64 << 10
 	}
-	s := &Server{deps: d, engine: gin.New(), log: d.Logger, metrics: newMetrics()}
-	if d.Payments != nil && d.Payments.Observe == nil {
-		d.Payments.Observe = s.metrics.ObserveChannel
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
 	}
-	if d.Inbound != nil && d.Inbound.Observe == nil {
-		d.Inbound.Observe = s.metrics.callback
-	}
-	s.metrics.reg.MustRegister(newGauges(d))
+	s := &Server{deps: d, engine: gin.New(), log: d.Logger, metrics: meter{d.Metrics}}
 	e := s.engine
 	// A wrong method on a known path is 405 (with Allow); a trailing slash
 	// or an unknown path is the JSON 404, never gin's redirect
@@ -129,7 +125,7 @@ func New(d Deps) *Server {
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	e.GET("/metrics", gin.WrapH(d.Metrics.Handler()))
 	e.GET("/openapi.json", s.openAPI)
 	e.POST("/callbacks/:channel", s.callback)
 	if d.Terminals != nil {

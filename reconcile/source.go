@@ -68,27 +68,10 @@ var billExt = map[string]string{
 	paygate.KindAcquirer: ".csv",
 }
 
-// unwrap finds the channel under decorators (the health wrapper) that has
-// the ability T.
-func unwrap[T any](ch paygate.Channel) (T, bool) {
-	for ch != nil {
-		if t, ok := ch.(T); ok {
-			return t, true
-		}
-		u, ok := ch.(interface{ Unwrap() paygate.Channel })
-		if !ok {
-			break
-		}
-		ch = u.Unwrap()
-	}
-	var zero T
-	return zero, false
-}
-
 // Account is the merchant account ch's bills are for ("" when it does not
 // say).
 func Account(ch paygate.Channel) string {
-	if a, ok := unwrap[paygate.BillAccounter](ch); ok {
+	if a, ok := paygate.As[paygate.BillAccounter](ch); ok {
 		return a.BillAccount()
 	}
 	return ""
@@ -104,7 +87,7 @@ func Account(ch paygate.Channel) string {
 // the channel's digest, ErrNoBillSource when ch serves no bills, and the
 // channel's *paygate.ChannelError otherwise.
 func Fetch(ctx context.Context, ch paygate.Channel, day time.Time, dir string) (*BillFile, error) {
-	f, ok := unwrap[paygate.BillFetcher](ch)
+	f, ok := paygate.As[paygate.BillFetcher](ch)
 	if !ok {
 		return nil, fmt.Errorf("provider %s: %w", ch.ID(), ErrNoBillSource)
 	}

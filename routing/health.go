@@ -1,12 +1,8 @@
 package routing
 
-//go:generate go run ./internal/wrapgen -o wrap_gen.go
-
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,25 +265,37 @@ func (h *Health) report(p *providerHealth, kind int) {
 // back to the next candidate (see Fallback). The other calls always go
 // through: queries, refunds and reversals resolve money already moved.
 //
-// The result implements exactly the optional interfaces (OrderCloser,
-// Reverser, PreAuthorizer, CallbackParser, BillFetcher) that ch does.
+// The result is a decorator (README, "Channels and their decorators"): it
+// has, through paygate.As, exactly the optional abilities ch has. The
+// outcomes of CloseOrder, Reverse, Capture and VoidAuthorization are
+// reported like the core calls'; callback parsing and bill downloads are
+// not channel health (a forged callback is not the channel failing), so
+// the wrapper leaves them to the channel underneath.
 func (h *Health) Wrap(ch paygate.Channel) paygate.Channel {
 	w := &wrapped{inner: ch, h: h, p: h.provider(ch.ID())}
-	return w.withExtras()
-}
-
-// Unwrapper is implemented by channels returned from Wrap.
-type Unwrapper interface {
-	Unwrap() paygate.Channel
+	w.closer, _ = paygate.As[paygate.OrderCloser](ch)
+	w.reverser, _ = paygate.As[paygate.Reverser](ch)
+	w.preAuth, _ = paygate.As[paygate.PreAuthorizer](ch)
+	return w
 }
 
 type wrapped struct {
 	inner paygate.Channel
 	h     *Health
 	p     *providerHealth
+
+	// The abilities of inner (nil when it has none), found once.
+	closer   paygate.OrderCloser
+	reverser paygate.Reverser
+	preAuth  paygate.PreAuthorizer
 }
 
-var _ paygate.Channel = (*wrapped)(nil)
+var (
+	_ paygate.Channel       = (*wrapped)(nil)
+	_ paygate.OrderCloser   = (*wrapped)(nil)
+	_ paygate.Reverser      = (*wrapped)(nil)
+	_ paygate.PreAuthorizer = (*wrapped)(nil)
+)
 
 func (w *wrapped) Unwrap() paygate.Channel { return w.inner }
 func (w *wrapped) ID() string              { return w.inner.ID() }
@@ -323,53 +331,46 @@ func (w *wrapped) QueryRefund(ctx context.Context, r *paygate.Refund, o *paygate
 	return res, err
 }
 
-// The optional abilities, each a view of the same wrapped channel.
+// The optional abilities. paygate.As finds them on the wrapper only when
+// inner has them; called otherwise (a direct type assertion), they refuse
+// without reaching the channel.
 
-type closerPart wrapped
-
-func (w *closerPart) CloseOrder(ctx context.Context, o *paygate.Order) error {
-	err := w.inner.(paygate.OrderCloser).CloseOrder(ctx, o)
-	(*wrapped)(w).observe(err)
+func (w *wrapped) CloseOrder(ctx context.Context, o *paygate.Order) error {
+	if w.closer == nil {
+		return w.lacks("close orders")
+	}
+	err := w.closer.CloseOrder(ctx, o)
+	w.observe(err)
 	return err
 }
 
-type reverserPart wrapped
-
-func (w *reverserPart) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
-	res, err := w.inner.(paygate.Reverser).Reverse(ctx, o)
-	(*wrapped)(w).observe(err)
+func (w *wrapped) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
+	if w.reverser == nil {
+		return nil, w.lacks("reverse payments")
+	}
+	res, err := w.reverser.Reverse(ctx, o)
+	w.observe(err)
 	return res, err
 }
 
-type preAuthPart wrapped
-
-func (w *preAuthPart) Capture(ctx context.Context, o *paygate.Order, amount int64) (*paygate.Result, error) {
-	res, err := w.inner.(paygate.PreAuthorizer).Capture(ctx, o, amount)
-	(*wrapped)(w).observe(err)
+func (w *wrapped) Capture(ctx context.Context, o *paygate.Order, amount int64) (*paygate.Result, error) {
+	if w.preAuth == nil {
+		return nil, w.lacks("capture")
+	}
+	res, err := w.preAuth.Capture(ctx, o, amount)
+	w.observe(err)
 	return res, err
 }
 
-func (w *preAuthPart) VoidAuthorization(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
-	res, err := w.inner.(paygate.PreAuthorizer).VoidAuthorization(ctx, o)
-	(*wrapped)(w).observe(err)
+func (w *wrapped) VoidAuthorization(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
+	if w.preAuth == nil {
+		return nil, w.lacks("release authorisations")
+	}
+	res, err := w.preAuth.VoidAuthorization(ctx, o)
+	w.observe(err)
 	return res, err
 }
 
-// Callback parsing and bill downloads are not channel health: a forged
-// callback is not the channel failing. They are forwarded unobserved.
-
-type callbackPart wrapped
-
-func (w *callbackPart) ParseCallback(ctx context.Context, header http.Header, body []byte) (*paygate.Notification, error) {
-	return w.inner.(paygate.CallbackParser).ParseCallback(ctx, header, body)
-}
-
-func (w *callbackPart) CallbackReply(err error) (int, string, []byte) {
-	return w.inner.(paygate.CallbackParser).CallbackReply(err)
-}
-
-type billPart wrapped
-
-func (w *billPart) FetchBill(ctx context.Context, day time.Time, dst io.Writer) (*paygate.BillInfo, error) {
-	return w.inner.(paygate.BillFetcher).FetchBill(ctx, day, dst)
+func (w *wrapped) lacks(what string) error {
+	return paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot %s", w.inner.ID(), what)
 }

@@ -137,34 +137,100 @@ func TestSuccessRateWindow(t *testing.T) {
 func TestWrapForwardsOptionalInterfaces(t *testing.T) {
 	h := NewHealth(HealthOptions{FailureThreshold: 1})
 	plain := h.Wrap(&stubChannel{id: "a"})
-	if _, ok := plain.(paygate.Reverser); ok {
+	if _, ok := paygate.As[paygate.Reverser](plain); ok {
 		t.Error("plain channel became a Reverser")
 	}
-	if u, ok := plain.(Unwrapper); !ok || u.Unwrap().ID() != "a" {
+	if u, ok := plain.(interface{ Unwrap() paygate.Channel }); !ok || u.Unwrap().ID() != "a" {
 		t.Error("Unwrap")
 	}
 	rev := h.Wrap(&reversingStub{stubChannel{id: "b"}})
-	r, ok := rev.(paygate.Reverser)
+	r, ok := paygate.As[paygate.Reverser](rev)
 	if !ok {
 		t.Fatal("Reverser not forwarded")
 	}
-	if _, ok := rev.(paygate.OrderCloser); ok {
+	if _, ok := paygate.As[paygate.OrderCloser](rev); ok {
 		t.Error("reverser became an OrderCloser")
 	}
 	if _, err := r.Reverse(context.Background(), &paygate.Order{}); err == nil || h.Status("b").State != CircuitOpen {
 		t.Errorf("reverse timeout not reported: %v %+v", err, h.Status("b"))
 	}
 	full := h.Wrap(&fullStub{reversingStub{stubChannel{id: "c"}}})
-	_, c1 := full.(paygate.OrderCloser)
-	_, c2 := full.(paygate.Reverser)
-	_, c3 := full.(paygate.PreAuthorizer)
-	_, c4 := full.(paygate.BillFetcher)
-	_, c5 := full.(paygate.CallbackParser)
+	_, c1 := paygate.As[paygate.OrderCloser](full)
+	_, c2 := paygate.As[paygate.Reverser](full)
+	_, c3 := paygate.As[paygate.PreAuthorizer](full)
+	_, c4 := paygate.As[paygate.BillFetcher](full)
+	_, c5 := paygate.As[paygate.CallbackParser](full)
 	if !c1 || !c2 || !c3 || !c4 || c5 {
 		t.Errorf("full: closer %v reverser %v preauth %v bills %v callbacks %v", c1, c2, c3, c4, c5)
 	}
+	bills, _ := paygate.As[paygate.BillFetcher](full)
 	var b strings.Builder
-	if _, err := full.(paygate.BillFetcher).FetchBill(context.Background(), time.Now(), &b); err != nil || b.String() != "bill" {
+	if _, err := bills.FetchBill(context.Background(), time.Now(), &b); err != nil || b.String() != "bill" {
 		t.Errorf("bill %q %v", b.String(), err)
 	}
 }
+
+// failingAbilities answers every optional call with an unknown outcome.
+type failingAbilities struct{ stubChannel }
+
+func (s *failingAbilities) timeout(op string) error {
+	return &paygate.ChannelError{Provider: s.id, Op: op, Timeout: true}
+}
+func (s *failingAbilities) CloseOrder(context.Context, *paygate.Order) error {
+	return s.timeout("close")
+}
+func (s *failingAbilities) Reverse(context.Context, *paygate.Order) (*paygate.Result, error) {
+	return nil, s.timeout("reverse")
+}
+func (s *failingAbilities) Capture(context.Context, *paygate.Order, int64) (*paygate.Result, error) {
+	return nil, s.timeout("capture")
+}
+func (s *failingAbilities) VoidAuthorization(context.Context, *paygate.Order) (*paygate.Result, error) {
+	return nil, s.timeout("void_authorization")
+}
+
+// An optional ability found through the wrapper (paygate.As) runs through
+// it: its outcome is the provider's health like Pay's.
+func TestWrapReportsOptionalCalls(t *testing.T) {
+	ctx := context.Background()
+	h := NewHealth(HealthOptions{FailureThreshold: 100})
+	// Behind another decorator, as cmd/paygate stacks them.
+	ch := &outerDecorator{h.Wrap(&failingAbilities{stubChannel{id: "f"}})}
+	closer, ok1 := paygate.As[paygate.OrderCloser](ch)
+	rev, ok2 := paygate.As[paygate.Reverser](ch)
+	pa, ok3 := paygate.As[paygate.PreAuthorizer](ch)
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("abilities %v %v %v", ok1, ok2, ok3)
+	}
+	want := 0
+	for name, call := range map[string]func() error{
+		"close":   func() error { return closer.CloseOrder(ctx, &paygate.Order{}) },
+		"reverse": func() error { _, err := rev.Reverse(ctx, &paygate.Order{}); return err },
+		"capture": func() error { _, err := pa.Capture(ctx, &paygate.Order{}, 1); return err },
+		"void":    func() error { _, err := pa.VoidAuthorization(ctx, &paygate.Order{}); return err },
+	} {
+		want++
+		if err := call(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+		if s := h.Status("f"); s.ConsecutiveFailures != want {
+			t.Errorf("after %s: %d consecutive failures, want %d", name, s.ConsecutiveFailures, want)
+		}
+	}
+
+	// Called on a wrapper whose channel lacks the ability (a type
+	// assertion instead of paygate.As), it refuses and reports nothing.
+	plain := h.Wrap(&stubChannel{id: "p"})
+	_, err := plain.(paygate.Reverser).Reverse(ctx, &paygate.Order{})
+	if paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+		t.Errorf("reverse without the ability: %v", err)
+	}
+	if s := h.Status("p"); s.SuccessRate != 1000 || s.ConsecutiveFailures != 0 {
+		t.Errorf("refusal reported: %+v", s)
+	}
+}
+
+// outerDecorator forwards the core calls only.
+type outerDecorator struct{ paygate.Channel }
+
+func (d *outerDecorator) Unwrap() paygate.Channel { return d.Channel }

@@ -58,6 +58,7 @@ var (
 	_ paygate.Channel       = (*Client)(nil)
 	_ paygate.Reverser      = (*Client)(nil)
 	_ paygate.PreAuthorizer = (*Client)(nil)
+	_ paygate.Voider        = (*Client)(nil)
 )
 
 // trade is what the client remembers of a card transaction so that it can

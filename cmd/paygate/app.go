@@ -22,6 +22,7 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/metrics"
 	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/redisstore"
@@ -62,6 +63,8 @@ type Main struct {
 	webhooks *webhookurl.Policy
 	Sandbox  *Sandbox // nil unless sandbox mode
 	Recon    *reconcile.Service
+	// Metrics holds every series /metrics serves (docs/metrics.md).
+	Metrics *metrics.Registry
 
 	mini     *miniredis.Miniredis
 	http     *http.Server
@@ -163,10 +166,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
+	m.Metrics = metrics.New()
+	m.Metrics.Watch(metrics.Sources{Backlog: m.DB.Backlog, Circuits: health.States, Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
 		Risk: shared, Now: m.Now, Health: health,
-		// Payments are routed only once the server exists.
-		ObserveRisk: func(rule, action string) { m.Server.ObserveRisk(rule, action) },
+		ObserveRisk: m.Metrics.Risk,
 	})
 	if err != nil {
 		return err
@@ -192,7 +196,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if c, ok := ch.(io.Closer); ok {
 			m.closers = append(m.closers, func() { c.Close() })
 		}
-		channels[spec.ID] = health.Wrap(ch)
+		// Decorators (README, "Channels and their decorators"): every
+		// call is timed, including one the open circuit refuses.
+		channels[spec.ID] = m.Metrics.Channel(health.Wrap(ch))
 		if p, ok := ch.(callbacks.Parser); ok {
 			parsers[spec.Kind] = append(parsers[spec.Kind], p)
 		}
@@ -215,6 +221,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
 		Orders:  m.DB, Refunds: m.DB, Applier: m.Payments,
 		Claims: shared, Logger: m.Logger, Recent: recent,
+		Observe: m.Metrics.Callback,
 	}
 	specs := billProviders(cfg)
 	m.Recon = reconService(m.DB, m.Payments, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
@@ -239,7 +246,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Admitter: shared, ActivationLimiter: shared, CashierLimiter: shared,
 		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
-		Webhooks: m.webhooks, Backlog: m.DB.Backlog, Circuits: health.States,
+		Webhooks: m.webhooks, Metrics: m.Metrics,
 		Cashier: &gateway.Cashier{
 			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
 			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
@@ -459,7 +466,7 @@ func (m *Main) startJobs(ctx context.Context) {
 	dispatcher := &callbacks.Dispatcher{
 		Outbox: m.DB, Merchants: m.Directory, Now: m.Now, Lease: jobs.LeaseTTL, Batch: jobs.Batch,
 		Policy: m.webhooks, Logger: m.Logger, Deliverable: m.webhookMerchants,
-		Observe: m.Server.ObserveDispatch,
+		Observe: m.Metrics.Dispatch,
 	}
 	m.wg.Add(1)
 	go func() {

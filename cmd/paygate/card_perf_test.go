@@ -43,7 +43,11 @@ func (c *cardTimedChannel) Pay(ctx context.Context, req *paygate.PaymentRequest)
 func (c *cardTimedChannel) Unwrap() paygate.Channel { return c.Channel }
 
 func (c *cardTimedChannel) Reverse(ctx context.Context, o *paygate.Order) (*paygate.Result, error) {
-	return c.Channel.(paygate.Reverser).Reverse(ctx, o)
+	rv, ok := paygate.As[paygate.Reverser](c.Channel)
+	if !ok {
+		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot reverse payments", c.ID())
+	}
+	return rv.Reverse(ctx, o)
 }
 
 // pgbenchInsertRate runs pgbench's single-row insert against a scratch
