@@ -14,14 +14,6 @@ import (
 // reversal itself goes on until acknowledged.
 const cardReversalWait = 20 * time.Second
 
-// voider is a channel that can void a same-day sale (ISO 8583 0200/020000);
-// it is not a domain interface because only acquirers have it. Like every
-// optional ability it is found through the channel's decorators
-// (paygate.As).
-type voider interface {
-	Void(ctx context.Context, o *paygate.Order) (*paygate.Result, error)
-}
-
 // preAuthChannel makes sure a capture-manual payment goes to a provider
 // that can pre-authorise: a cheaper one that cannot (QuickPass consume) is
 // passed over, and the route records why.
@@ -66,15 +58,15 @@ func (p *Payments) reverseUnanswered(ctx context.Context, ch paygate.Channel, o 
 func (p *Payments) cancelCard(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Order, error) {
 	var res *paygate.Result
 	var err error
-	switch v, canVoid := paygate.As[voider](ch); {
+	switch v, canVoid := paygate.As[paygate.Voider](ch); {
 	case o.Status == paygate.OrderAuthorized:
 		pa, ok := paygate.As[paygate.PreAuthorizer](ch)
 		if !ok {
 			return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot release authorisations", ch.ID())
 		}
-		res, err = call(p, ch.ID(), "void_authorization", func() (*paygate.Result, error) { return pa.VoidAuthorization(ctx, o) }, resultOutcome)
+		res, err = pa.VoidAuthorization(ctx, o)
 	case o.Status == paygate.OrderSucceeded && canVoid:
-		res, err = call(p, ch.ID(), "void", func() (*paygate.Result, error) { return v.Void(ctx, o) }, resultOutcome)
+		res, err = v.Void(ctx, o)
 	default:
 		return p.reverseAtChannel(ctx, ch, o)
 	}
@@ -123,7 +115,7 @@ func (p *Payments) Capture(ctx context.Context, m *paygate.Merchant, o *paygate.
 	if !ok {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot capture", ch.ID())
 	}
-	res, err := call(p, ch.ID(), "capture", func() (*paygate.Result, error) { return pa.Capture(ctx, o, amount) }, resultOutcome)
+	res, err := pa.Capture(ctx, o, amount)
 	if err != nil {
 		return nil, channelFailure(err)
 	}

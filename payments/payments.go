@@ -59,10 +59,7 @@ type Payments struct {
 	// provider refused before anything was sent (circuit open); it reports
 	// whether there was one. Nil disables fallback.
 	Fallback func(route *paygate.Route, failed, reason string) bool
-	// Observe, when set, is told the latency and outcome of every channel
-	// call (the gateway's /metrics).
-	Observe func(provider, op, outcome string, d time.Duration)
-	Logger  *slog.Logger
+	Logger   *slog.Logger
 
 	bg     sync.WaitGroup
 	bgOnce sync.Once
@@ -152,40 +149,15 @@ func (p *Payments) channel(providerID string) (paygate.Channel, error) {
 	return ch, nil
 }
 
-// call runs one channel operation and records its latency and outcome.
-func call[T any](p *Payments, provider, op string, f func() (T, error), outcome func(T) string) (T, error) {
-	start := time.Now()
-	v, err := f()
-	if p.Observe != nil {
-		o := "error"
-		var ce *paygate.ChannelError
-		switch {
-		case errors.As(err, &ce) && ce.Timeout:
-			o = "timeout"
-		case err == nil:
-			o = outcome(v)
-		}
-		p.Observe(provider, op, o, time.Since(start))
-	}
-	return v, err
-}
-
-func resultOutcome(r *paygate.Result) string { return string(r.Outcome) }
-
-func (p *Payments) pay(ctx context.Context, ch paygate.Channel, req *paygate.PaymentRequest) (*paygate.Result, error) {
-	return call(p, ch.ID(), "pay", func() (*paygate.Result, error) { return ch.Pay(ctx, req) }, resultOutcome)
-}
-
-func (p *Payments) query(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Result, error) {
-	return call(p, ch.ID(), "query", func() (*paygate.Result, error) { return ch.Query(ctx, o) }, resultOutcome)
-}
-
+// reverse reverses a payment where the channel can; a channel's calls are
+// timed and counted by the metrics decorator it comes wrapped in (README,
+// "Channels and their decorators").
 func (p *Payments) reverse(ctx context.Context, ch paygate.Channel, o *paygate.Order) (*paygate.Result, error) {
 	rv, ok := paygate.As[paygate.Reverser](ch)
 	if !ok {
 		return nil, paygate.Errorf(paygate.EINVALIDSTATE, "provider %s cannot reverse payments", ch.ID())
 	}
-	return call(p, ch.ID(), "reverse", func() (*paygate.Result, error) { return rv.Reverse(ctx, o) }, resultOutcome)
+	return rv.Reverse(ctx, o)
 }
 
 func (p *Payments) apply(ctx context.Context, o *paygate.Order, r *paygate.Result, closedAs paygate.OrderStatus) (*paygate.Order, error) {

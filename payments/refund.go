@@ -31,12 +31,10 @@ func (p *Payments) Refund(ctx context.Context, o *paygate.Order, in *RefundReque
 	if err != nil {
 		return r, nil
 	}
-	res, err := call(p, ch.ID(), "refund", func() (*paygate.RefundResult, error) {
-		return ch.Refund(ctx, &paygate.RefundRequest{
-			RefundID: r.ID, OrderID: o.ID, ChannelTradeNo: o.ChannelTradeNo, Amount: r.Amount,
-			OrderAmount: o.Amount, Reason: r.Reason, NotifyURL: p.CallbackBase + ch.Kind(),
-		})
-	}, func(r *paygate.RefundResult) string { return string(r.Outcome) })
+	res, err := ch.Refund(ctx, &paygate.RefundRequest{
+		RefundID: r.ID, OrderID: o.ID, ChannelTradeNo: o.ChannelTradeNo, Amount: r.Amount,
+		OrderAmount: o.Amount, Reason: r.Reason, NotifyURL: p.CallbackBase + ch.Kind(),
+	})
 	if err != nil {
 		p.log().Warn("refund outcome unknown", "refund", r.ID, "err", err)
 		p.goBackground(p.pollInterval(), func(ctx context.Context) {
@@ -69,9 +67,7 @@ func (p *Payments) ResolveRefund(ctx context.Context, r *paygate.Refund) error {
 	if err != nil {
 		return err
 	}
-	res, err := call(p, ch.ID(), "refund_query", func() (*paygate.RefundResult, error) {
-		return ch.QueryRefund(ctx, r, o)
-	}, func(r *paygate.RefundResult) string { return string(r.Outcome) })
+	res, err := ch.QueryRefund(ctx, r, o)
 	if err != nil {
 		return err
 	}

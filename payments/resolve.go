@@ -66,7 +66,7 @@ func (p *Payments) Resolve(ctx context.Context, o *paygate.Order) (*paygate.Orde
 	if err != nil {
 		return o, err
 	}
-	res, qerr := p.query(ctx, ch, o)
+	res, qerr := ch.Query(ctx, o)
 	if qerr == nil {
 		switch res.Outcome {
 		case paygate.OutcomeSuccess, paygate.OutcomeDeclined, paygate.OutcomeClosed, paygate.OutcomeAuthorized:

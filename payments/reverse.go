@@ -86,11 +86,7 @@ func (p *Payments) CloseOrder(ctx context.Context, o *paygate.Order) (*paygate.O
 	_, reverses := paygate.As[paygate.Reverser](ch)
 	switch {
 	case closes:
-		start := time.Now()
 		err = closer.CloseOrder(ctx, o)
-		if p.Observe != nil {
-			p.Observe(ch.ID(), "close", map[bool]string{true: "error", false: "closed"}[err != nil], time.Since(start))
-		}
 	case reverses:
 		// Closing by reversal (UnionPay undo) is a reversal like any
 		// other: under the order's claim, so that it and a refund exclude
@@ -109,7 +105,7 @@ func (p *Payments) CloseOrder(ctx context.Context, o *paygate.Order) (*paygate.O
 	}
 	if err != nil {
 		// The close may have failed because the customer just paid: ask.
-		if res, qerr := p.query(ctx, ch, o); qerr == nil && res.Outcome == paygate.OutcomeSuccess {
+		if res, qerr := ch.Query(ctx, o); qerr == nil && res.Outcome == paygate.OutcomeSuccess {
 			if _, aerr := p.apply(ctx, o, res, paygate.OrderClosed); aerr != nil {
 				return nil, aerr
 			}

@@ -143,7 +143,7 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *StartRequ
 		Merchant: m, TerminalID: o.TerminalID, PayerID: in.PayerID, ClientIP: in.ClientIP,
 		ExpiresAt: o.ExpiresAt, NotifyURL: p.CallbackBase + ch.Kind(), ChannelRef: o.ChannelRef,
 	}
-	res, err := p.pay(ctx, ch, req)
+	res, err := ch.Pay(ctx, req)
 	// A provider that refused before sending anything (circuit open) hands
 	// the payment to the next eligible candidate; the order records why.
 	for err != nil && paygate.ErrorCode(err) == paygate.ECHANNELUNAVAILABLE && p.Fallback != nil &&
@@ -162,7 +162,7 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *StartRequ
 		ch = next
 		req.NotifyURL = p.CallbackBase + ch.Kind()
 		req.ChannelRef = ref
-		res, err = p.pay(ctx, ch, req)
+		res, err = ch.Pay(ctx, req)
 	}
 
 	deadline := now.Add(in.Wait)
@@ -182,7 +182,7 @@ func (p *Payments) Start(ctx context.Context, m *paygate.Merchant, in *StartRequ
 			// error may hide a payment that went through (README, scenario
 			// 5555). One still unknown, or on a channel without a query
 			// (ISO 8583 acquirers), is reversed now (0400).
-			if res, qerr := p.query(ctx, ch, o); qerr == nil {
+			if res, qerr := ch.Query(ctx, o); qerr == nil {
 				switch res.Outcome {
 				case paygate.OutcomeSuccess, paygate.OutcomeDeclined, paygate.OutcomeAuthorized:
 					return p.apply(ctx, o, res, paygate.OrderClosed)
@@ -327,7 +327,7 @@ func (p *Payments) waitForCustomer(ctx context.Context, ch paygate.Channel, o *p
 			break
 		}
 		time.Sleep(wait)
-		res, err := p.query(ctx, ch, o)
+		res, err := ch.Query(ctx, o)
 		if err != nil {
 			knownPending = false
 			continue
