@@ -5,9 +5,9 @@ import "strings"
 // AuthCodeRule recognises a wallet's payment code (付款码) by its length and
 // its two-digit prefix.
 type AuthCodeRule struct {
-	Channel  string   `yaml:"channel"`
-	Length   []int    `yaml:"length"`   // accepted lengths
-	Prefixes []string `yaml:"prefixes"` // accepted leading digits
+	Channel  string
+	Length   []int    // accepted lengths
+	Prefixes []string // accepted leading digits
 }
 
 // DefaultAuthCodeRules are the defaults (docs/configuration.md, auth_codes): WeChat 18 digits starting

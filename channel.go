@@ -295,18 +295,18 @@ type CallbackParser interface {
 // ProviderSpec is a configured provider: a channel instance with its
 // credentials, endpoint and fee schedule.
 type ProviderSpec struct {
-	ID          string            `yaml:"id"`
-	Kind        string            `yaml:"kind"`
-	BaseURL     string            `yaml:"base_url"` // the channel's API endpoint (the sandbox's in test mode)
-	Credentials map[string]string `yaml:"credentials"`
-	Fees        []FeeRule         `yaml:"fees"`
-	Priority    int               `yaml:"priority"` // lower wins a tie
-	Disabled    bool              `yaml:"disabled"`
-	Timeout     time.Duration     `yaml:"timeout"`    // per channel call; default 10s
-	MinAmount   int64             `yaml:"min_amount"` // fen
-	MaxAmount   int64             `yaml:"max_amount"` // fen, 0 = MaxAmount
-	Methods     []Method          `yaml:"methods"`    // empty = every method the kind supports
-	Networks    []string          `yaml:"networks"`   // card networks accepted (acquirers, unionpay)
+	ID          string
+	Kind        string
+	BaseURL     string // the channel's API endpoint (the sandbox's in test mode)
+	Credentials map[string]string
+	Fees        []FeeRule
+	Priority    int // lower wins a tie
+	Disabled    bool
+	Timeout     time.Duration // per channel call; default 10s
+	MinAmount   int64         // fen
+	MaxAmount   int64         // fen, 0 = MaxAmount
+	Methods     []Method      // empty = every method the kind supports
+	Networks    []string      // card networks accepted (acquirers, unionpay)
 }
 
 // CredentialKey is one key of ProviderSpec.Credentials that a channel kind

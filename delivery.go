@@ -14,13 +14,13 @@ const (
 
 // DeliveryAttempt is one POST of an event to the merchant.
 type DeliveryAttempt struct {
-	Attempt    int       `json:"attempt"`
-	At         time.Time `json:"at"`
-	StatusCode int       `json:"status_code"` // 0 when no HTTP answer came
-	LatencyMS  int64     `json:"latency_ms"`
-	Error      string    `json:"error,omitempty"`
+	Attempt    int
+	At         time.Time
+	StatusCode int // 0 when no HTTP answer came
+	LatencyMS  int64
+	Error      string
 	// ResponseExcerpt is the start of the answer's body (at most 1 KiB).
-	ResponseExcerpt string `json:"response_excerpt,omitempty"`
+	ResponseExcerpt string
 }
 
 // EventDelivery is an event's delivery state and its attempts, oldest first.
@@ -92,8 +92,9 @@ type Outbox interface {
 	// success c.LeaseUntil is until.
 	RenewClaim(ctx context.Context, c *ClaimedEvent, until time.Time) (bool, error)
 
-	// EventDelivery returns an event's delivery state, scoped to
-	// merchantID ("" = any). Returns ENOTFOUND if the event does not exist.
+	// EventDelivery returns the delivery state of one of merchantID's
+	// events. Returns ENOTFOUND if the event does not exist or belongs to
+	// another merchant.
 	EventDelivery(ctx context.Context, merchantID, id string) (*EventDelivery, error)
 
 	// Redeliver makes an event due now again, whatever its state.

@@ -27,24 +27,15 @@ func OrderEventType(s OrderStatus) string {
 // Event is a merchant webhook event, written to the outbox in the same
 // transaction as the state change it reports.
 type Event struct {
-	ID         string    `json:"id"`
-	MerchantID string    `json:"-"`
-	Type       string    `json:"type"`
-	OrderID    string    `json:"-"`
-	RefundID   string    `json:"-"`
-	NotifyURL  string    `json:"-"` // the order's notify_url, overriding the merchant's default
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string
+	MerchantID string
+	Type       string
+	OrderID    string
+	RefundID   string
+	NotifyURL  string // the order's notify_url, overriding the merchant's default
+	CreatedAt  time.Time
 	// Data is {"object": <the order or refund as it was after the change>}.
-	Data json.RawMessage `json:"data"`
-}
-
-// MarshalJSON adds "object": "event".
-func (e *Event) MarshalJSON() ([]byte, error) {
-	type plain Event
-	return json.Marshal(struct {
-		Object string `json:"object"`
-		*plain
-	}{"event", (*plain)(e)})
+	Data json.RawMessage
 }
 
 // EventFilter selects a merchant's events.
@@ -58,8 +49,8 @@ type EventFilter struct {
 
 // EventStore reads the outbox.
 type EventStore interface {
-	// Event returns an event by id, scoped to merchantID ("" = any).
-	// Returns ENOTFOUND if it does not exist.
+	// Event returns one of merchantID's events by id.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
 	Event(ctx context.Context, merchantID, id string) (*Event, error)
 
 	// Events lists events newest first with the next page's cursor.

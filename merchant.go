@@ -79,15 +79,15 @@ type MerchantDirectory interface {
 // that match all its conditions. Empty conditions match everything. Rules
 // are data, loaded from config; routing evaluates them.
 type FeeRule struct {
-	Name       string          `yaml:"name" json:"name"`
-	Rate       decimal.Decimal `yaml:"rate" json:"rate"`
-	Cap        int64           `yaml:"cap" json:"cap,omitempty"` // fen, 0 = none
-	Min        int64           `yaml:"min" json:"min,omitempty"` // fen, 0 = none
-	Methods    []Method        `yaml:"methods" json:"methods,omitempty"`
-	EntryModes []string        `yaml:"entry_modes" json:"entry_modes,omitempty"`
-	CardTypes  []string        `yaml:"card_types" json:"card_types,omitempty"`
-	Networks   []string        `yaml:"networks" json:"networks,omitempty"`
-	MinAmount  int64           `yaml:"min_amount" json:"min_amount,omitempty"` // inclusive, fen
-	MaxAmount  int64           `yaml:"max_amount" json:"max_amount,omitempty"` // inclusive, fen, 0 = none
-	MCCs       []string        `yaml:"mccs" json:"mccs,omitempty"`
+	Name       string
+	Rate       decimal.Decimal
+	Cap        int64 // fen, 0 = none
+	Min        int64 // fen, 0 = none
+	Methods    []Method
+	EntryModes []string
+	CardTypes  []string
+	Networks   []string
+	MinAmount  int64 // inclusive, fen
+	MaxAmount  int64 // inclusive, fen, 0 = none
+	MCCs       []string
 }

@@ -105,67 +105,61 @@ const (
 	CaptureManual    = "manual"
 )
 
-// Order is one payment attempt of a merchant. Its JSON form is the API's
-// order object.
+// Order is one payment attempt of a merchant. The API's order object is
+// written by internal/apijson.
 type Order struct {
-	ID              string      `json:"id"`
-	MerchantID      string      `json:"merchant_id"`
-	MerchantOrderNo string      `json:"merchant_order_no"`
-	Status          OrderStatus `json:"status"`
-	Amount          int64       `json:"amount"`
-	Currency        string      `json:"currency"`
-	Subject         string      `json:"subject"`
-	Method          Method      `json:"method"`
-	Channel         string      `json:"channel"`  // channel kind: wechat, alipay, unionpay, ecny, acquirer
-	Provider        string      `json:"provider"` // configured provider id
-	ChannelTradeNo  string      `json:"channel_trade_no"`
-	Fee             int64       `json:"fee"`
-	NetAmount       int64       `json:"net_amount"`
-	Route           *Route      `json:"route"`
-	QRCode          *string     `json:"qr_code"`
+	ID              string
+	MerchantID      string
+	MerchantOrderNo string
+	Status          OrderStatus
+	Amount          int64
+	Currency        string
+	Subject         string
+	Method          Method
+	Channel         string // channel kind: wechat, alipay, unionpay, ecny, acquirer
+	Provider        string // configured provider id
+	ChannelTradeNo  string
+	Fee             int64
+	NetAmount       int64
+	Route           *Route
+	QRCode          *string
 	// QRPNGURL serves QRCode as a PNG while the order can be paid; it is
 	// made by the gateway (an unguessable URL), not stored.
-	QRPNGURL         *string         `json:"qr_png_url"`
-	Credential       json.RawMessage `json:"credential"`
-	Card             *CardInfo       `json:"card,omitempty"`
-	TerminalID       string          `json:"terminal_id,omitempty"`
-	Location         *Location       `json:"location,omitempty"`
-	Capture          string          `json:"capture,omitempty"`
-	AuthorizedAmount int64           `json:"authorized_amount,omitempty"`
-	RefundedAmount   int64           `json:"refunded_amount"`
-	Failure          *Failure        `json:"failure"`
-	NotifyURL        string          `json:"notify_url,omitempty"`
-	PayerID          string          `json:"payer_id,omitempty"`
+	QRPNGURL         *string
+	Credential       json.RawMessage
+	Card             *CardInfo
+	TerminalID       string
+	Location         *Location
+	Capture          string
+	AuthorizedAmount int64
+	RefundedAmount   int64
+	Failure          *Failure
+	NotifyURL        string
+	PayerID          string
 	// Source is SourceStaticQR for a payment through a static QR code
 	// (QRCodeID names it); empty for orders created through the API.
-	Source    string            `json:"source,omitempty"`
-	QRCodeID  string            `json:"qr_code_id,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
-	PaidAt    *time.Time        `json:"paid_at"`
-	ExpiresAt time.Time         `json:"expires_at"`
-	Metadata  map[string]string `json:"metadata"`
+	Source    string
+	QRCodeID  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	PaidAt    *time.Time
+	ExpiresAt time.Time
+	Metadata  map[string]string
 
 	// RefundReserved is the sum of pending and succeeded refunds; a new
 	// refund is accepted only while RefundReserved+amount <= Amount.
-	RefundReserved int64 `json:"-"`
+	RefundReserved int64
 	// AuthCodeMasked keeps the scanned payment code masked (first 4, last 4)
 	// for support; the full code is single-use and never stored.
-	AuthCodeMasked string `json:"-"`
+	AuthCodeMasked string
 	// ChannelRef is the channel's own reference for the payment, allocated
 	// and stored before the request is sent (see ReferenceAllocator).
-	ChannelRef string `json:"-"`
+	ChannelRef string
 	// ReversingUntil is set while a reversal (cancel, void) is in flight:
 	// the time its claim lapses. Refunds are refused while it is set, and
 	// a reversal is started only while RefundReserved is 0 (README,
 	// "Refunds and reversals").
-	ReversingUntil *time.Time `json:"-"`
-}
-
-// MarshalJSON encodes the API's order object, with "object": "order"
-// (see AppendJSON).
-func (o *Order) MarshalJSON() ([]byte, error) {
-	return o.AppendJSON(make([]byte, 0, 2048))
+	ReversingUntil *time.Time
 }
 
 // Failure explains why an order or refund failed.
@@ -237,10 +231,15 @@ type OrderStore interface {
 	// Returns EDUPORDERNO if the merchant already used o.MerchantOrderNo.
 	CreateOrder(ctx context.Context, o *Order) error
 
-	// Order returns an order by id, scoped to merchantID ("" = any merchant,
-	// for internal use by callbacks and background jobs).
-	// Returns ENOTFOUND if it does not exist (or belongs to another merchant).
-	Order(ctx context.Context, merchantID, id string) (*Order, error)
+	// MerchantOrder returns one of merchantID's orders by id: the read an
+	// API request makes for its merchant.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+	MerchantOrder(ctx context.Context, merchantID, id string) (*Order, error)
+
+	// OrderByID returns an order by id, whichever merchant's it is: the
+	// read of callbacks, background jobs and reconciliation, which act for
+	// paygate itself. Returns ENOTFOUND if it does not exist.
+	OrderByID(ctx context.Context, id string) (*Order, error)
 
 	// OrderByMerchantNo returns the order with the merchant's own number.
 	// Returns ENOTFOUND if there is none.

@@ -2,7 +2,6 @@ package paygate
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -17,33 +16,24 @@ const SourceStaticQR = "static_qr"
 
 // QRCode is a merchant's static cashier code: the one QR a shop prints
 // for a store or till, which any supported wallet can pay (docs/cashier.md).
-// Its JSON form is the API's qr_code object.
+// The API's qr_code object is written by internal/apijson.
 type QRCode struct {
-	ID         string `json:"id"` // qrc_...
-	MerchantID string `json:"merchant_id"`
+	ID         string // qrc_...
+	MerchantID string
 	// Code is the unguessable token in the code's URL (/qr/{code}).
-	Code       string `json:"-"`
-	TerminalID string `json:"terminal_id"`
-	StoreName  string `json:"store_name"`
+	Code       string
+	TerminalID string
+	StoreName  string
 	// Amount is a fixed amount in fen; nil lets the payer type it.
-	Amount      *int64 `json:"amount"`
-	Description string `json:"description"`
-	Active      bool   `json:"active"`
+	Amount      *int64
+	Description string
+	Active      bool
 	// URL and PNGURL are where the code leads and its printable image;
 	// they are made from the public URL, not stored.
-	URL           string     `json:"url"`
-	PNGURL        string     `json:"png_url"`
-	CreatedAt     time.Time  `json:"created_at"`
-	DeactivatedAt *time.Time `json:"deactivated_at"`
-}
-
-// MarshalJSON adds "object": "qr_code".
-func (q *QRCode) MarshalJSON() ([]byte, error) {
-	type plain QRCode
-	return json.Marshal(struct {
-		Object string `json:"object"`
-		*plain
-	}{"qr_code", (*plain)(q)})
+	URL           string
+	PNGURL        string
+	CreatedAt     time.Time
+	DeactivatedAt *time.Time
 }
 
 // QRCodeFilter selects one merchant's static codes for listing.

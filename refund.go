@@ -2,7 +2,6 @@ package paygate
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -17,29 +16,20 @@ const (
 
 // Refund returns part or all of a paid order's amount to the payer.
 type Refund struct {
-	ID               string       `json:"id"`
-	MerchantID       string       `json:"merchant_id"`
-	OrderID          string       `json:"order_id"`
-	MerchantRefundNo string       `json:"merchant_refund_no"`
-	Status           RefundStatus `json:"status"`
-	Amount           int64        `json:"amount"`
-	Currency         string       `json:"currency"`
-	Reason           string       `json:"reason"`
-	Provider         string       `json:"provider"`
-	ChannelRefundNo  string       `json:"channel_refund_no"`
-	Failure          *Failure     `json:"failure"`
-	CreatedAt        time.Time    `json:"created_at"`
-	UpdatedAt        time.Time    `json:"updated_at"`
-	SucceededAt      *time.Time   `json:"succeeded_at"`
-}
-
-// MarshalJSON adds "object": "refund".
-func (r *Refund) MarshalJSON() ([]byte, error) {
-	type plain Refund
-	return json.Marshal(struct {
-		Object string `json:"object"`
-		*plain
-	}{"refund", (*plain)(r)})
+	ID               string
+	MerchantID       string
+	OrderID          string
+	MerchantRefundNo string
+	Status           RefundStatus
+	Amount           int64
+	Currency         string
+	Reason           string
+	Provider         string
+	ChannelRefundNo  string
+	Failure          *Failure
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	SucceededAt      *time.Time
 }
 
 // RefundUpdate is a compare-and-set moving a pending refund to a final
@@ -68,9 +58,14 @@ type RefundStore interface {
 	// would exceed what remains, EDUPREFUNDNO if r.MerchantRefundNo was used.
 	CreateRefund(ctx context.Context, r *Refund) error
 
-	// Refund returns a refund by id, scoped to merchantID ("" = any).
+	// MerchantRefund returns one of merchantID's refunds by id.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+	MerchantRefund(ctx context.Context, merchantID, id string) (*Refund, error)
+
+	// RefundByID returns a refund by id, whichever merchant's it is (for
+	// callbacks, background jobs and reconciliation).
 	// Returns ENOTFOUND if it does not exist.
-	Refund(ctx context.Context, merchantID, id string) (*Refund, error)
+	RefundByID(ctx context.Context, id string) (*Refund, error)
 
 	// RefundsOfOrder returns an order's refunds, oldest first.
 	RefundsOfOrder(ctx context.Context, orderID string) ([]*Refund, error)

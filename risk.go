@@ -13,32 +13,32 @@ const (
 // a rule; routing applies DefaultRiskRules where a merchant sets none.
 type RiskRules struct {
 	// SplitPayment detects one card or payer splitting a payment (拆单).
-	SplitPayment *SplitPaymentRule `yaml:"split_payment"`
+	SplitPayment *SplitPaymentRule
 	// Per-payment, per-card/payer-per-day and per-terminal-per-day limits, fen.
-	PerPayment       *Limit `yaml:"per_payment"`
-	PerPayerDaily    *Limit `yaml:"per_payer_daily"`
-	PerTerminalDaily *Limit `yaml:"per_terminal_daily"`
+	PerPayment       *Limit
+	PerPayerDaily    *Limit
+	PerTerminalDaily *Limit
 	// StaticQRPayerDaily limits what one payer pays through the static
 	// (aggregated) QR in a day: 50000 fen by PBOC 银发〔2017〕296号.
-	StaticQRPayerDaily *Limit `yaml:"static_qr_payer_daily"`
+	StaticQRPayerDaily *Limit
 	// RegionPolicy is what happens when a terminal reports a region other
 	// than its registered one: "decline" or "flag".
-	RegionPolicy string `yaml:"region_policy"`
+	RegionPolicy string
 }
 
 // Limit is a ceiling in fen with the action taken above it.
 type Limit struct {
-	Max    int64  `yaml:"max"`
-	Action string `yaml:"action"`
+	Max    int64
+	Action string
 }
 
 // SplitPaymentRule: payments by one card or payer at one merchant within
 // Window that are near-identical (within Tolerance fen of each other) or
 // whose sum crosses Threshold while each stays at or under it.
 type SplitPaymentRule struct {
-	Window    time.Duration `yaml:"window"`
-	Tolerance int64         `yaml:"tolerance"`
-	Threshold int64         `yaml:"threshold"` // default 100000 (1000.00 CNY)
-	MinCount  int           `yaml:"min_count"` // payments in the window before it triggers
-	Action    string        `yaml:"action"`    // standard_rate or decline
+	Window    time.Duration
+	Tolerance int64
+	Threshold int64  // default 100000 (1000.00 CNY)
+	MinCount  int    // payments in the window before it triggers
+	Action    string // standard_rate or decline
 }

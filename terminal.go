@@ -2,7 +2,6 @@ package paygate
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -14,41 +13,33 @@ const (
 )
 
 // Terminal is a POS terminal bound to one merchant and one registered region
-// (银发〔2021〕259号). Its JSON form is the API's terminal object.
+// (银发〔2021〕259号). The API's terminal object is written by
+// internal/apijson.
 type Terminal struct {
-	ID         string `json:"id"` // trm_...
-	MerchantID string `json:"merchant_id"`
+	ID         string // trm_...
+	MerchantID string
 	// TerminalID is the merchant's own terminal number: the orders'
 	// terminal_id and, padded to 8, ISO 8583 field 41.
-	TerminalID  string     `json:"terminal_id"`
-	SerialNo    string     `json:"serial_no"`
-	Model       string     `json:"model"`
-	RegionCode  string     `json:"region_code"`
-	Status      string     `json:"status"`
-	KeyID       string     `json:"key_id,omitempty"` // the terminal key, once activated
-	CreatedAt   time.Time  `json:"created_at"`
-	ActivatedAt *time.Time `json:"activated_at"`
+	TerminalID  string
+	SerialNo    string
+	Model       string
+	RegionCode  string
+	Status      string
+	KeyID       string // the terminal key, once activated
+	CreatedAt   time.Time
+	ActivatedAt *time.Time
 	// DeactivatedAt is when the terminal and its key were revoked.
-	DeactivatedAt *time.Time `json:"deactivated_at"`
+	DeactivatedAt *time.Time
 	// ActivationCode is shown once, in the answer that created the
 	// terminal; only its hash is stored.
-	ActivationCode string `json:"activation_code,omitempty"`
+	ActivationCode string
 	// ActivationExpiresAt is when a pending terminal's activation code
 	// stops working.
-	ActivationExpiresAt *time.Time `json:"activation_expires_at,omitempty"`
+	ActivationExpiresAt *time.Time
 	// ActivationCodeWithheld marks a replayed answer that had a code: the
 	// code is shown once and never kept for replay; a new one is issued
 	// with POST /v1/terminals/{id}/activation_code.
-	ActivationCodeWithheld bool `json:"activation_code_withheld,omitempty"`
-}
-
-// MarshalJSON adds "object": "terminal".
-func (t *Terminal) MarshalJSON() ([]byte, error) {
-	type plain Terminal
-	return json.Marshal(struct {
-		Object string `json:"object"`
-		*plain
-	}{"terminal", (*plain)(t)})
+	ActivationCodeWithheld bool
 }
 
 // TerminalActivation is what activating a terminal hands out once: the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 // DefaultSchedule is the pause after each failed delivery attempt
@@ -427,7 +428,7 @@ func (d *Dispatcher) post(ctx context.Context, url string, secrets []string, e *
 		}
 		return a
 	}
-	body, err := json.Marshal(e)
+	body, err := json.Marshal(apijson.Event{Event: e})
 	if err != nil {
 		a.Error = "encode event: " + err.Error()
 		return a

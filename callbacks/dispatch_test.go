@@ -205,7 +205,7 @@ func TestDispatchFollowsScheduleThroughOutage(t *testing.T) {
 			if gap := dl.Log[4].At.Sub(dl.Log[0].At); gap != 15*time.Second+15*time.Second+30*time.Second+3*time.Minute {
 				t.Errorf("first to last attempt = %s", gap)
 			}
-			un, _ := db.EventDelivery(ctx, "", noURL)
+			un, _ := db.EventDelivery(ctx, "m_nourl", noURL)
 			if un.Status != paygate.DeliveryPending || un.Attempts != 0 {
 				t.Errorf("unconfigured merchant's event = %+v", un)
 			}
@@ -244,7 +244,7 @@ func TestDispatchGivesUpAfterSchedule(t *testing.T) {
 			if n, _ := d.RunOnce(ctx); n != 0 {
 				t.Fatal("failed event retried")
 			}
-			dl, _ := db.EventDelivery(ctx, "", id)
+			dl, _ := db.EventDelivery(ctx, "m_1", id)
 			if dl.Status != paygate.DeliveryFailed || dl.Attempts != 16 || len(dl.Log) != 16 {
 				t.Fatalf("delivery = %+v", dl)
 			}

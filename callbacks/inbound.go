@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -58,7 +59,16 @@ type Inbound struct {
 	// of orders this process recently saw paid (see payments.RecentlyPaid);
 	// the claim still comes first.
 	Recent *payments.RecentlyPaid
+
+	// marks tracks the "done" marks still being written to the claims
+	// (Redis) after their answer; Close waits for them.
+	marks sync.WaitGroup
 }
+
+// Close waits for the "done" marks still being written. Call it after the
+// last Handle has returned and before closing the Redis client behind the
+// claims.
+func (in *Inbound) Close() { in.marks.Wait() }
 
 // Result of processing one callback.
 type Result struct {
@@ -133,7 +143,12 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		// The mark is a fast path only, so the answer does not wait for it:
 		// a duplicate arriving before it lands finds "processing" and asks
 		// the database, which decides the same.
-		go in.Claims.CallbackDone(context.WithoutCancel(ctx), claim.Ref, ttl)
+		ref := claim.Ref
+		in.marks.Add(1)
+		go func() {
+			defer in.marks.Done()
+			in.Claims.CallbackDone(context.WithoutCancel(ctx), ref, ttl)
+		}()
 	}
 	return in.finish(kind, p, outcome, nil)
 }
@@ -142,7 +157,7 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 	a := in.Applier
 	switch {
 	case n.OrderID != "" && n.Result != nil:
-		o, err := in.Orders.Order(ctx, "", n.OrderID)
+		o, err := in.Orders.OrderByID(ctx, n.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}
@@ -159,11 +174,11 @@ func (in *Inbound) apply(ctx context.Context, p Parser, n *paygate.Notification)
 		}
 		return "unchanged", nil
 	case n.RefundID != "" && n.Refund != nil:
-		ref, err := in.Refunds.Refund(ctx, "", n.RefundID)
+		ref, err := in.Refunds.RefundByID(ctx, n.RefundID)
 		if err != nil {
 			return "unknown_refund", err
 		}
-		o, err := in.Orders.Order(ctx, "", ref.OrderID)
+		o, err := in.Orders.OrderByID(ctx, ref.OrderID)
 		if err != nil {
 			return "unknown_order", err
 		}

@@ -197,7 +197,7 @@ func TestDispatchReplicasNeverSendTwice(t *testing.T) {
 		if k, _ := rcv.seen(id); k != 1 {
 			t.Errorf("event %s delivered %d times", id, k)
 		}
-		dl, err := db.EventDelivery(context.Background(), "", id)
+		dl, err := db.EventDelivery(context.Background(), "m_1", id)
 		if err != nil || dl.Status != paygate.DeliveryDelivered || len(dl.Log) != 1 {
 			t.Errorf("event %s: %+v %v", id, dl, err)
 		}

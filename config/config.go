@@ -130,9 +130,11 @@ type Config struct {
 	// Webhooks is where webhooks may be sent (docs/webhooks.md).
 	Webhooks Webhooks `yaml:"webhooks"`
 	// AuthCodes recognise payment codes; default paygate.DefaultAuthCodeRules.
-	AuthCodes []paygate.AuthCodeRule `yaml:"auth_codes"`
-	Providers []paygate.ProviderSpec `yaml:"providers"`
-	Merchants []Merchant             `yaml:"merchants"`
+	// AuthCodes, Providers and Merchants are read from the file through
+	// their file form (file.go).
+	AuthCodes []paygate.AuthCodeRule `yaml:"-"`
+	Providers []paygate.ProviderSpec `yaml:"-"`
+	Merchants []Merchant             `yaml:"-"`
 	Jobs      Jobs                   `yaml:"jobs"`
 	Cashier   Cashier                `yaml:"cashier"`
 }
@@ -288,9 +290,9 @@ type Merchant struct {
 	WebhookURL     string                       `yaml:"webhook_url"`
 	WebhookSecrets []string                     `yaml:"webhook_secrets"`
 	Providers      []string                     `yaml:"providers"`
-	Contracts      map[string][]paygate.FeeRule `yaml:"contracts"`
+	Contracts      map[string][]paygate.FeeRule `yaml:"-"` // file form: merchantInFile
 	MaxAmount      int64                        `yaml:"max_amount"`
-	Risk           *paygate.RiskRules           `yaml:"risk"`
+	Risk           *paygate.RiskRules           `yaml:"-"` // file form: merchantInFile
 	// RateLimit overrides the gateway's rate_limit rates for this merchant.
 	RateLimit *Limits    `yaml:"rate_limit"`
 	Keys      []Key      `yaml:"keys"`

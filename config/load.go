@@ -70,19 +70,19 @@ func decode(data []byte, name string) (*Config, error) {
 		return nil, fmt.Errorf("%s: line %d: only one YAML document is allowed", name, extra.Line)
 	}
 	// Unknown keys and malformed scalars, reported with line and path.
-	if errs := checkNode(&root, configType, ""); len(errs) > 0 {
+	if errs := checkNode(&root, fileType, ""); len(errs) > 0 {
 		for i := range errs {
 			errs[i] = fmt.Errorf("%s: %w", name, errs[i])
 		}
 		return nil, errors.Join(errs...)
 	}
-	c := &Config{}
+	var f file
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true) // a backstop: checkNode should have caught it
-	if err := strict.Decode(c); err != nil {
+	if err := strict.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return c, nil
+	return f.config(), nil
 }
 
 // finish applies the environment, resolves secrets, fills defaults and

@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	configType      = reflect.TypeOf(Config{})
+	fileType        = reflect.TypeOf(file{})
 	durationType    = reflect.TypeOf(time.Duration(0))
 	textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 )

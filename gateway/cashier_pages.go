@@ -384,7 +384,7 @@ func (s *Server) cashierOrder(c *gin.Context, q *paygate.QRCode) (*paygate.Order
 	if !hmac.Equal([]byte(c.Query("t")), []byte(k.resultMAC(q.Code, id, p))) {
 		return nil, p, false
 	}
-	o, err := s.deps.Orders.Order(c.Request.Context(), q.MerchantID, id)
+	o, err := s.deps.Orders.MerchantOrder(c.Request.Context(), q.MerchantID, id)
 	if err != nil || o.QRCodeID != q.ID || o.Channel != wallet {
 		return nil, p, false
 	}
@@ -468,7 +468,7 @@ func (s *Server) orderPNG(c *gin.Context) {
 		notFound()
 		return
 	}
-	o, err := s.deps.Orders.Order(c.Request.Context(), "", id)
+	o, err := s.deps.Orders.OrderByID(c.Request.Context(), id)
 	if err != nil {
 		if paygate.ErrorCode(err) != paygate.ENOTFOUND {
 			c.String(http.StatusServiceUnavailable, "unavailable")

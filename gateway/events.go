@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 var listEventParams = map[string]bool{"order_id": true, "type": true, "cursor": true, "limit": true}
@@ -33,25 +33,11 @@ func (s *Server) listEvents(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newList(events, next))
-}
-
-// eventWithDelivery is GET /v1/events/{id}: the event as webhooks carry
-// it, plus its delivery status and attempts.
-type eventWithDelivery struct {
-	*paygate.Event
-	DeliveryStatus string                    `json:"delivery_status"`
-	Attempts       []paygate.DeliveryAttempt `json:"attempts"`
-}
-
-func (e eventWithDelivery) MarshalJSON() ([]byte, error) {
-	type plain paygate.Event
-	return json.Marshal(struct {
-		Object string `json:"object"`
-		*plain
-		DeliveryStatus string                    `json:"delivery_status"`
-		Attempts       []paygate.DeliveryAttempt `json:"attempts"`
-	}{"event", (*plain)(e.Event), e.DeliveryStatus, e.Attempts})
+	data := make([]apijson.Event, len(events))
+	for i, e := range events {
+		data[i] = apijson.Event{Event: e}
+	}
+	c.JSON(http.StatusOK, newList(data, next))
 }
 
 func (s *Server) getEvent(c *gin.Context) {
@@ -95,14 +81,14 @@ func (s *Server) redeliverEvent(c *gin.Context) {
 }
 
 func (s *Server) answerEvent(c *gin.Context, ctx context.Context, merchantID string, e *paygate.Event) {
-	out := eventWithDelivery{Event: e, DeliveryStatus: paygate.DeliveryPending, Attempts: []paygate.DeliveryAttempt{}}
+	out := apijson.EventDelivery{Event: e, Status: paygate.DeliveryPending, Attempts: []paygate.DeliveryAttempt{}}
 	if outbox, ok := s.deps.Events.(paygate.Outbox); ok {
 		d, err := outbox.EventDelivery(ctx, merchantID, e.ID)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		out.DeliveryStatus, out.Attempts = d.Status, d.Log
+		out.Status, out.Attempts = d.Status, d.Log
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 	"github.com/paygate-cn/paygate/payments"
 )
 
@@ -371,7 +372,7 @@ func (s *Server) createOrder(c *gin.Context) {
 // only its own terminal's orders (others are not found).
 func (s *Server) loadOrder(c *gin.Context) (*paygate.Order, bool) {
 	key := apiKey(c)
-	o, err := s.deps.Orders.Order(c.Request.Context(), key.MerchantID, c.Param("id"))
+	o, err := s.deps.Orders.MerchantOrder(c.Request.Context(), key.MerchantID, c.Param("id"))
 	if err == nil && key.TerminalID != "" && o.TerminalID != key.TerminalID {
 		err = paygate.Errorf(paygate.ENOTFOUND, "order %s not found", c.Param("id"))
 	}
@@ -470,10 +471,12 @@ func (s *Server) listOrders(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	for _, o := range orders {
+	data := make([]apijson.Order, len(orders))
+	for i, o := range orders {
 		o.QRPNGURL = s.deps.Cashier.OrderPNGURL(o, s.now())
+		data[i] = apijson.Order{Order: o}
 	}
-	c.JSON(http.StatusOK, newList(orders, next))
+	c.JSON(http.StatusOK, newList(data, next))
 }
 
 // decodeBody reads the body and decodes it strictly into dst; on failure
@@ -540,10 +543,10 @@ func (s *Server) cancelOrder(c *gin.Context) {
 }
 
 // writeOrder answers with the order object, encoded by the order's own
-// encoder (it answers every order request; see paygate.Order.AppendJSON).
+// encoder (it answers every order request; see apijson.AppendOrder).
 func (s *Server) writeOrder(c *gin.Context, status int, o *paygate.Order) {
 	o.QRPNGURL = s.deps.Cashier.OrderPNGURL(o, s.now())
-	b, err := o.AppendJSON(make([]byte, 0, 2048))
+	b, err := apijson.AppendOrder(make([]byte, 0, 2048), o)
 	if err != nil {
 		s.writeError(c, fmt.Errorf("encode order %s: %w", o.ID, err))
 		return

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 // QRCodeRequest is the body of POST /v1/qr_codes (docs/cashier.md).
@@ -91,10 +92,10 @@ func (in *QRCodeRequest) validate(k *Cashier, m *paygate.Merchant) error {
 }
 
 // withURLs fills a code's URL and printable image URL.
-func (k *Cashier) withURLs(q *paygate.QRCode) *paygate.QRCode {
+func (k *Cashier) withURLs(q *paygate.QRCode) apijson.QRCode {
 	q.URL = k.PublicURL + "/qr/" + q.Code
 	q.PNGURL = q.URL + "/code.png"
-	return q
+	return apijson.QRCode{QRCode: q}
 }
 
 func (s *Server) createQRCode(c *gin.Context) {
@@ -182,10 +183,11 @@ func (s *Server) listQRCodes(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	for _, qc := range codes {
-		k.withURLs(qc)
+	data := make([]apijson.QRCode, len(codes))
+	for i, qc := range codes {
+		data[i] = k.withURLs(qc)
 	}
-	c.JSON(http.StatusOK, newList(codes, next))
+	c.JSON(http.StatusOK, newList(data, next))
 }
 
 func (s *Server) deactivateQRCode(c *gin.Context) {

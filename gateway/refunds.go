@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 	"github.com/paygate-cn/paygate/payments"
 )
 
@@ -61,7 +62,7 @@ func (s *Server) createRefund(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, r)
+	c.JSON(http.StatusCreated, apijson.Refund{Refund: r})
 }
 
 func (s *Server) getRefund(c *gin.Context) {
@@ -70,10 +71,10 @@ func (s *Server) getRefund(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.EFORBIDDEN, "terminal keys cannot read refunds"))
 		return
 	}
-	r, err := s.deps.Refunds.Refund(c.Request.Context(), key.MerchantID, c.Param("id"))
+	r, err := s.deps.Refunds.MerchantRefund(c.Request.Context(), key.MerchantID, c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, apijson.Refund{Refund: r})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 // Terminals manages POS terminals: a merchant registers one, the terminal
@@ -224,7 +225,7 @@ func (s *Server) reissueActivationCode(c *gin.Context) {
 func (s *Server) writeWithCode(c *gin.Context, status int, t *paygate.Terminal, code string) {
 	withheld := *t
 	withheld.ActivationCodeWithheld = true
-	replay, err := json.Marshal(&withheld)
+	replay, err := json.Marshal(apijson.Terminal{Terminal: &withheld})
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -232,7 +233,7 @@ func (s *Server) writeWithCode(c *gin.Context, status int, t *paygate.Terminal, 
 	c.Set(replayBodyKey, replay)
 	t.ActivationCode = code
 	c.Header("Cache-Control", "no-store")
-	c.JSON(status, t)
+	c.JSON(status, apijson.Terminal{Terminal: t})
 }
 
 func (s *Server) getTerminal(c *gin.Context) {
@@ -245,7 +246,7 @@ func (s *Server) getTerminal(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, t)
+	c.JSON(http.StatusOK, apijson.Terminal{Terminal: t})
 }
 
 func (s *Server) deactivateTerminal(c *gin.Context) {
@@ -258,7 +259,7 @@ func (s *Server) deactivateTerminal(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, t)
+	c.JSON(http.StatusOK, apijson.Terminal{Terminal: t})
 }
 
 // activateTerminal exchanges a one-time activation code for the terminal's
@@ -326,7 +327,7 @@ func (s *Server) newTerminalKey() (keyID, secret, sealed string, err error) {
 
 // writeActivation answers the terminal object plus its key secret, once.
 func (s *Server) writeActivation(c *gin.Context, t *paygate.Terminal, secret string) {
-	b, err := json.Marshal(t)
+	b, err := json.Marshal(apijson.Terminal{Terminal: t})
 	if err == nil {
 		var obj map[string]any
 		if err = json.Unmarshal(b, &obj); err == nil {

@@ -35,7 +35,7 @@ func TestApplyRefundResultRejectsInconsistentRefundedTotal(t *testing.T) {
 				return r
 			}
 			first, second := refund("RF-1", 30), refund("RF-2", 20)
-			o, err = db.Order(ctx, "", o.ID)
+			o, err = db.OrderByID(ctx, o.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +45,7 @@ func TestApplyRefundResultRejectsInconsistentRefundedTotal(t *testing.T) {
 					t.Errorf("refunded total %d: applied %v, err %v", total, applied, err)
 				}
 			}
-			if r, _ := db.Refund(ctx, "", first.ID); r.Status != paygate.RefundPending {
+			if r, _ := db.RefundByID(ctx, first.ID); r.Status != paygate.RefundPending {
 				t.Fatalf("refund after the refused results: %s", r.Status)
 			}
 			// 30 (this refund first at the channel) and 50 (the other
@@ -53,7 +53,7 @@ func TestApplyRefundResultRejectsInconsistentRefundedTotal(t *testing.T) {
 			if _, applied, err := a.ApplyRefundResult(ctx, o, first, &paygate.RefundResult{Outcome: paygate.OutcomeSuccess, RefundedTotal: 50}); !applied || err != nil {
 				t.Fatalf("consistent total: applied %v, err %v", applied, err)
 			}
-			o, _ = db.Order(ctx, "", o.ID)
+			o, _ = db.OrderByID(ctx, o.ID)
 			if _, applied, err := a.ApplyRefundResult(ctx, o, second, &paygate.RefundResult{Outcome: paygate.OutcomeSuccess, RefundedTotal: 20}); !applied || err != nil {
 				t.Fatalf("consistent total: applied %v, err %v", applied, err)
 			}

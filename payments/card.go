@@ -46,7 +46,7 @@ func (p *Payments) reverseUnanswered(ctx context.Context, ch paygate.Channel, o 
 	if err != nil {
 		p.log().Warn("card reversal not yet acknowledged; background resolution retries", "order", o.ID, "err", err)
 		p.resolveLater(o.ID, p.pollInterval())
-		return p.Orders.Order(ctx, "", o.ID)
+		return p.Orders.OrderByID(ctx, o.ID)
 	}
 	return o2, nil
 }

@@ -38,7 +38,7 @@ func (p *Payments) Refund(ctx context.Context, o *paygate.Order, in *RefundReque
 	if err != nil {
 		p.log().Warn("refund outcome unknown", "refund", r.ID, "err", err)
 		p.goBackground(p.pollInterval(), func(ctx context.Context) {
-			if cur, err := p.Refunds.Refund(ctx, "", r.ID); err == nil {
+			if cur, err := p.Refunds.RefundByID(ctx, r.ID); err == nil {
 				_ = p.ResolveRefund(ctx, cur)
 			}
 		})
@@ -59,7 +59,7 @@ func (p *Payments) ResolveRefund(ctx context.Context, r *paygate.Refund) error {
 	if r.Status != paygate.RefundPending {
 		return nil
 	}
-	o, err := p.Orders.Order(ctx, "", r.OrderID)
+	o, err := p.Orders.OrderByID(ctx, r.OrderID)
 	if err != nil {
 		return err
 	}

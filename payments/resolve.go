@@ -16,7 +16,7 @@ func (p *Payments) followUntilWindowEnd(orderID string) {
 	p.goBackground(p.pollInterval(), func(ctx context.Context) {
 		var giveUp time.Time
 		for {
-			o, err := p.Orders.Order(ctx, "", orderID)
+			o, err := p.Orders.OrderByID(ctx, orderID)
 			if err != nil || o.Status != paygate.OrderPending {
 				return
 			}
@@ -44,7 +44,7 @@ func (p *Payments) followUntilWindowEnd(orderID string) {
 // resolveLater schedules one background resolution of an order.
 func (p *Payments) resolveLater(orderID string, delay time.Duration) {
 	p.goBackground(delay, func(ctx context.Context) {
-		o, err := p.Orders.Order(ctx, "", orderID)
+		o, err := p.Orders.OrderByID(ctx, orderID)
 		if err != nil {
 			return
 		}

@@ -341,19 +341,19 @@ func (p *Payments) waitForCustomer(ctx context.Context, ch paygate.Channel, o *p
 			knownPending = false
 		}
 		// An order finished meanwhile (a callback, a cancel) ends the wait.
-		if cur, err := p.Orders.Order(ctx, "", o.ID); err == nil && cur.Status != paygate.OrderPending {
+		if cur, err := p.Orders.OrderByID(ctx, o.ID); err == nil && cur.Status != paygate.OrderPending {
 			return cur, nil
 		}
 	}
 	if !knownPending || p.now().Before(windowEnd) {
 		p.followUntilWindowEnd(o.ID)
-		return p.Orders.Order(ctx, "", o.ID)
+		return p.Orders.OrderByID(ctx, o.ID)
 	}
 	o2, err := p.reverseOrder(ctx, ch, o)
 	if err != nil {
 		p.log().Warn("reversal at the window's end failed; background resolution retries", "order", o.ID, "err", err)
 		p.followUntilWindowEnd(o.ID)
-		return p.Orders.Order(ctx, "", o.ID)
+		return p.Orders.OrderByID(ctx, o.ID)
 	}
 	return o2, nil
 }

@@ -301,7 +301,7 @@ func (m *Matcher) lookup(ctx context.Context, res *result, l Line) error {
 			missing()
 			return nil
 		}
-		ref, err := m.Refunds.Refund(ctx, "", l.RefundID)
+		ref, err := m.Refunds.RefundByID(ctx, l.RefundID)
 		if paygate.ErrorCode(err) == paygate.ENOTFOUND {
 			missing()
 			return nil
@@ -324,7 +324,7 @@ func (m *Matcher) lookup(ctx context.Context, res *result, l Line) error {
 		missing()
 		return nil
 	}
-	o, err := m.Orders.Order(ctx, "", l.OrderID)
+	o, err := m.Orders.OrderByID(ctx, l.OrderID)
 	if paygate.ErrorCode(err) == paygate.ENOTFOUND {
 		missing()
 		return nil
@@ -387,12 +387,12 @@ func (m *Matcher) repair(ctx context.Context, res *result) {
 
 func (m *Matcher) repairOne(ctx context.Context, r repair) error {
 	l := r.line
-	o, err := m.Orders.Order(ctx, "", r.d.OrderID)
+	o, err := m.Orders.OrderByID(ctx, r.d.OrderID)
 	if err != nil {
 		return err
 	}
 	if l.Kind == LineRefund {
-		ref, err := m.Refunds.Refund(ctx, "", r.d.RefundID)
+		ref, err := m.Refunds.RefundByID(ctx, r.d.RefundID)
 		if err != nil {
 			return err
 		}

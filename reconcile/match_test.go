@@ -261,7 +261,7 @@ func TestOutcomes(t *testing.T) {
 		if ds, _, _ := f.db.Discrepancies(ctx, paygate.DiscrepancyFilter{RunID: failed.ID}); len(ds) != 0 {
 			t.Fatalf("failed run recorded %d discrepancies", len(ds))
 		}
-		if o, _ := f.db.Order(ctx, "", closed.ID); o.Status != paygate.OrderClosed {
+		if o, _ := f.db.OrderByID(ctx, closed.ID); o.Status != paygate.OrderClosed {
 			t.Fatalf("failed run repaired the closed order: %s", o.Status)
 		}
 
@@ -289,13 +289,13 @@ func TestOutcomes(t *testing.T) {
 		if d := got[paygate.ReconMissingInPaygate]; len(d) == 1 && d[0].MerchantID != "" {
 			t.Errorf("missing_in_paygate attributed to %q", d[0].MerchantID)
 		}
-		if o, _ := f.db.Order(ctx, "", f.order["A3"].ID); o.Status != paygate.OrderRefunded {
+		if o, _ := f.db.OrderByID(ctx, f.order["A3"].ID); o.Status != paygate.OrderRefunded {
 			t.Errorf("A3 changed to %s", o.Status)
 		}
-		if o, _ := f.db.Order(ctx, "", closed.ID); o.Status != paygate.OrderSucceeded {
+		if o, _ := f.db.OrderByID(ctx, closed.ID); o.Status != paygate.OrderSucceeded {
 			t.Errorf("closed order is %s after repair", o.Status)
 		}
-		if r, _ := f.db.Refund(ctx, "", pending.ID); r.Status != paygate.RefundSucceeded {
+		if r, _ := f.db.RefundByID(ctx, pending.ID); r.Status != paygate.RefundSucceeded {
 			t.Errorf("pending refund is %s after repair", r.Status)
 		}
 

@@ -67,7 +67,7 @@ func TestStatements(t *testing.T) {
 			sum.Fee += l.Fee
 			sum.NetAmount += l.NetAmount
 			if l.Type == "payment" {
-				o, err := f.db.Order(ctx, "m_1", l.OrderID)
+				o, err := f.db.MerchantOrder(ctx, "m_1", l.OrderID)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 // sqliteTime is how SQLite stores times: UTC, fixed width, microseconds,
@@ -98,7 +99,7 @@ func jsonArg(v any) (any, error) {
 		if r == nil {
 			return nil, nil
 		}
-		return string(r.AppendJSON(make([]byte, 0, 1536))), nil
+		return string(apijson.AppendRoute(make([]byte, 0, 1536), r)), nil
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
+	"github.com/paygate-cn/paygate/internal/apijson"
 )
 
 // Event delivery states of the outbox.
@@ -69,10 +70,10 @@ func fillEvent(e *paygate.Event, now time.Time, o *paygate.Order, r *paygate.Ref
 		var data []byte
 		var err error
 		if r != nil && strings.HasPrefix(e.Type, "refund.") {
-			data, err = json.Marshal(map[string]any{"object": r})
+			data, err = json.Marshal(map[string]any{"object": apijson.Refund{Refund: r}})
 		} else if o != nil {
-			// The order encodes itself; this runs for every transition.
-			data, err = o.AppendJSON(append(make([]byte, 0, 2048), `{"object":`...))
+			// The order's own encoder; this runs for every transition.
+			data, err = apijson.AppendOrder(append(make([]byte, 0, 2048), `{"object":`...), o)
 			data = append(data, '}')
 		} else {
 			data, err = json.Marshal(map[string]any{"object": nil})
@@ -108,16 +109,10 @@ func (tx *Tx) insertEvent(ctx context.Context, e *paygate.Event, o *paygate.Orde
 	return nil
 }
 
-// Event returns an event by id, scoped to merchantID ("" = any).
-// Returns ENOTFOUND if it does not exist.
+// Event returns one of merchantID's events by id.
+// Returns ENOTFOUND if it does not exist or belongs to another merchant.
 func (db *DB) Event(ctx context.Context, merchantID, id string) (*paygate.Event, error) {
-	q := "SELECT " + eventColumns + " FROM events WHERE id = ?"
-	args := []any{id}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
-	e, err := scanEvent(db.queryRow(ctx, q, args...))
+	e, err := scanEvent(db.queryRow(ctx, "SELECT "+eventColumns+" FROM events WHERE id = ? AND merchant_id = ?", id, merchantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such event: %s", id)
 	}

@@ -22,7 +22,7 @@ func TestUpdateOrderWithExpect(t *testing.T) {
 		if err := db.CreateOrder(ctx, o); err != nil {
 			t.Fatal(err)
 		}
-		snap, err := db.Order(ctx, "", o.ID)
+		snap, err := db.OrderByID(ctx, o.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,8 +50,14 @@ func TestUpdateOrderWithExpect(t *testing.T) {
 		if err != nil || len(events) != 1 {
 			t.Fatalf("events: %v %v", events, err)
 		}
-		stored, _ := db.Order(ctx, "", o.ID)
-		var data struct{ Object *paygate.Order }
+		stored, _ := db.OrderByID(ctx, o.ID)
+		var data struct {
+			Object *struct {
+				Status         paygate.OrderStatus `json:"status"`
+				ChannelTradeNo string              `json:"channel_trade_no"`
+				UpdatedAt      time.Time           `json:"updated_at"`
+			} `json:"object"`
+		}
 		if err := json.Unmarshal(events[0].Data, &data); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +74,7 @@ func TestUpdateOrderWithExpect(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("reverse with a stale read: applied=%v err=%v", ok, err)
 		}
-		if cur, _ := db.Order(ctx, "", o.ID); cur.Status != paygate.OrderReversed || cur.ChannelTradeNo != "4200EXP" {
+		if cur, _ := db.OrderByID(ctx, o.ID); cur.Status != paygate.OrderReversed || cur.ChannelTradeNo != "4200EXP" {
 			t.Errorf("after reverse: %s %s", cur.Status, cur.ChannelTradeNo)
 		}
 	})

@@ -108,15 +108,19 @@ func (db *DB) CreateOrder(ctx context.Context, o *paygate.Order) error {
 	return nil
 }
 
-// Order returns an order by id, scoped to merchantID ("" = any merchant).
-// Returns ENOTFOUND if it does not exist (or belongs to another merchant).
-func (db *DB) Order(ctx context.Context, merchantID, id string) (*paygate.Order, error) {
-	q := "SELECT " + orderColumns + " FROM orders WHERE id = ?"
-	args := []any{id}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
+// MerchantOrder returns one of merchantID's orders by id.
+// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+func (db *DB) MerchantOrder(ctx context.Context, merchantID, id string) (*paygate.Order, error) {
+	return db.order(ctx, id, "SELECT "+orderColumns+" FROM orders WHERE id = ? AND merchant_id = ?", []any{id, merchantID})
+}
+
+// OrderByID returns an order by id, whichever merchant's it is.
+// Returns ENOTFOUND if it does not exist.
+func (db *DB) OrderByID(ctx context.Context, id string) (*paygate.Order, error) {
+	return db.order(ctx, id, "SELECT "+orderColumns+" FROM orders WHERE id = ?", []any{id})
+}
+
+func (db *DB) order(ctx context.Context, id, q string, args []any) (*paygate.Order, error) {
 	var o *paygate.Order
 	err := db.queryOne(ctx, "o:"+id, q, args, func(s scanner) (err error) {
 		o, err = scanOrder(s)
@@ -225,7 +229,7 @@ func (db *DB) UpdateOrder(ctx context.Context, u paygate.OrderUpdate) (*paygate.
 		// The order moved on since the caller's read. Usually another
 		// path (a callback racing the channel's answer) already made the
 		// transition: one read says so without a transaction.
-		cur, err := db.Order(ctx, "", u.OrderID)
+		cur, err := db.OrderByID(ctx, u.OrderID)
 		if err != nil {
 			return nil, false, err
 		}

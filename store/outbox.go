@@ -198,17 +198,13 @@ func cleanText(s string, max int) string {
 	return s
 }
 
-// EventDelivery returns an event's delivery state and attempts.
-// Returns ENOTFOUND if the event does not exist (for merchantID).
+// EventDelivery returns the delivery state and attempts of one of
+// merchantID's events. Returns ENOTFOUND if the event does not exist or
+// belongs to another merchant.
 func (db *DB) EventDelivery(ctx context.Context, merchantID, id string) (*paygate.EventDelivery, error) {
-	q := "SELECT delivery_status, attempts, next_attempt_at, delivered_at FROM events WHERE id = ?"
-	args := []any{id}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
 	var d paygate.EventDelivery
-	err := db.queryRow(ctx, q, args...).Scan(&d.Status, &d.Attempts, timeCol{&d.NextAttemptAt}, timePtrCol{&d.DeliveredAt})
+	err := db.queryRow(ctx, "SELECT delivery_status, attempts, next_attempt_at, delivered_at FROM events WHERE id = ? AND merchant_id = ?",
+		id, merchantID).Scan(&d.Status, &d.Attempts, timeCol{&d.NextAttemptAt}, timePtrCol{&d.DeliveredAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such event: %s", id)
 	}
@@ -234,14 +230,11 @@ func (db *DB) EventDelivery(ctx context.Context, merchantID, id string) (*paygat
 
 // Redeliver makes the event pending and due now, dropping any claim on it;
 // the attempt count goes on from where it was.
-// Returns ENOTFOUND if the event does not exist (for merchantID).
+// Returns ENOTFOUND if the event does not exist or belongs to another
+// merchant.
 func (db *DB) Redeliver(ctx context.Context, merchantID, id string) (*paygate.Event, error) {
-	q := "UPDATE events SET delivery_status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ?"
-	args := []any{db.ts(db.nowTime()), id}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
+	const q = "UPDATE events SET delivery_status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ? AND merchant_id = ?"
+	args := []any{db.ts(db.nowTime()), id, merchantID}
 	var e *paygate.Event
 	err := db.inTx(ctx, func(tx *Tx) error {
 		var err error

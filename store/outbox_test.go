@@ -111,14 +111,14 @@ func TestOutboxClaimRecordRedeliver(t *testing.T) {
 		if c, _ := db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{}); len(c) != 0 {
 			t.Fatalf("failed event claimed: %v", c)
 		}
-		if d, _ := db.EventDelivery(ctx, "", id); d.Status != paygate.DeliveryFailed || d.Attempts != 3 {
+		if d, _ := db.EventDelivery(ctx, "m_1", id); d.Status != paygate.DeliveryFailed || d.Attempts != 3 {
 			t.Fatalf("after failure: %+v", d)
 		}
 		// Postponing without an attempt counts nothing.
-		db.Redeliver(ctx, "", id)
+		db.Redeliver(ctx, "m_1", id)
 		claims, _ = db.ClaimEvents(ctx, 10, time.Minute, paygate.EventClaimFilter{})
 		db.RecordDelivery(ctx, claims[0], paygate.DeliveryOutcome{Next: clk.Now().Add(time.Hour)})
-		if d, _ := db.EventDelivery(ctx, "", id); d.Status != paygate.DeliveryPending || d.Attempts != 3 || len(d.Log) != 3 {
+		if d, _ := db.EventDelivery(ctx, "m_1", id); d.Status != paygate.DeliveryPending || d.Attempts != 3 || len(d.Log) != 3 {
 			t.Fatalf("after postpone: %+v", d)
 		}
 	})

@@ -42,7 +42,7 @@ func TestPipelineBatchWithARejectedStatement(t *testing.T) {
 		t.Errorf("update b: %d rows, %v", rows[3], errs[3])
 	}
 	for id, want := range map[string]string{a.ID: "first", b.ID: "second"} {
-		o, err := db.Order(ctx, "", id)
+		o, err := db.OrderByID(ctx, id)
 		if err != nil || o.Subject != want {
 			t.Errorf("order %s: subject %q (%v), want %q", id, o.Subject, err, want)
 		}
@@ -87,7 +87,7 @@ func TestPipelineConcurrentCallers(t *testing.T) {
 		for i, o := range orders {
 			for range 3 {
 				wg.Go(func() {
-					cur, err := db.Order(ctx, "", o.ID)
+					cur, err := db.OrderByID(ctx, o.ID)
 					if err != nil {
 						t.Error(err)
 						return
@@ -125,7 +125,7 @@ func TestPipelineCancelledCaller(t *testing.T) {
 		if err := db.CreateOrder(ctx, o); err == nil {
 			t.Fatal("create with a cancelled context: no error")
 		}
-		if _, err := db.Order(context.Background(), "", o.ID); paygate.ErrorCode(err) != paygate.ENOTFOUND {
+		if _, err := db.OrderByID(context.Background(), o.ID); paygate.ErrorCode(err) != paygate.ENOTFOUND {
 			t.Errorf("order after a cancelled create: %v", err)
 		}
 	})

@@ -81,7 +81,7 @@ func TestOrderSourceStored(t *testing.T) {
 		if err := db.CreateOrder(ctx, o); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.Order(ctx, "m1", o.ID)
+		got, err := db.MerchantOrder(ctx, "m1", o.ID)
 		if err != nil || got.Source != paygate.SourceStaticQR || got.QRCodeID != "qrc_1" {
 			t.Fatalf("read %+v %v", got, err)
 		}

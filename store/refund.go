@@ -129,15 +129,19 @@ func errReversing(orderID string) error {
 		"order %s is being reversed and cannot be refunded; its reversal decides", orderID)
 }
 
-// Refund returns a refund by id, scoped to merchantID ("" = any).
+// MerchantRefund returns one of merchantID's refunds by id.
+// Returns ENOTFOUND if it does not exist or belongs to another merchant.
+func (db *DB) MerchantRefund(ctx context.Context, merchantID, id string) (*paygate.Refund, error) {
+	return db.refund(ctx, id, "SELECT "+refundColumns+" FROM refunds WHERE id = ? AND merchant_id = ?", id, merchantID)
+}
+
+// RefundByID returns a refund by id, whichever merchant's it is.
 // Returns ENOTFOUND if it does not exist.
-func (db *DB) Refund(ctx context.Context, merchantID, id string) (*paygate.Refund, error) {
-	q := "SELECT " + refundColumns + " FROM refunds WHERE id = ?"
-	args := []any{id}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
+func (db *DB) RefundByID(ctx context.Context, id string) (*paygate.Refund, error) {
+	return db.refund(ctx, id, "SELECT "+refundColumns+" FROM refunds WHERE id = ?", id)
+}
+
+func (db *DB) refund(ctx context.Context, id, q string, args ...any) (*paygate.Refund, error) {
 	r, err := scanRefund(db.queryRow(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such refund: %s", id)

@@ -29,7 +29,7 @@ func TestRefundRules(t *testing.T) {
 		if r1.Status != paygate.RefundPending || r1.Currency != "CNY" || r1.Provider != "wechat" || r1.ID[:4] != paygate.PrefixRefund {
 			t.Fatalf("refund = %+v", r1)
 		}
-		got, err := db.Refund(ctx, "m_1", r1.ID)
+		got, err := db.MerchantRefund(ctx, "m_1", r1.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,8 +66,13 @@ func TestRefundRules(t *testing.T) {
 		}
 		wantCode(t, db.CreateRefund(ctx, newRefund(o, "RF-4", 1)), paygate.EREFUNDEXCEEDS)
 
-		_, err = db.Refund(ctx, "m_2", r1.ID)
+		_, err = db.MerchantRefund(ctx, "m_2", r1.ID)
 		wantCode(t, err, paygate.ENOTFOUND)
+		_, err = db.MerchantRefund(ctx, "", r1.ID)
+		wantCode(t, err, paygate.ENOTFOUND)
+		if read, err := db.RefundByID(ctx, r1.ID); err != nil || read.ID != r1.ID {
+			t.Fatalf("RefundByID = %v, %v", read, err)
+		}
 		_, _, err = db.UpdateRefund(ctx, paygate.RefundUpdate{RefundID: "ref_missing", To: paygate.RefundFailed})
 		wantCode(t, err, paygate.ENOTFOUND)
 
@@ -94,7 +99,7 @@ func TestRefundAccounting(t *testing.T) {
 		}
 		order := func() *paygate.Order {
 			t.Helper()
-			got, err := db.Order(ctx, "m_1", o.ID)
+			got, err := db.MerchantOrder(ctx, "m_1", o.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +203,7 @@ func TestConcurrentRefunds(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		got, err := db.Order(ctx, "m_1", o.ID)
+		got, err := db.MerchantOrder(ctx, "m_1", o.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +241,7 @@ func TestConcurrentRefunds(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		got, _ = db.Order(ctx, "m_1", o.ID)
+		got, _ = db.MerchantOrder(ctx, "m_1", o.ID)
 		if got.RefundedAmount != wantRefunded || got.RefundReserved != wantRefunded {
 			t.Fatalf("refunded %d reserved %d, want %d", got.RefundedAmount, got.RefundReserved, wantRefunded)
 		}

@@ -89,7 +89,7 @@ func TestRefundAndReversalExcludeEachOther(t *testing.T) {
 			// (Expect), whatever the caller read before.
 			for _, expect := range []bool{false, true} {
 				o := paidOrder(t, db, "m_1", fmt.Sprintf("RV-4-%v", expect), 1000)
-				read, err := db.Order(ctx, "", o.ID)
+				read, err := db.OrderByID(ctx, o.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -124,7 +124,7 @@ func TestRefundAndReversalExcludeEachOther(t *testing.T) {
 			if err == nil {
 				t.Fatal("a refund settled on a reversed order")
 			}
-			got, err := db.Order(ctx, "", o.ID)
+			got, err := db.OrderByID(ctx, o.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ func TestRefundsRacingReversalClaims(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			got, err := db.Order(ctx, "", o.ID)
+			got, err := db.OrderByID(ctx, o.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

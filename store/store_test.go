@@ -155,8 +155,12 @@ func TestCreateAndGetOrder(t *testing.T) {
 			t.Fatalf("CreatedAt = %v, want %v", o.CreatedAt, clk.Now())
 		}
 
-		for _, merchant := range []string{"m_1", ""} {
-			got, err := db.Order(ctx, merchant, o.ID)
+		reads := []func() (*paygate.Order, error){
+			func() (*paygate.Order, error) { return db.MerchantOrder(ctx, "m_1", o.ID) },
+			func() (*paygate.Order, error) { return db.OrderByID(ctx, o.ID) },
+		}
+		for _, read := range reads {
+			got, err := read()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,13 +184,23 @@ func TestCreateAndGetOrder(t *testing.T) {
 		if err != nil || byNo.ID != o.ID {
 			t.Fatalf("OrderByMerchantNo = %v, %v", byNo, err)
 		}
+		// A merchant-scoped read never means "any merchant": another
+		// merchant and an empty merchant id both find nothing; OrderByID
+		// is the read that does not look at the merchant.
+		for _, m := range []string{"m_2", ""} {
+			_, err := db.MerchantOrder(ctx, m, o.ID)
+			wantCode(t, err, paygate.ENOTFOUND)
+		}
+		if read, err := db.OrderByID(ctx, o.ID); err != nil || read.ID != o.ID {
+			t.Fatalf("OrderByID = %v, %v", read, err)
+		}
 
 		// A minimal order keeps its nils.
 		m := newOrder("m_1", "A-0002", 1)
 		if err := db.CreateOrder(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.Order(ctx, "m_1", m.ID)
+		got, err := db.MerchantOrder(ctx, "m_1", m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,9 +228,9 @@ func TestOrderErrors(t *testing.T) {
 		wantCode(t, db.CreateOrder(ctx, again), paygate.ECONFLICT)
 
 		// Scoping: merchant B cannot read merchant A's order.
-		_, err := db.Order(ctx, "m_b", o.ID)
+		_, err := db.MerchantOrder(ctx, "m_b", o.ID)
 		wantCode(t, err, paygate.ENOTFOUND)
-		_, err = db.Order(ctx, "m_a", "ord_missing")
+		_, err = db.MerchantOrder(ctx, "m_a", "ord_missing")
 		wantCode(t, err, paygate.ENOTFOUND)
 		_, err = db.OrderByMerchantNo(ctx, "m_c", "dup-1")
 		wantCode(t, err, paygate.ENOTFOUND)
@@ -367,7 +381,7 @@ func TestUpdateOrderCAS(t *testing.T) {
 			t.Fatalf("%d events, want 1", len(events))
 		}
 		e := events[0]
-		got, _ := db.Order(ctx, "m_1", o.ID)
+		got, _ := db.MerchantOrder(ctx, "m_1", o.ID)
 		if got.Status != paygate.OrderSucceeded || got.Fee != 6 || got.NetAmount != 994 ||
 			got.PaidAt == nil || !got.PaidAt.Equal(paidAt.Truncate(time.Microsecond)) || !got.UpdatedAt.After(got.CreatedAt) {
 			t.Fatalf("order after CAS: %+v", got)
@@ -376,7 +390,10 @@ func TestUpdateOrderCAS(t *testing.T) {
 			t.Fatalf("event = %+v", e)
 		}
 		var data struct {
-			Object *paygate.Order `json:"object"`
+			Object *struct {
+				Status         paygate.OrderStatus `json:"status"`
+				ChannelTradeNo string              `json:"channel_trade_no"`
+			} `json:"object"`
 		}
 		if err := json.Unmarshal(e.Data, &data); err != nil {
 			t.Fatal(err)
@@ -389,6 +406,8 @@ func TestUpdateOrderCAS(t *testing.T) {
 			t.Fatalf("Event = %+v, %v; want %+v", byID, err, e)
 		}
 		_, err = db.Event(ctx, "m_2", e.ID)
+		wantCode(t, err, paygate.ENOTFOUND)
+		_, err = db.Event(ctx, "", e.ID)
 		wantCode(t, err, paygate.ENOTFOUND)
 
 		// Not applied: current order, applied=false, no event.
@@ -521,7 +540,7 @@ func TestUpdateOrderReroute(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("reroute (expect %v): %v, %v", expect, ok, err)
 			}
-			got, err := db.Order(ctx, "m_1", o.ID)
+			got, err := db.MerchantOrder(ctx, "m_1", o.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

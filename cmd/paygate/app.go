@@ -223,6 +223,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Claims: shared, Logger: m.Logger, Recent: recent,
 		Observe: m.Metrics.Callback,
 	}
+	m.closers = append(m.closers, inbound.Close) // after the HTTP server, before Redis
 	specs := billProviders(cfg)
 	m.Recon = reconService(m.DB, m.Payments, specs, m.Now, func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
 		return fetchBill(ctx, channels[id], filepath.Join(cfg.DataDir, "bills"), day)

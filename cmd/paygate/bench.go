@@ -42,7 +42,7 @@ import (
 // reported beside (see docs/performance.md).
 
 // benchCodeStem is a payment code of each wallet without its last six
-// digits (DESIGN §3 prefixes and lengths).
+// digits (the default auth_codes prefixes and lengths, docs/configuration.md).
 var benchCodeStem = map[string]string{
 	paygate.KindWeChat:   "134567890123",
 	paygate.KindAlipay:   "287654321098",
@@ -173,7 +173,7 @@ func benchChannel(ctx context.Context, m *Main, timer *channelTimer, kind string
 	var seq atomic.Int64
 	one := func() (id string, d time.Duration, ok bool) {
 		i := seq.Add(1)
-		// The last four digits must not pick a DESIGN §9 scenario.
+		// The last four digits must not pick a sandbox scenario (README).
 		code := benchCodeStem[kind] + fmt.Sprintf("%06d", 100000+i%800000)
 		if sc := code[len(code)-4:]; sc[0] == sc[1] && sc[1] == sc[2] && sc[2] == sc[3] {
 			code = code[:len(code)-1] + "0"

@@ -211,7 +211,7 @@ func TestCardSales(t *testing.T) {
 				}
 				// The STAN and field 7 the host saw were stored with the
 				// order before the sale was sent (any process can reverse it).
-				stored, err := c.m.DB.Order(t.Context(), "", o["id"].(string))
+				stored, err := c.m.DB.OrderByID(t.Context(), o["id"].(string))
 				if err != nil || stored.ChannelRef != txs[0].STAN+"/"+txs[0].Transmission {
 					t.Errorf("stored reference %q (%v), host saw STAN %s field 7 %s", stored.ChannelRef, err, txs[0].STAN, txs[0].Transmission)
 				}
@@ -662,7 +662,7 @@ func TestCaptureFeeRulePickedForCapturedAmount(t *testing.T) {
 				route["rule"] != "card.small" || route["fee_rate"] != "0.0038" || route["fee"] != 304.0 || cp["provider"] != "acquirer" {
 				t.Errorf("captured: amount %v fee %v net %v route %v", cp["amount"], cp["fee"], cp["net_amount"], route)
 			}
-			stored, err := c.m.DB.Order(t.Context(), "", id)
+			stored, err := c.m.DB.OrderByID(t.Context(), id)
 			if err != nil || stored.Fee != 304 || stored.NetAmount != 79696 || stored.Amount != 80000 || stored.Route.Rule != "card.small" {
 				t.Errorf("stored: %+v %v", stored, err)
 			}

@@ -114,7 +114,8 @@ func TestPerformance(t *testing.T) {
 		}
 	}
 	t.Logf("outbox dispatch to a local receiver: %.0f events/s", float64(n)/time.Since(start).Seconds())
-	ev, _ := db.EventDelivery(context.Background(), "", allEvents(t, m)[0].ID)
+	ev0 := allEvents(t, m)[0]
+	ev, _ := db.EventDelivery(context.Background(), ev0.MerchantID, ev0.ID)
 	if ev.Status != paygate.DeliveryDelivered {
 		t.Errorf("event not delivered: %+v", ev)
 	}

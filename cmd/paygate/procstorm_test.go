@@ -332,7 +332,7 @@ func TestProcessStorm(t *testing.T) {
 
 	// Exactly once: every order succeeded, with one order.succeeded event.
 	for _, id := range ids {
-		o, err := db.Order(ctx, "", id)
+		o, err := db.OrderByID(ctx, id)
 		if err != nil || o.Status != paygate.OrderSucceeded {
 			t.Fatalf("order %s: %v %v", id, o.Status, err)
 		}
@@ -377,7 +377,7 @@ func TestProcessStorm(t *testing.T) {
 		return true
 	})
 	for _, e := range events {
-		d, err := db.EventDelivery(ctx, "", e.ID)
+		d, err := db.EventDelivery(ctx, e.MerchantID, e.ID)
 		if err != nil || d.Status != paygate.DeliveryDelivered {
 			t.Errorf("event %s: %+v %v", e.ID, d, err)
 		}

@@ -166,7 +166,7 @@ func raceRound(t *testing.T, c *client, channel string, kit tamperKit, round int
 	go func() { // background resolution of the order and its refunds
 		defer wg.Done()
 		ctx := context.Background()
-		if cur, err := c.m.DB.Order(ctx, "", id); err == nil {
+		if cur, err := c.m.DB.OrderByID(ctx, id); err == nil {
 			c.m.Payments.Resolve(ctx, cur)
 		}
 		c.m.Payments.ResolvePending(ctx, 0, time.Second, 5)

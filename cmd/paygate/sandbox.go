@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,7 +21,6 @@ import (
 	unionpaysb "github.com/paygate-cn/paygate/channels/sandbox/unionpay"
 	wechatsb "github.com/paygate-cn/paygate/channels/sandbox/wechat"
 	"github.com/paygate-cn/paygate/config"
-	"gopkg.in/yaml.v3"
 )
 
 // SandboxOptions configure the in-process channel simulators.
@@ -234,7 +234,7 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 	defer sb.Close()
 	e := gin.New()
 	sb.Mount(e)
-	y, _ := yaml.Marshal(map[string]any{"providers": sb.Providers})
+	y, _ := config.ProvidersYAML(sb.Providers)
 	fmt.Fprintf(out, "# channel simulators on %s; callbacks go to %s\n"+
 		"# credentials (kept in %s): GET %s/sandbox/credentials\n%s",
 		public, gw, filepath.Join(dataDir, "sandbox"), public, y)
@@ -242,10 +242,18 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 		ReadHeaderTimeout: config.DefaultReadHeaderTimeout, ReadTimeout: config.DefaultReadTimeout,
 		WriteTimeout: config.DefaultWriteTimeout, IdleTimeout: config.DefaultIdleTimeout,
 	}, e)
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
+	// Closing on ctx runs beside Serve and is waited for before returning.
+	var closer sync.WaitGroup
+	served := make(chan struct{})
+	closer.Go(func() {
+		select {
+		case <-ctx.Done():
+			srv.Close()
+		case <-served:
+		}
+	})
+	defer closer.Wait()
+	defer close(served)
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -297,7 +297,7 @@ func TestRejectedCallbacks(t *testing.T) {
 		body: []byte("%zz")}, 200) // Alipay answers 200 with the body "fail"
 
 	for i, id := range ids {
-		o, err := m.DB.Order(context.Background(), "", id)
+		o, err := m.DB.OrderByID(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}

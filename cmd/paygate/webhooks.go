@@ -50,10 +50,18 @@ func webhooks(ctx context.Context, args []string, getenv func(string) string, st
 	rcv := &webhookReceiver{Secrets: secrets, Out: stdout}
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "listening for webhooks on http://%s/ (point the merchant's webhook_url, or PAYGATE_SANDBOX_WEBHOOK_URL, here)\n", l.Addr())
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
+	// Closing on ctx runs beside Serve and is waited for before returning.
+	var closer sync.WaitGroup
+	served := make(chan struct{})
+	closer.Go(func() {
+		select {
+		case <-ctx.Done():
+			srv.Close()
+		case <-served:
+		}
+	})
+	defer closer.Wait()
+	defer close(served)
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -1,4 +1,4 @@
-package paygate
+package apijson
 
 import (
 	"encoding/json"
@@ -7,17 +7,18 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/paygate-cn/paygate"
 	"github.com/shopspring/decimal"
 )
 
 // The order object is encoded on every answer and into every event, so it
 // has an encoder of its own instead of encoding/json's reflection (and the
 // second pass encoding/json makes over a MarshalJSON result). Its output is
-// byte for byte what encoding/json gives for the same values, HTML-safe
-// escaping included; orderjson_test.go holds the two side by side.
+// byte for byte what encoding/json gives for the documented field names,
+// HTML-safe escaping included; order_test.go holds the two side by side.
 
-// AppendJSON appends the API's order object to b.
-func (o *Order) AppendJSON(b []byte) ([]byte, error) {
+// AppendOrder appends the API's order object to b.
+func AppendOrder(b []byte, o *paygate.Order) ([]byte, error) {
 	b = append(b, `{"object":"order","id":`...)
 	b = appendJSONString(b, o.ID)
 	b = append(b, `,"merchant_id":`...)
@@ -45,7 +46,7 @@ func (o *Order) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"net_amount":`...)
 	b = strconv.AppendInt(b, o.NetAmount, 10)
 	b = append(b, `,"route":`...)
-	b = o.Route.AppendJSON(b)
+	b = AppendRoute(b, o.Route)
 	b = append(b, `,"qr_code":`...)
 	if o.QRCode == nil {
 		b = append(b, "null"...)
@@ -72,7 +73,7 @@ func (o *Order) AppendJSON(b []byte) ([]byte, error) {
 	}
 	if o.Card != nil {
 		b = append(b, `,"card":`...)
-		b = o.Card.appendJSON(b)
+		b = appendCard(b, o.Card)
 	}
 	if o.TerminalID != "" {
 		b = append(b, `,"terminal_id":`...)
@@ -94,7 +95,7 @@ func (o *Order) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"refunded_amount":`...)
 	b = strconv.AppendInt(b, o.RefundedAmount, 10)
 	b = append(b, `,"failure":`...)
-	b = o.Failure.appendJSON(b)
+	b = appendFailure(b, o.Failure)
 	if o.NotifyURL != "" {
 		b = append(b, `,"notify_url":`...)
 		b = appendJSONString(b, o.NotifyURL)
@@ -135,8 +136,9 @@ func (o *Order) AppendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// AppendJSON appends the route object to b ("null" for a nil route).
-func (r *Route) AppendJSON(b []byte) []byte {
+// AppendRoute appends the route object to b ("null" for a nil route). It is
+// also the form the store keeps an order's route in.
+func AppendRoute(b []byte, r *paygate.Route) []byte {
 	if r == nil {
 		return append(b, "null"...)
 	}
@@ -165,7 +167,7 @@ func (r *Route) AppendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = r.Candidates[i].appendJSON(b)
+			b = appendCandidate(b, &r.Candidates[i])
 		}
 		b = append(b, ']')
 	}
@@ -188,7 +190,7 @@ func (r *Route) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-func (c *RouteCandidate) appendJSON(b []byte) []byte {
+func appendCandidate(b []byte, c *paygate.RouteCandidate) []byte {
 	b = append(b, `{"provider":`...)
 	b = appendJSONString(b, c.Provider)
 	b = append(b, `,"channel":`...)
@@ -212,7 +214,7 @@ func (c *RouteCandidate) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-func (c *CardInfo) appendJSON(b []byte) []byte {
+func appendCard(b []byte, c *paygate.CardInfo) []byte {
 	b = append(b, `{"entry_mode":`...)
 	b = appendJSONString(b, c.EntryMode)
 	b = append(b, `,"type":`...)
@@ -230,7 +232,7 @@ func (c *CardInfo) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-func (f *Failure) appendJSON(b []byte) []byte {
+func appendFailure(b []byte, f *paygate.Failure) []byte {
 	if f == nil {
 		return append(b, "null"...)
 	}
