@@ -25,6 +25,25 @@ func ParseDay(s string) (time.Time, error) {
 // DayOf returns the China Standard Time day t falls in, as YYYY-MM-DD.
 func DayOf(t time.Time) string { return t.In(ChinaStandardTime).Format(DayLayout) }
 
+// ReturnedFee is the fee a channel that returns fees with refunds gives
+// back with a refund of `refund` fen, when the payment of `amount` fen was
+// charged `fee` and `before` fen of it had already been refunded: the fee
+// in proportion to what has been refunded so far, rounded half-up to the
+// fen, less what the earlier refunds returned. Each refund returns its
+// share to within a fen, and a payment refunded in full gets its whole fee
+// back whatever the number of refunds (docs/reconciliation.md, "Fee
+// audit").
+func ReturnedFee(fee, amount, before, refund int64) int64 {
+	if fee <= 0 || amount <= 0 || refund <= 0 {
+		return 0
+	}
+	upTo := func(refunded int64) int64 {
+		refunded = min(max(refunded, 0), amount)
+		return (2*fee*refunded + amount) / (2 * amount)
+	}
+	return upTo(before+refund) - upTo(before)
+}
+
 // ReconOutcome is what matching found for one transaction.
 type ReconOutcome string
 
@@ -101,6 +120,12 @@ type Reconciliation struct {
 	BillSHA1   string
 	StartedAt  time.Time
 	FinishedAt *time.Time
+	// Holder names the process that runs it, and LeaseUntil the time until
+	// which that process vouches for it: while it works it renews the lease
+	// (ReconciliationStore.RenewReconciliation); a running run whose lease
+	// has passed was abandoned (docs/reconciliation.md, "Runs").
+	Holder     string
+	LeaseUntil time.Time
 }
 
 // ReconSnapshot is one side of a discrepancy as it stood during the run.
@@ -156,8 +181,11 @@ type ReconTxn struct {
 	ChannelRef      string
 	Status          string // the order's or refund's status
 	Amount          int64
-	Fee             int64
-	At              time.Time // paid_at, or the refund's succeeded_at
+	// Fee is a payment's fee, or the fee returned with a refund by a
+	// channel that returns fees (ReturnedFee over the order's earlier
+	// succeeded refunds).
+	Fee int64
+	At  time.Time // paid_at, or the refund's succeeded_at
 }
 
 // StatementLine is one payment or refund of a merchant's day.
@@ -187,8 +215,18 @@ type StatementLine struct {
 // ReconciliationStore persists reconciliation runs and discrepancies, and
 // streams what runs and statements read.
 type ReconciliationStore interface {
-	// StartReconciliation records r as running, filling ID and StartedAt.
+	// StartReconciliation records r as running for r.Holder until
+	// r.LeaseUntil, filling ID and StartedAt. A running run of the same
+	// provider and day whose lease has passed is marked failed
+	// (abandoned) in the same transaction. Returns EINVALIDSTATE while
+	// another run of the provider and day is running under a valid lease:
+	// at most one runs at a time.
 	StartReconciliation(ctx context.Context, r *Reconciliation) error
+
+	// RenewReconciliation extends the lease of holder's running run until
+	// `until`. Returns ENOTFOUND for an unknown run and EINVALIDSTATE if it
+	// is no longer running (it failed, or another run took it over).
+	RenewReconciliation(ctx context.Context, id, holder string, until time.Time) error
 
 	// FinishReconciliation records a run's outcome atomically: the run's
 	// counts, every merchant's share, its discrepancies and the keys of
@@ -246,6 +284,11 @@ type ReconciliationStore interface {
 	// holder until `until`: false when another holder's claim is still
 	// valid or the day is done.
 	ClaimReconcileJob(ctx context.Context, provider, date, holder string, until time.Time) (bool, error)
+
+	// RenewReconcileJob extends holder's claim of a provider and day until
+	// `until`: false when the claim is no longer holder's (it expired and
+	// another holder took it) or the day is done.
+	RenewReconcileJob(ctx context.Context, provider, date, holder string, until time.Time) (bool, error)
 
 	// ReleaseReconcileJob ends holder's claim: done days are never claimed
 	// again; otherwise the day may be claimed from retryAt.

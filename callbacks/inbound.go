@@ -14,7 +14,6 @@ import (
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/payments"
-	"github.com/redis/go-redis/v9"
 )
 
 // Parser is a provider that receives callbacks.
@@ -31,12 +30,12 @@ type Applier interface {
 }
 
 // Inbound processes channel notifications: verify (and decrypt), deduplicate
-// in Redis, hand the result to the Applier.
+// with a claim (in Redis), hand the result to the Applier (docs/webhooks.md).
 //
-// Redis is a fast path, not the guard: a notification whose id Redis marks
-// done is acknowledged without touching the database; anything else goes to
-// the database, whose compare-and-set applies each transition once whether
-// Redis answered or not.
+// The claims are a fast path, not the guard: a notification whose claim is
+// marked done is acknowledged without touching the database; anything else
+// goes to the database, whose compare-and-set applies each transition once
+// whether the claims answered or not.
 type Inbound struct {
 	// Parsers returns the providers of a channel kind that receive callbacks.
 	Parsers func(kind string) []Parser
@@ -44,29 +43,31 @@ type Inbound struct {
 	Orders  paygate.OrderStore
 	Refunds paygate.RefundStore
 	Applier Applier
-	Redis   redis.UniversalClient // nil: database only
-	Prefix  string                // Redis key prefix
+	// Claims deduplicate notifications ahead of the database (the
+	// redisstore package keeps them in Redis); nil: database only.
+	Claims paygate.CallbackClaims
 	// DoneTTL is how long a processed notification id is remembered.
 	DoneTTL time.Duration
 	Logger  *slog.Logger
 	// Observe, when set, is told the outcome of each callback
-	// ("applied"; "duplicate" when Redis knows it was applied, "unchanged"
+	// ("applied"; "duplicate" when its claim says it was applied, "unchanged"
 	// when the database's compare-and-set finds nothing to do — both are
 	// replays; "rejected_signature", "rejected_stale", "rejected_malformed",
 	// "rejected_provider", "rejected_amount", "unknown_order", ...).
 	Observe func(kind, outcome string)
 	// Recent, when set, spares the database read for success notifications
 	// of orders this process recently saw paid (see payments.RecentlyPaid);
-	// Redis deduplication still comes first.
+	// the claim still comes first.
 	Recent *payments.RecentlyPaid
 
-	// marks tracks the "done" marks still being written to Redis after
-	// their answer; Close waits for them.
+	// marks tracks the "done" marks still being written to the claims
+	// (Redis) after their answer; Close waits for them.
 	marks sync.WaitGroup
 }
 
-// Close waits for the Redis marks still being written. Call it after the
-// last Handle has returned and before closing the Redis client.
+// Close waits for the "done" marks still being written. Call it after the
+// last Handle has returned and before closing the Redis client behind the
+// claims.
 func (in *Inbound) Close() { in.marks.Wait() }
 
 // Result of processing one callback.
@@ -104,23 +105,22 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 	}
 	n.Provider = p.ID()
 
-	key := in.Prefix + "cb:" + n.Provider + ":" + n.ID
-	if in.Redis != nil {
-		// SET NX GET claims the notification for a short while and, in the
-		// same round trip, reads who holds it: "done" is the fast path for
+	var claim paygate.CallbackClaim
+	if in.Claims != nil {
+		// The claim holds the notification for a short while and, in the
+		// same round trip, reads who held it: "done" is the fast path for
 		// duplicates of a notification already applied.
-		prev, rerr := in.Redis.SetArgs(ctx, key, "processing", redis.SetArgs{Mode: "NX", TTL: 30 * time.Second, Get: true}).Result()
+		var cerr error
+		claim, cerr = in.Claims.ClaimCallback(ctx, n.Provider, n.ID)
 		switch {
-		case errors.Is(rerr, redis.Nil):
-			// Claimed: this delivery processes it.
-		case rerr != nil:
-			in.log().Warn("callback dedup: redis unavailable, database only", "err", rerr)
-		case prev == "done":
+		case cerr != nil:
+			in.log().Warn("callback dedup: redis unavailable, database only", "err", cerr)
+		case claim.Prior == paygate.ClaimDone:
 			return in.finish(kind, p, "duplicate", nil)
-		default:
-			// Another delivery is being processed right now: fall through
-			// to the database, whose compare-and-set decides.
 		}
+		// ClaimFree: this delivery processes it. ClaimProcessing: another
+		// delivery is being processed right now; the database's
+		// compare-and-set decides.
 	}
 
 	// A success for an order this process recently saw paid changes
@@ -130,12 +130,12 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		outcome, err = in.apply(ctx, p, n)
 	}
 	if err != nil {
-		if in.Redis != nil {
-			in.Redis.Del(context.WithoutCancel(ctx), key)
+		if in.Claims != nil {
+			in.Claims.ReleaseCallback(context.WithoutCancel(ctx), claim.Ref)
 		}
 		return in.finish(kind, p, outcome, err)
 	}
-	if in.Redis != nil {
+	if in.Claims != nil {
 		ttl := in.DoneTTL
 		if ttl == 0 {
 			ttl = 72 * time.Hour
@@ -143,10 +143,11 @@ func (in *Inbound) Handle(ctx context.Context, kind string, header map[string][]
 		// The mark is a fast path only, so the answer does not wait for it:
 		// a duplicate arriving before it lands finds "processing" and asks
 		// the database, which decides the same.
+		ref := claim.Ref
 		in.marks.Add(1)
 		go func() {
 			defer in.marks.Done()
-			in.Redis.Set(context.WithoutCancel(ctx), key, "done", ttl)
+			in.Claims.CallbackDone(context.WithoutCancel(ctx), ref, ttl)
 		}()
 	}
 	return in.finish(kind, p, outcome, nil)

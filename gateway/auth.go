@@ -13,16 +13,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
-	"github.com/redis/go-redis/v9"
 )
 
 // AuthScheme is the Authorization scheme of signed API requests (README, Signing).
 const AuthScheme = "PAYGATE-HMAC-SHA256"
 
-const (
-	maxClockSkew = 300 * time.Second
-	nonceTTL     = 10 * time.Minute
-)
+const maxClockSkew = 300 * time.Second
 
 // SignRequest returns the signature of a request as the README defines it:
 // hex(HMAC-SHA256(secret, METHOD\nPATH_AND_QUERY\ntimestamp\nnonce\nhex(SHA256(body)))).
@@ -143,69 +139,35 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// admitScript records a request's nonce and applies its key's rate limit,
-// in one round trip (docs/configuration.md, rate_limit). The limit is a
-// token bucket kept as one number, the theoretical arrival time of the
-// next request (the generic cell rate algorithm): each request moves it
-// one emission interval (1/rate) later, and a request that would move it
-// more than burst intervals ahead of now is refused. Over the limit
-// nothing is written (the same signed request may be retried after the
-// wait) and the answer is the wait in milliseconds; a used nonce answers
-// -1 and costs nothing; 0 admits. Both keys carry the key id as hash tag,
-// so they share a Cluster slot.
-//
-//	KEYS[1] nonce, KEYS[2] arrival time
-//	ARGV[1] nonce TTL ms, ARGV[2] now µs, ARGV[3] interval µs, ARGV[4] burst × interval µs
-var admitScript = redis.NewScript(`
-local now, interval, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local tat = tonumber(redis.call('GET', KEYS[2]) or 0)
-if tat < now then tat = now end
-local ahead = tat + interval - now
-if ahead > limit then
-	return math.ceil((ahead - limit) / 1000)
-end
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-	return -1
-end
-redis.call('SET', KEYS[2], tat + interval, 'PX', math.ceil(ahead / 1000) + 1)
-return 0
-`)
-
-// admit records the nonce for 10 minutes and applies the key's rate
-// limit. With a limit it is one script call, without one the plain SET NX:
-// either way the hot path pays the one round trip the nonce alone cost.
+// admit records the nonce for paygate.NonceWindow and applies the key's
+// rate limit (docs/configuration.md, rate_limit) in one call to the
+// Admitter: one round trip to Redis, the one the nonce alone costs. A
+// request over the limit is answered 429 with Retry-After in whole
+// seconds; nothing of it is recorded, so it may be sent again.
 func (s *Server) admit(c *gin.Context, key *paygate.APIKey, nonce string) error {
-	var rate, burst int
+	var rate paygate.RequestRate
 	if s.deps.RateLimit != nil {
-		rate, burst = s.deps.RateLimit(key)
+		rate.PerSecond, rate.Burst = s.deps.RateLimit(key)
 	}
-	ctx := c.Request.Context()
-	tag := s.deps.RedisPrefix + "{" + key.ID + "}:"
-	var wait int64
-	var err error
-	if rate <= 0 {
-		var ok bool
-		ok, err = s.deps.Redis.SetNX(ctx, tag+"nonce:"+nonce, 1, nonceTTL).Result()
-		if !ok {
-			wait = -1
-		}
-	} else {
-		interval := max(int64(time.Second/time.Microsecond)/int64(rate), 1)
-		wait, err = admitScript.Run(ctx, s.deps.Redis, []string{tag + "nonce:" + nonce, tag + "rate"},
-			nonceTTL.Milliseconds(), s.now().UnixMicro(), interval, interval*int64(max(burst, 1))).Int64()
+	var a paygate.Admission
+	err := errNoAdmitter
+	if s.deps.Admitter != nil {
+		a, err = s.deps.Admitter.Admit(c.Request.Context(), key.ID, nonce, rate, s.now())
 	}
 	switch {
 	case err != nil:
 		s.log.Error("nonce and rate limit check failed", "err", err)
 		return paygate.Errorf(paygate.EUNAVAILABLE, "replay protection is unavailable; retry shortly")
-	case wait < 0:
+	case a.Replayed:
 		return paygate.Errorf(paygate.EREPLAYEDNONCE, "nonce was already used within the last 10 minutes")
-	case wait > 0:
-		c.Header("Retry-After", strconv.FormatInt((wait+999)/1000, 10))
-		return paygate.Errorf(paygate.ERATELIMITED, "more than %d requests per second with this key; retry later", rate)
+	case a.Wait > 0:
+		c.Header("Retry-After", strconv.FormatInt((a.Wait.Milliseconds()+999)/1000, 10))
+		return paygate.Errorf(paygate.ERATELIMITED, "more than %d requests per second with this key; retry later", rate.PerSecond)
 	}
 	return nil
 }
+
+var errNoAdmitter = errors.New("gateway: no Admitter configured")
 
 const bodyKey = "paygate.body"
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/paygate-cn/paygate"
-	"github.com/redis/go-redis/v9"
 )
 
 // Cashier is the aggregated QR cashier (一码付, docs/cashier.md): the page a
@@ -315,27 +314,13 @@ func (k *Cashier) checkState(state, code, wallet string, now time.Time) bool {
 	return ok && err == nil && now.Unix() < exp && hmac.Equal([]byte(m), []byte(k.mac(12, "state", code, wallet, e)))
 }
 
-// cashierLimit counts one order creation per key in fixed one-minute
-// windows and answers the counts after it.
-var cashierLimit = redis.NewScript(`
-local out = {}
-for i = 1, #KEYS do
-	local n = redis.call('INCR', KEYS[i])
-	if n == 1 then redis.call('PEXPIRE', KEYS[i], 60000) end
-	out[i] = n
-end
-return out
-`)
-
 // errCashierLimited: too many payments from one address or through one code.
 var errCashierLimited = errors.New("gateway: cashier rate limited")
 
 // countPay checks and counts an order creation against the per-address
-// and per-code limits. The two keys are counted separately (no hash tag
-// shared), one call each, so a Redis Cluster may hold them anywhere.
+// and per-code limits (docs/cashier.md, "What the payer sees").
 func (s *Server) countPay(c *gin.Context, codeID string) error {
-	r := s.deps.Redis
-	if r == nil {
+	if s.deps.CashierLimiter == nil {
 		return nil
 	}
 	k := s.deps.Cashier
@@ -346,18 +331,13 @@ func (s *Server) countPay(c *gin.Context, codeID string) error {
 	if perCode <= 0 {
 		perCode = 600
 	}
-	prefix := s.deps.RedisPrefix + "cashier:"
-	for _, lim := range []struct {
-		key string
-		max int
-	}{{prefix + "ip:{" + c.ClientIP() + "}", perIP}, {prefix + "code:{" + codeID + "}", perCode}} {
-		n, err := cashierLimit.Run(c.Request.Context(), r, []string{lim.key}).Int64Slice()
-		if err != nil || len(n) != 1 {
-			return paygate.Errorf(paygate.EUNAVAILABLE, "rate limit state unavailable")
-		}
-		if n[0] > int64(lim.max) {
-			return errCashierLimited
-		}
+	ok, err := s.deps.CashierLimiter.CashierPay(c.Request.Context(), c.ClientIP(), codeID,
+		paygate.CashierLimits{PerClient: perIP, PerCode: perCode})
+	if err != nil {
+		return paygate.Errorf(paygate.EUNAVAILABLE, "rate limit state unavailable")
+	}
+	if !ok {
+		return errCashierLimited
 	}
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
 	"github.com/paygate-cn/paygate/metrics"
 	"github.com/paygate-cn/paygate/payments"
-	"github.com/redis/go-redis/v9"
 )
 
 // Deps are what the gateway is built from; cmd/paygate wires them.
@@ -31,10 +30,17 @@ type Deps struct {
 	// AuthCodes recognise payment codes (auth_code's channel).
 	AuthCodes []paygate.AuthCodeRule
 	// Terminals serves the terminal endpoints; nil leaves them out.
-	Terminals   *Terminals
-	Inbound     *callbacks.Inbound
-	Redis       redis.UniversalClient
-	RedisPrefix string
+	Terminals *Terminals
+	Inbound   *callbacks.Inbound
+	// Admitter records every signed request's nonce and applies
+	// RateLimit, shared by all replicas (the redisstore package); nil
+	// answers every signed request 503, since replays could not be told.
+	Admitter paygate.Admitter
+	// ActivationLimiter counts failed terminal activations; nil: no limit.
+	ActivationLimiter paygate.ActivationLimiter
+	// CashierLimiter counts the payments of the cashier's payer pages;
+	// nil: no limit.
+	CashierLimiter paygate.CashierLimiter
 	// RateLimit answers a key's request rate limit (requests per second,
 	// burst); rate 0 (or a nil RateLimit) means no limit.
 	RateLimit func(key *paygate.APIKey) (rate, burst int)

@@ -2,25 +2,29 @@ package reconcile
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"time"
 
 	"github.com/paygate-cn/paygate"
 )
 
 // index holds paygate's side of a day in compact form, so that a day of a
-// million transactions fits in well under a hundred and fifty megabytes:
-// each transaction is a fixed-size entry without pointers, its strings
-// live in a chunked byte arena, and keys map a 64-bit hash to the entry
-// (the entry's own string confirms a hit). The garbage collector sees a
+// million transactions fits in about 120 megabytes: each transaction is a
+// fixed-size entry without pointers, its strings live in a chunked byte
+// arena, and its keys are 8-byte slots of an open-addressing table (the
+// entry's own string confirms a hit). The garbage collector sees a
 // handful of large pointer-free blocks, not millions of small objects.
 type index struct {
 	seed    maphash.Seed
 	entries [][]entry // chunks of entryChunk, never copied when growing
 	n       int
 	arena   [][]byte // chunks of arenaChunk
-	keys    map[uint64]uint32
-	// spill takes the rare keys whose hash another key already holds.
-	spill     map[string]uint32
+	// keys is a linear-probing table whose slots hold the top 32 bits of
+	// a key's hash and the number of its entry plus one (0: empty). A
+	// slot's place is the top bits of its hash, so the table doubles
+	// without hashing a key again.
+	keys      []uint64
+	nkeys     int
 	merchants []string
 	merchIdx  map[string]uint16
 }
@@ -86,8 +90,7 @@ func statusCode(s string) uint8 {
 }
 
 func newIndex() *index {
-	return &index{seed: maphash.MakeSeed(), keys: make(map[uint64]uint32, 1024),
-		spill: map[string]uint32{}, merchIdx: map[string]uint16{}}
+	return &index{seed: maphash.MakeSeed(), keys: make([]uint64, 1<<10), merchIdx: map[string]uint16{}}
 }
 
 func (x *index) at(i uint32) *entry {
@@ -182,15 +185,57 @@ func (x *index) key(tag byte, s string, i uint32, field int) {
 	if s == "" {
 		return
 	}
-	h := x.hash(tag, s)
-	if j, ok := x.keys[h]; ok {
-		if x.str(x.at(j).rec, field) == s {
-			return // a repeated key: the first entry keeps it
-		}
-		x.spill[string(tag)+s] = i
-		return
+	top := uint32(x.hash(tag, s) >> 32)
+	if _, ok := x.probe(top, s, field); ok {
+		return // a repeated key: the first entry keeps it
 	}
-	x.keys[h] = i
+	if (x.nkeys+1)*4 > len(x.keys)*3 {
+		x.grow()
+	}
+	x.place(top, i)
+	x.nkeys++
+}
+
+// slot is where the probe for a hash's top 32 bits starts.
+func (x *index) slot(top uint32) int {
+	return int(top >> (32 - bits.TrailingZeros(uint(len(x.keys)))))
+}
+
+// probe looks for s under a hash's top bits: the entry whose field is s.
+func (x *index) probe(top uint32, s string, field int) (uint32, bool) {
+	mask := len(x.keys) - 1
+	for p := x.slot(top); ; p = (p + 1) & mask {
+		v := x.keys[p]
+		if v == 0 {
+			return 0, false
+		}
+		if uint32(v>>32) == top {
+			if j := uint32(v) - 1; x.str(x.at(j).rec, field) == s {
+				return j, true
+			}
+		}
+	}
+}
+
+// place puts entry i in the first free slot from top's.
+func (x *index) place(top uint32, i uint32) {
+	mask := len(x.keys) - 1
+	p := x.slot(top)
+	for x.keys[p] != 0 {
+		p = (p + 1) & mask
+	}
+	x.keys[p] = uint64(top)<<32 | uint64(i+1)
+}
+
+// grow doubles the key table.
+func (x *index) grow() {
+	old := x.keys
+	x.keys = make([]uint64, 2*len(old))
+	for _, v := range old {
+		if v != 0 {
+			x.place(uint32(v>>32), uint32(v)-1)
+		}
+	}
 }
 
 // find returns the entry holding key s under tag.
@@ -199,11 +244,7 @@ func (x *index) find(tag byte, s string, field int) (uint32, bool) {
 	if s == "" {
 		return 0, false
 	}
-	if j, ok := x.keys[x.hash(tag, s)]; ok && x.str(x.at(j).rec, field) == s {
-		return j, true
-	}
-	j, ok := x.spill[string(tag)+s]
-	return j, ok
+	return x.probe(uint32(x.hash(tag, s)>>32), s, field)
 }
 
 // findLine returns the entry a bill line names: payments by channel trade

@@ -3,6 +3,9 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,6 +117,190 @@ func TestUnreadableBillFailsItsRun(t *testing.T) {
 		}
 		if _, err := svc.Reconcile(ctx, "wechat", "2026-11-21"); paygate.ErrorCode(err) != paygate.EPARAMINVALID {
 			t.Fatalf("today without a sandbox: %v", err)
+		}
+	})
+}
+
+// TestDailyJobTakesOverAnAbandonedRun: a replica claimed the day, started
+// its run and died (the run row stays running, its lease unrenewed). Once
+// the leases have passed, the job on the other replicas fails the
+// abandoned run and completes the day: one completed run, however many
+// replicas tick, and the dead holder can neither renew nor finish it.
+func TestDailyJobTakesOverAnAbandonedRun(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, _ *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, t.Name()[len("TestDailyJobTakesOverAnAbandonedRun/"):])
+		f.mixedDay(t)
+		var opened atomic.Int32
+		service := func(holder string) *reconcile.Service {
+			m := *f.m
+			m.Holder = holder
+			return &reconcile.Service{Matcher: &m, Now: f.clk.Now,
+				Providers: func() []string { return []string{"wechat"} },
+				Open: func(context.Context, string, string) (*reconcile.Bill, error) {
+					opened.Add(1)
+					return &reconcile.Bill{Reader: &lines{l: append([]reconcile.Line(nil), f.bill...)}, SHA1: "abc"}, nil
+				}}
+		}
+		replicas := func() int {
+			var wg sync.WaitGroup
+			var n atomic.Int32
+			for _, h := range []string{"b", "c"} {
+				wg.Go(func() {
+					j := &reconcile.Job{Service: service(h), Store: f.db, At: 10*time.Hour + 30*time.Minute, Holder: h}
+					n.Add(int32(len(j.Tick(ctx))))
+				})
+			}
+			wg.Wait()
+			return int(n.Load())
+		}
+
+		// The dead replica: its claim and its running run, never renewed.
+		t0 := at(1, 10, 31, 0)
+		f.clk.Set(t0)
+		if ok, err := f.db.ClaimReconcileJob(ctx, "wechat", day, "dead", t0.Add(reconcile.DefaultJobLease)); !ok || err != nil {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		dead := &paygate.Reconciliation{Provider: "wechat", Date: day, Holder: "dead", LeaseUntil: t0.Add(reconcile.DefaultRunLease)}
+		if err := f.db.StartReconciliation(ctx, dead); err != nil {
+			t.Fatal(err)
+		}
+
+		// Within the leases nobody else runs the day.
+		f.clk.Set(t0.Add(time.Minute))
+		if n := replicas(); n != 0 {
+			t.Fatalf("%d runs while the dead replica's claim held", n)
+		}
+		if _, err := service("api").Reconcile(ctx, "wechat", day); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+			t.Fatalf("a second run while one holds its lease: %v", err)
+		}
+		opened.Store(0) // that run fetched its bill before it was refused
+
+		// Past them the day is taken over and completed, once.
+		f.clk.Set(t0.Add(reconcile.DefaultJobLease + time.Second))
+		if n := replicas(); n != 1 {
+			t.Fatalf("%d runs after the leases passed, want 1", n)
+		}
+		got, err := f.db.Reconciliation(ctx, "", dead.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != paygate.RunFailed || !strings.Contains(got.Failure, "abandoned") || !strings.Contains(got.Failure, "dead") || got.FinishedAt == nil {
+			t.Fatalf("the abandoned run: %+v", got)
+		}
+
+		// The dead replica wakes up: its run is no longer its own.
+		if err := f.db.RenewReconciliation(ctx, dead.ID, "dead", f.clk.Now().Add(time.Minute)); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+			t.Errorf("renewing the abandoned run: %v", err)
+		}
+		if err := f.db.FinishReconciliation(ctx, dead, nil, nil, nil); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+			t.Errorf("finishing the abandoned run: %v", err)
+		}
+		if ok, err := f.db.RenewReconcileJob(ctx, "wechat", day, "dead", f.clk.Now().Add(time.Minute)); ok || err != nil {
+			t.Errorf("renewing the lost claim: %v %v", ok, err)
+		}
+		if err := f.db.ReleaseReconcileJob(ctx, "wechat", day, "dead", false, f.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Set(t0.Add(time.Hour))
+		if n := replicas(); n != 0 {
+			t.Fatalf("%d runs of a done day", n)
+		}
+
+		runs, err := f.db.Reconciliations(ctx, "", day, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var completed []*paygate.Reconciliation
+		for _, r := range runs {
+			if r.Status == paygate.RunSucceeded {
+				completed = append(completed, r)
+			}
+		}
+		if len(runs) != 2 || len(completed) != 1 || opened.Load() != 1 {
+			t.Fatalf("%d runs, %d completed, %d bills opened; want 2, 1, 1", len(runs), len(completed), opened.Load())
+		}
+		if r := completed[0]; r.Outcomes[paygate.ReconMatched] != int64(len(f.bill)) || len(r.Outcomes) != 1 || (r.Holder != "b" && r.Holder != "c") {
+			t.Errorf("the completed run: %+v", r)
+		}
+		latest, err := f.db.LatestReconciliations(ctx, day)
+		if err != nil || latest["wechat"] == nil || latest["wechat"].ID != completed[0].ID {
+			t.Errorf("the day's current run: %v %v", latest, err)
+		}
+	})
+}
+
+// slowBill yields n unknown payment lines, one every `every`, after
+// signalling its first read on started.
+type slowBill struct {
+	n       int
+	every   time.Duration
+	started chan struct{}
+}
+
+func (b *slowBill) Next() (reconcile.Line, error) {
+	if b.started != nil {
+		close(b.started)
+		b.started = nil
+	}
+	if b.n == 0 {
+		return reconcile.Line{}, io.EOF
+	}
+	b.n--
+	time.Sleep(b.every)
+	return reconcile.Line{Kind: reconcile.LinePayment, Status: reconcile.StatusSucceeded, ChannelTradeNo: fmt.Sprint("slow", b.n), Amount: 1}, nil
+}
+
+// TestRunRenewsItsLease: on the real clock, a run that works longer than
+// its lease renews it, so another run of the day is refused throughout;
+// a run whose lease is taken from it stops and records nothing more.
+func TestRunRenewsItsLease(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const lease = 1500 * time.Millisecond
+		m := &reconcile.Matcher{Store: db, Orders: db, Refunds: db, Holder: "a", Lease: lease}
+		started := make(chan struct{})
+		type result struct {
+			run *paygate.Reconciliation
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			run, err := m.Run(ctx, "wechat", day, &slowBill{n: 60, every: 50 * time.Millisecond, started: started}, "")
+			done <- result{run, err}
+		}()
+		<-started
+		time.Sleep(lease + 500*time.Millisecond)
+		other := &paygate.Reconciliation{Provider: "wechat", Date: day, Holder: "b", LeaseUntil: time.Now().Add(time.Minute)}
+		if err := db.StartReconciliation(ctx, other); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+			t.Fatalf("another run past the first lease: %v", err)
+		}
+		r := <-done
+		if r.err != nil || r.run.Status != paygate.RunSucceeded || r.run.Outcomes[paygate.ReconMissingInPaygate] != 60 {
+			t.Fatalf("the renewed run: %+v %v", r.run, r.err)
+		}
+
+		// Taken from it: an operator fails the run while it works.
+		started = make(chan struct{})
+		go func() {
+			run, err := m.Run(ctx, "wechat", day, &slowBill{n: 100, every: 50 * time.Millisecond, started: started}, "")
+			done <- result{run, err}
+		}()
+		<-started
+		runs, err := db.Reconciliations(ctx, "", day, nil)
+		if err != nil || len(runs) < 2 || runs[0].Status != paygate.RunRunning {
+			t.Fatalf("runs %v %v", runs, err)
+		}
+		if err := db.FailReconciliation(ctx, runs[0].ID, "stopped by an operator"); err != nil {
+			t.Fatal(err)
+		}
+		r = <-done
+		if !errors.Is(r.err, reconcile.ErrLeaseLost) || r.run == nil || r.run.Status != paygate.RunFailed {
+			t.Fatalf("the run that lost its lease: %+v %v", r.run, r.err)
+		}
+		got, err := db.Reconciliation(ctx, "", runs[0].ID)
+		if err != nil || got.Status != paygate.RunFailed || got.Failure != "stopped by an operator" || len(got.Outcomes) != 0 {
+			t.Fatalf("stored run %+v %v", got, err)
 		}
 	})
 }

@@ -31,7 +31,30 @@ type Matcher struct {
 	Applier Applier
 	// Margin around midnight (DefaultMargin when 0).
 	Margin time.Duration
+	// Holder names this process in the runs it starts; Lease is how long
+	// a run is vouched for between renewals (DefaultRunLease when 0).
+	Holder string
+	Lease  time.Duration
+	Now    paygate.Clock
+	// KeepsFees reports whether a provider's channel keeps its fee when a
+	// payment is refunded (card acquirers: KeepsFees): its refund lines
+	// are then expected to return none. nil: every channel returns the
+	// fee in proportion (paygate.ReturnedFee).
+	KeepsFees func(provider string) bool
 }
+
+func (m *Matcher) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
+}
+
+// KeepsFees reports whether channels of a kind keep their fee when a
+// payment is refunded. Card acquirers do: their settlement file lists a
+// refund with no fee (docs/reconciliation.md, "Fee audit"); the wallets,
+// UnionPay and e-CNY return it in proportion.
+func KeepsFees(kind string) bool { return kind == paygate.KindAcquirer }
 
 // BillError is a bill that could not be read; the run failed and recorded
 // nothing. It wraps the reader's error (a *ParseError for a bad file).
@@ -49,16 +72,45 @@ func (m *Matcher) Run(ctx context.Context, provider, day string, bill BillReader
 	if err != nil {
 		return nil, err
 	}
-	run := &paygate.Reconciliation{Provider: provider, Date: day, BillSHA1: sha1}
+	lease := m.Lease
+	if lease <= 0 {
+		lease = DefaultRunLease
+	}
+	run := &paygate.Reconciliation{Provider: provider, Date: day, BillSHA1: sha1,
+		Holder: m.Holder, LeaseUntil: m.now().Add(lease)}
 	if err := m.Store.StartReconciliation(ctx, run); err != nil {
 		return nil, err
 	}
+	// The run is renewed while it works; a run that lost its lease (failed
+	// as abandoned after a stall longer than the lease, another run now
+	// speaks for the day) stops and records nothing.
+	renew := func(ctx context.Context) (bool, error) {
+		err := m.Store.RenewReconciliation(ctx, run.ID, run.Holder, m.now().Add(lease))
+		if runLeaseLost(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	ctx, stop := keepLease(ctx, lease, renew)
+	defer stop()
 	res, err := m.match(ctx, run, start, bill)
+	if err == nil {
+		// Repairs change orders: they are applied only while the run
+		// still holds the day.
+		if held, rerr := renew(ctx); rerr != nil {
+			err = rerr
+		} else if !held {
+			err = ErrLeaseLost
+		}
+	}
 	if err == nil {
 		m.repair(ctx, res)
 		err = m.Store.FinishReconciliation(ctx, run, res.merchants, res.discrepancies, res.crossed)
 	}
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrLeaseLost) {
+			err = cause
+		}
 		if ferr := m.Store.FailReconciliation(context.WithoutCancel(ctx), run.ID, err.Error()); ferr != nil {
 			return nil, errors.Join(err, ferr)
 		}
@@ -71,7 +123,9 @@ func (m *Matcher) Run(ctx context.Context, provider, day string, bill BillReader
 // result is what matching found: counts, and the discrepancies (the only
 // lines it keeps).
 type result struct {
-	run           *paygate.Reconciliation
+	run *paygate.Reconciliation
+	// keepsFees: the provider's refunds return no fee.
+	keepsFees     bool
 	merchants     map[string]*paygate.ReconCounts
 	discrepancies []*paygate.Discrepancy
 	crossed       []string
@@ -126,7 +180,8 @@ func (m *Matcher) match(ctx context.Context, run *paygate.Reconciliation, start 
 	if err != nil {
 		return nil, err
 	}
-	res := &result{run: run, merchants: map[string]*paygate.ReconCounts{}}
+	res := &result{run: run, merchants: map[string]*paygate.ReconCounts{},
+		keepsFees: m.KeepsFees != nil && m.KeepsFees(run.Provider)}
 	// Paygate's side of the day: every transaction that succeeded in it.
 	for i := 0; i < x.n; i++ {
 		e := x.at(uint32(i))
@@ -179,7 +234,7 @@ func (m *Matcher) match(ctx context.Context, run *paygate.Reconciliation, start 
 		if t := e.time(); !inDay(t) {
 			res.crossed = append(res.crossed, txnKey(e.refund(), x.str(e.rec, strOrderID), x.str(e.rec, strRefundID)))
 		}
-		res.classify(&l, merchant, statuses[e.status], e.amount, e.fee, e.refund(), func() *paygate.ReconSnapshot { return x.snapshot(e) })
+		res.classify(&l, merchant, statuses[e.status], e.amount, res.fee(e), true, e.refund(), func() *paygate.ReconSnapshot { return res.snapshot(x, e) })
 	}
 
 	// Reversed payments: a reversal line settles the pair; a payment line
@@ -191,7 +246,7 @@ func (m *Matcher) match(ctx context.Context, run *paygate.Reconciliation, start 
 			res.outcome(&paygate.Discrepancy{Outcome: paygate.ReconMatched, MerchantID: merchant})
 			continue
 		}
-		res.classify(&l, merchant, statuses[e.status], e.amount, e.fee, false, func() *paygate.ReconSnapshot { return x.snapshot(e) })
+		res.classify(&l, merchant, statuses[e.status], e.amount, e.fee, true, false, func() *paygate.ReconSnapshot { return x.snapshot(e) })
 	}
 
 	for _, l := range unmatched {
@@ -219,7 +274,7 @@ func (m *Matcher) match(ctx context.Context, run *paygate.Reconciliation, start 
 			}
 		}
 		d := &paygate.Discrepancy{Outcome: paygate.ReconMissingAtChannel, MerchantID: x.merchants[e.merchant],
-			OrderID: clone(x.str(e.rec, strOrderID)), Paygate: x.snapshot(e)}
+			OrderID: clone(x.str(e.rec, strOrderID)), Paygate: res.snapshot(x, e)}
 		if e.refund() {
 			d.RefundID = clone(x.str(e.rec, strRefundID))
 		}
@@ -243,8 +298,25 @@ func txnKey(refund bool, orderID, refundID string) string {
 	return "o:" + orderID
 }
 
-// classify compares a bill line with the paygate transaction it names.
-func (r *result) classify(l *Line, merchant, status string, amount, fee int64, refund bool, pg func() *paygate.ReconSnapshot) {
+// fee is the fee a bill line of e should show: a payment's fee, or what
+// the channel returns with a refund (none when it keeps its fees).
+func (r *result) fee(e *entry) int64 {
+	if e.refund() && r.keepsFees {
+		return 0
+	}
+	return e.fee
+}
+
+// snapshot is paygate's side of e, with the fee its line should show.
+func (r *result) snapshot(x *index, e *entry) *paygate.ReconSnapshot {
+	s := x.snapshot(e)
+	s.Fee = r.fee(e)
+	return s
+}
+
+// classify compares a bill line with the paygate transaction it names;
+// its fee with fee when auditFee is set (the fee audit).
+func (r *result) classify(l *Line, merchant, status string, amount, fee int64, auditFee, refund bool, pg func() *paygate.ReconSnapshot) {
 	d := &paygate.Discrepancy{MerchantID: merchant, OrderID: l.OrderID, RefundID: l.RefundID}
 	paid := paygate.OrderStatus(status).Paid() || refund && status == string(paygate.RefundSucceeded)
 	reversed := status == string(paygate.OrderReversed)
@@ -253,7 +325,7 @@ func (r *result) classify(l *Line, merchant, status string, amount, fee int64, r
 		switch {
 		case l.Amount != amount:
 			d.Outcome = paygate.ReconAmountMismatch
-		case !refund && l.Fee != fee:
+		case auditFee && l.Fee != fee:
 			d.Outcome = paygate.ReconFeeMismatch
 		default:
 			d.Outcome = paygate.ReconMatched
@@ -314,7 +386,9 @@ func (m *Matcher) lookup(ctx context.Context, res *result, l Line) error {
 			res.crossed = append(res.crossed, txnKey(true, ref.OrderID, ref.ID))
 		}
 		before := len(res.discrepancies)
-		res.classify(&l, ref.MerchantID, string(ref.Status), ref.Amount, 0, true, pg)
+		// Found outside the day's window: its fee is not audited (what
+		// it returns depends on the order's other refunds).
+		res.classify(&l, ref.MerchantID, string(ref.Status), ref.Amount, 0, false, true, pg)
 		if len(res.discrepancies) > before && ref.Status == paygate.RefundPending && l.Status == StatusSucceeded && l.Amount == ref.Amount {
 			res.repairs = append(res.repairs, repair{d: res.discrepancies[len(res.discrepancies)-1], line: l})
 		}
@@ -336,7 +410,7 @@ func (m *Matcher) lookup(ctx context.Context, res *result, l Line) error {
 		res.crossed = append(res.crossed, txnKey(false, o.ID, ""))
 	}
 	before := len(res.discrepancies)
-	res.classify(&l, o.MerchantID, string(o.Status), o.Amount, o.Fee, false, func() *paygate.ReconSnapshot { return orderSnapshot(o) })
+	res.classify(&l, o.MerchantID, string(o.Status), o.Amount, o.Fee, true, false, func() *paygate.ReconSnapshot { return orderSnapshot(o) })
 	late := o.Status == paygate.OrderPending || o.Status == paygate.OrderClosed || o.Status == paygate.OrderFailed
 	if len(res.discrepancies) > before && late && l.Status == StatusSucceeded && l.Amount == o.Amount {
 		res.repairs = append(res.repairs, repair{d: res.discrepancies[len(res.discrepancies)-1], line: l})

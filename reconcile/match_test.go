@@ -55,6 +55,8 @@ type fixture struct {
 	bill  []reconcile.Line
 	order map[string]*paygate.Order
 	ref   map[string]*paygate.Refund
+	// refunded sums each order's succeeded refunds so far.
+	refunded map[string]int64
 }
 
 func newFixture(t *testing.T, backend string) *fixture {
@@ -65,9 +67,9 @@ func newFixtureWith(t *testing.T, backend string, opts store.Options) *fixture {
 	clk := &clock{t: at(1, 10, 0, 0)}
 	opts.Now = clk.Now
 	db := storetest.OpenWith(t, backend, opts)
-	f := &fixture{db: db, clk: clk, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}}
+	f := &fixture{db: db, clk: clk, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}, refunded: map[string]int64{}}
 	f.m = &reconcile.Matcher{Store: db, Orders: db, Refunds: db,
-		Applier: &payments.Payments{Orders: db, Refunds: db, Now: clk.Now}}
+		Applier: &payments.Payments{Orders: db, Refunds: db, Now: clk.Now}, Holder: "test", Now: clk.Now}
 	return f
 }
 
@@ -136,9 +138,16 @@ func (f *fixture) refund(t *testing.T, name, order string, amount int64, when ti
 		}
 	}
 	f.ref[name] = r
+	defer func() {
+		if !when.IsZero() {
+			f.refunded[order] += amount
+		}
+	}()
 	if billed {
+		// The channel returns the fee in proportion (docs/reconciliation.md, "Fee audit").
+		fee := paygate.ReturnedFee(o.Fee, o.Amount, f.refunded[order], amount)
 		f.bill = append(f.bill, reconcile.Line{Kind: reconcile.LineRefund, Status: reconcile.StatusSucceeded,
-			ChannelTradeNo: "42" + order, OrderID: o.ID, ChannelRefundNo: "50" + name, RefundID: r.ID, Amount: amount, Time: when})
+			ChannelTradeNo: "42" + order, OrderID: o.ID, ChannelRefundNo: "50" + name, RefundID: r.ID, Amount: amount, Fee: fee, Time: when})
 	}
 	return r
 }
@@ -339,6 +348,81 @@ func TestOutcomes(t *testing.T) {
 		}
 		if _, err := f.db.ResolveDiscrepancy(ctx, "m_2", mine[0].ID, "again"); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
 			t.Fatalf("resolve twice: %v", err)
+		}
+	})
+}
+
+func TestReturnedFee(t *testing.T) {
+	for _, c := range []struct {
+		fee, amount, before, refund, want int64
+	}{
+		{6, 1000, 0, 1000, 6},  // a full refund returns the whole fee
+		{6, 1000, 0, 500, 3},   // half
+		{6, 1000, 500, 500, 3}, // the other half
+		{2, 250, 0, 84, 1},     // 0.672 → 1
+		{2, 250, 84, 83, 0},    // 1.336 → 1, less 1 returned
+		{2, 250, 167, 83, 1},   // the last refund gets the rest: 2 in all
+		{18, 3000, 0, 1, 0},    // 0.006 → 0
+		{0, 1000, 0, 1000, 0},  // no fee charged, none returned
+		{5, 800, 0, 10000, 5},  // more than the payment: capped at it
+	} {
+		if got := paygate.ReturnedFee(c.fee, c.amount, c.before, c.refund); got != c.want {
+			t.Errorf("ReturnedFee(%d, %d, %d, %d) = %d, want %d", c.fee, c.amount, c.before, c.refund, got, c.want)
+		}
+	}
+}
+
+// TestRefundFeeAudit: a refund line whose returned fee differs from the
+// order's fee in proportion is a fee_mismatch; partial refunds of one
+// order return the whole fee between them; a channel that keeps its fees
+// (KeepsFees) is expected to return none.
+func TestRefundFeeAudit(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, _ *store.DB) {
+		f := newFixture(t, t.Name()[len("TestRefundFeeAudit/"):])
+		f.pay(t, "P1", "m_1", 250, 2, at(0, 9, 0, 0), true)
+		f.refund(t, "Q1", "P1", 84, at(0, 10, 0, 0), true)
+		f.refund(t, "Q2", "P1", 83, at(0, 11, 0, 0), true)
+		f.refund(t, "Q3", "P1", 83, at(0, 12, 0, 0), true)
+		f.pay(t, "P2", "m_1", 1000, 6, at(0, 9, 30, 0), true)
+		f.refund(t, "Q4", "P2", 500, at(0, 13, 0, 0), true)
+		var returned int64
+		for _, l := range f.bill {
+			if l.Kind == reconcile.LineRefund && l.OrderID == f.order["P1"].ID {
+				returned += l.Fee
+			}
+		}
+		if returned != 2 {
+			t.Fatalf("P1's refunds return %d fen of its 2", returned)
+		}
+		run, ds := f.run(t, &lines{l: append([]reconcile.Line(nil), f.bill...)})
+		if len(ds) != 0 || run.Outcomes[paygate.ReconMatched] != int64(len(f.bill)) {
+			t.Fatalf("proportional returns: %v, %d discrepancies", run.Outcomes, len(ds))
+		}
+
+		bill := append([]reconcile.Line(nil), f.bill...)
+		for i := range bill {
+			if bill[i].RefundID == f.ref["Q4"].ID {
+				bill[i].Fee = 6 // the whole fee returned on half the amount
+			}
+		}
+		_, ds = f.run(t, &lines{l: bill})
+		if len(ds) != 1 || ds[0].Outcome != paygate.ReconFeeMismatch || ds[0].RefundID != f.ref["Q4"].ID ||
+			ds[0].Paygate.Fee != 3 || ds[0].Channel.Fee != 6 || ds[0].Resolution != paygate.ResolutionOpen {
+			t.Fatalf("discrepancies %+v", ds)
+		}
+
+		// A channel that keeps its fees: refunds with no fee match, a
+		// refund returning one does not.
+		f.m.KeepsFees = func(provider string) bool { return provider == "wechat" }
+		bill = append([]reconcile.Line(nil), f.bill...)
+		for i := range bill {
+			if bill[i].Kind == reconcile.LineRefund && bill[i].RefundID != f.ref["Q1"].ID {
+				bill[i].Fee = 0
+			}
+		}
+		run, ds = f.run(t, &lines{l: bill})
+		if len(ds) != 1 || ds[0].Outcome != paygate.ReconFeeMismatch || ds[0].RefundID != f.ref["Q1"].ID || ds[0].Paygate.Fee != 0 {
+			t.Fatalf("a channel keeping its fees: %v %+v", run.Outcomes, ds)
 		}
 	})
 }

@@ -111,7 +111,11 @@ const RetryNotReady = 30 * time.Minute
 
 // Job is the daily reconciliation: at a time of day (China Standard Time)
 // every replica may try the previous day's runs; a claim per provider and
-// day (ReconciliationStore.ClaimReconcileJob) makes it one run each.
+// day (ReconciliationStore.ClaimReconcileJob) makes it one run each. The
+// claim is a lease its replica renews while the run works: a replica that
+// dies stops renewing, and once the lease has passed another replica
+// claims the day and runs it, failing the abandoned run as it starts
+// (docs/reconciliation.md, "Runs").
 type Job struct {
 	Service *Service
 	Store   paygate.ReconciliationStore
@@ -119,7 +123,7 @@ type Job struct {
 	At time.Duration
 	// Holder names this replica in claims.
 	Holder string
-	// Lease bounds one claim (default 30 minutes).
+	// Lease bounds one claim between renewals (DefaultJobLease when 0).
 	Lease time.Duration
 }
 
@@ -135,7 +139,7 @@ func (j *Job) Tick(ctx context.Context) []*paygate.Reconciliation {
 	day := today.AddDate(0, 0, -1).Format(paygate.DayLayout)
 	lease := j.Lease
 	if lease <= 0 {
-		lease = 30 * time.Minute
+		lease = DefaultJobLease
 	}
 	var runs []*paygate.Reconciliation
 	for _, p := range s.Providers() {
@@ -147,9 +151,18 @@ func (j *Job) Tick(ctx context.Context) []*paygate.Reconciliation {
 		if !ok {
 			continue
 		}
-		run, err := s.Reconcile(ctx, p, day)
+		rctx, stop := keepLease(ctx, lease, func(ctx context.Context) (bool, error) {
+			return j.Store.RenewReconcileJob(ctx, p, day, j.Holder, s.now().Add(lease))
+		})
+		run, err := s.Reconcile(rctx, p, day)
+		stop()
 		if run != nil {
 			runs = append(runs, run)
+		}
+		if errors.Is(err, ErrLeaseLost) || errors.Is(context.Cause(rctx), ErrLeaseLost) {
+			// Another replica holds the day now; its release decides.
+			s.log().Warn("reconcile: lost the claim while running", "provider", p, "date", day, "err", err)
+			continue
 		}
 		done := err == nil
 		retry := s.now().Add(RetryNotReady)

@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"archive/zip"
 	"bufio"
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"unicode"
@@ -106,6 +108,7 @@ func WriteStatement(ctx context.Context, st paygate.ReconciliationStore, w io.Wr
 		if err != nil {
 			return err
 		}
+		defer x.close()
 		lw = x
 	default:
 		return paygate.ParamErrorf(paygate.EPARAMINVALID, "format", "format must be csv, xlsx or json")
@@ -339,9 +342,16 @@ func (j *jsonStatement) finish(s *statementSums) error {
 }
 
 // xlsxStatement writes the lines sheet through excelize's StreamWriter
-// (rows go to a temporary file, not memory) and a totals sheet at the end.
+// and a totals sheet at the end. Memory stays flat whatever the day's size
+// (docs/performance.md): the stream writer keeps at most 16 MiB of rows in
+// memory and spools the rest to a file in a directory of the statement's
+// own, removed when it ends; strings are written inline (no shared-strings
+// table grows with the lines); and the archive is written straight to the
+// output as it is made, never assembled in memory (excelize's WriteTo
+// builds the whole file in a buffer first).
 type xlsxStatement struct {
 	out   io.Writer
+	tmp   string
 	f     *excelize.File
 	sw    *excelize.StreamWriter
 	row   int
@@ -354,8 +364,24 @@ const (
 	sheetTotals = "汇总"
 )
 
-func newXLSXStatement(w io.Writer) (*xlsxStatement, error) {
-	f := excelize.NewFile()
+func newXLSXStatement(w io.Writer) (x *xlsxStatement, err error) {
+	tmp, err := os.MkdirTemp("", "paygate-statement-")
+	if err != nil {
+		return nil, err
+	}
+	f := excelize.NewFile(excelize.Options{TmpDir: tmp})
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.RemoveAll(tmp)
+		}
+	}()
+	// WriteTo hands its in-memory buffer to this function and copies the
+	// buffer to the output afterwards: writing the archive to the output
+	// instead leaves that buffer empty. Entries above 4 GiB (about ten
+	// million lines) would need excelize's ZIP64 header fix-up, which
+	// works on the buffer; a statement is a day of one merchant, far below.
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(w) })
 	if err := f.SetSheetName("Sheet1", sheetLines); err != nil {
 		return nil, err
 	}
@@ -378,7 +404,13 @@ func newXLSXStatement(w io.Writer) (*xlsxStatement, error) {
 	if err := sw.SetRow("A1", header); err != nil {
 		return nil, err
 	}
-	return &xlsxStatement{out: w, f: f, sw: sw, row: 1, money: money, vals: make([]any, len(statementHeader))}, nil
+	return &xlsxStatement{out: w, tmp: tmp, f: f, sw: sw, row: 1, money: money, vals: make([]any, len(statementHeader))}, nil
+}
+
+// close releases the spool, whether or not the statement was finished.
+func (x *xlsxStatement) close() {
+	x.f.Close()
+	os.RemoveAll(x.tmp)
 }
 
 func (x *xlsxStatement) cellMoney(fen int64) excelize.Cell {
@@ -431,9 +463,8 @@ func (x *xlsxStatement) finish(s *statementSums) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err = x.f.WriteTo(x.out)
-	if cerr := x.f.Close(); err == nil {
-		err = cerr
-	}
+	// The archive goes to x.out through the zip writer set up in
+	// newXLSXStatement; what WriteTo copies afterwards is empty.
+	_, err = x.f.WriteTo(io.Discard)
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -185,4 +186,47 @@ func TestStatementsOnOneConnection(t *testing.T) {
 			t.Errorf("two streams: %s\none query:   %s", got[0], got[1])
 		}
 	})
+}
+
+// writeSizes records the size of each write it receives.
+type writeSizes struct {
+	bytes.Buffer
+	largest, writes int
+}
+
+func (w *writeSizes) Write(p []byte) (int, error) {
+	w.writes++
+	w.largest = max(w.largest, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestXLSXStatementStreams: the XLSX statement reaches its writer in
+// small pieces as the archive is made (never assembled in memory first),
+// and its spool directory is gone afterwards (docs/performance.md).
+func TestXLSXStatementStreams(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	db := storetest.Open(t, store.DialectSQLite)
+	f := &fixture{db: db, clk: &clock{t: at(1, 10, 0, 0)}, order: map[string]*paygate.Order{}, ref: map[string]*paygate.Refund{}, refunded: map[string]int64{}}
+	for i := range 300 {
+		f.pay(t, fmt.Sprintf("X%04d", i), "m_1", int64(100+i), 1, at(0, 9, 0, i), false)
+	}
+	var w writeSizes
+	if err := reconcile.WriteStatement(context.Background(), db, &w, "m_1", day, "xlsx"); err != nil {
+		t.Fatal(err)
+	}
+	if w.writes < 3 || w.largest > 64<<10 {
+		t.Errorf("%d writes, the largest %d bytes: the archive was buffered before it was written", w.writes, w.largest)
+	}
+	book, err := excelize.OpenReader(&w.Buffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer book.Close()
+	if rows, _ := book.GetRows("明细"); len(rows) != 301 {
+		t.Errorf("%d rows", len(rows))
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left behind in the temporary directory: %v", left)
+	}
 }

@@ -40,10 +40,8 @@ func BenchmarkQuoteWallet(b *testing.B) {
 // BenchmarkRoute is a payment with the default risk rules against Redis;
 // it reports Redis round trips per Route.
 func BenchmarkRoute(b *testing.B) {
-	rdb, prefix := testRedis(b)
-	hook := &roundTrips{}
-	rdb.AddHook(hook)
-	r := newRouter(b, cardProviders(), Options{Redis: rdb, KeyPrefix: prefix})
+	rdb := testRedis(b)
+	r := newRouter(b, cardProviders(), Options{Risk: rdb.Store})
 	m := demoMerchant()
 	ctx := context.Background()
 	payers := make([]string, 4096)
@@ -51,7 +49,7 @@ func BenchmarkRoute(b *testing.B) {
 		payers[i] = "payer-" + fen(int64(i))
 	}
 	b.ReportAllocs()
-	before := hook.n.Load()
+	before := rdb.RoundTrips()
 	i := 0
 	for b.Loop() {
 		req := tap(m, payers[i%len(payers)], 1000)
@@ -60,5 +58,5 @@ func BenchmarkRoute(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(hook.n.Load()-before)/float64(b.N), "roundtrips/op")
+	b.ReportMetric(float64(rdb.RoundTrips()-before)/float64(b.N), "roundtrips/op")
 }

@@ -30,13 +30,13 @@
 //
 // Risk. Stateless rules (per-payment limit, region policy) run first; the
 // stateful ones (split payments, per-payer, per-terminal and static QR daily
-// totals) run in one Lua script on Redis, one round trip that checks and
-// records atomically. A declined payment records nothing. Days are China
-// Standard Time days; daily keys live 48 hours, window keys as long as the
-// window. Keys are KeyPrefix + "{merchant id}:..." so one script's keys share
-// a Cluster slot. A quote runs the same script read-only. When Redis cannot
-// be reached, Route and Quote fail with EUNAVAILABLE rather than skip the
-// regulatory limits.
+// totals) are one call to Options.Risk (paygate.RiskCounters, implemented
+// over Redis by the redisstore package in one Lua script: one round trip
+// that checks and records atomically). Routing computes the typed check
+// (amounts, windows, ceilings, the day) and explains the tally. A declined
+// payment records nothing. Days are China Standard Time days. A quote runs
+// the same check read-only. When the state cannot be reached, Route and
+// Quote fail with EUNAVAILABLE rather than skip the regulatory limits.
 //
 // Split payments: a payment of at most the threshold by a payer who paid at
 // the same merchant within the window is caught when the window's payments

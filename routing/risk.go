@@ -2,14 +2,11 @@ package routing
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/paygate-cn/paygate"
-	"github.com/redis/go-redis/v9"
 )
 
 // Risk rule names as they appear in Route.Risk.
@@ -50,72 +47,6 @@ var defaultRisk = DefaultRiskRules()
 
 // cst is China Standard Time: a "day" of the daily limits.
 var cst = time.FixedZone("CST", 8*3600)
-
-// riskScript checks and, unless dry, records one payment against every
-// stateful rule at once, so that concurrent payments cannot race past a
-// limit and a payment costs one round trip.
-//
-// KEYS: split window (sorted set of "amount:id" scored by time in ms,
-// holding the payer's 64 most recent payments in the window),
-// payer daily total, terminal daily total, static QR payer daily total.
-// ARGV: now_ms, amount, dry, window_ms (0 = off), tolerance, threshold,
-// min_count, split_blocks, payer_max (-1 = off), payer_blocks, term_max,
-// term_blocks, sqr_max, sqr_blocks, day_ttl_s, member.
-// A "blocks" flag says the rule declines: a declined payment records
-// nothing. Returns {split (0 none, 1 sum crosses, 2 near-identical),
-// prior count, prior sum, near count, payer total, payer over, terminal
-// total, terminal over, static QR total, static QR over}, totals before
-// this payment.
-var riskScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-local amt = tonumber(ARGV[2])
-local dry = ARGV[3] == '1'
-local win = tonumber(ARGV[4])
-local tol = tonumber(ARGV[5])
-local thr = tonumber(ARGV[6])
-local minc = tonumber(ARGV[7])
-local split, cnt, sum, near = 0, 0, 0, 0
-if win > 0 then
-  local from = now - win
-  if not dry then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', from) end
-  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. from, 'LIMIT', 0, 64)
-  for _, m in ipairs(ms) do
-    local a = tonumber(string.match(m, '^(%d+):'))
-    if a then
-      cnt = cnt + 1
-      if a <= thr then sum = sum + a end
-      if math.abs(a - amt) <= tol then near = near + 1 end
-    end
-  end
-  if amt <= thr then
-    if cnt > 0 and sum + amt > thr then split = 1
-    elseif minc > 0 and near + 1 >= minc then split = 2 end
-  end
-end
-local function total(key, max)
-  if max < 0 then return 0, 0 end
-  local cur = tonumber(redis.call('GET', key) or '0')
-  if cur + amt > max then return cur, 1 end
-  return cur, 0
-end
-local pcur, pover = total(KEYS[2], tonumber(ARGV[9]))
-local tcur, tover = total(KEYS[3], tonumber(ARGV[11]))
-local scur, sover = total(KEYS[4], tonumber(ARGV[13]))
-local declined = (split > 0 and ARGV[8] == '1') or (pover == 1 and ARGV[10] == '1') or
-  (tover == 1 and ARGV[12] == '1') or (sover == 1 and ARGV[14] == '1')
-if not dry and not declined then
-  local ttl = tonumber(ARGV[15])
-  if win > 0 then
-    redis.call('ZADD', KEYS[1], now, ARGV[16])
-    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -65)
-    redis.call('PEXPIRE', KEYS[1], win)
-  end
-  if tonumber(ARGV[9]) >= 0 then redis.call('INCRBY', KEYS[2], amt); redis.call('EXPIRE', KEYS[2], ttl) end
-  if tonumber(ARGV[11]) >= 0 then redis.call('INCRBY', KEYS[3], amt); redis.call('EXPIRE', KEYS[3], ttl) end
-  if tonumber(ARGV[13]) >= 0 then redis.call('INCRBY', KEYS[4], amt); redis.call('EXPIRE', KEYS[4], ttl) end
-end
-return {split, cnt, sum, near, pcur, pover, tcur, tover, scur, sover}
-`)
 
 // riskOutcome is what the risk rules decided.
 type riskOutcome struct {
@@ -194,42 +125,13 @@ func inRegion(registered, got string) bool {
 	return strings.HasPrefix(got, prefix)
 }
 
-// keyer builds the Redis keys of one merchant. Every key carries the
-// merchant id as a hash tag so that the script's keys share a Cluster slot.
-func (r *Router) key(merchantID string, parts ...string) string {
-	var b strings.Builder
-	b.WriteString(r.opts.KeyPrefix)
-	b.WriteString("{")
-	b.WriteString(merchantID)
-	b.WriteString("}")
-	for _, p := range parts {
-		b.WriteString(":")
-		b.WriteString(p)
-	}
-	return b.String()
-}
-
-// statefulRisk applies the rules kept in Redis in one script call; dry
-// runs check without recording (quotes).
+// statefulRisk applies the rules whose state Options.Risk keeps, in one
+// call; dry runs check without recording (quotes).
 func (r *Router) statefulRisk(ctx context.Context, rules *paygate.RiskRules, req *paygate.RouteRequest, dry bool, out *riskOutcome) error {
-	if r.opts.Redis == nil {
+	if r.opts.Risk == nil {
 		return nil
 	}
-	now := r.opts.Now()
-	day := now.In(cst).Format("20060102")
-	m := req.Merchant.ID
-	none := r.key(m, "none")
-	keys := []string{none, none, none, none}
-	args := []any{now.UnixMilli(), req.Amount, 0, 0, 0, 0, 0, 0, -1, 0, -1, 0, -1, 0, int64(48 * 3600), ""}
-	if dry {
-		args[2] = 1
-	}
-	blocks := func(action string) int {
-		if actionOf(action) == paygate.RiskDecline {
-			return 1
-		}
-		return 0
-	}
+	c := paygate.RiskCheck{MerchantID: req.Merchant.ID, Amount: req.Amount, Dry: dry}
 	active := false
 	sp := rules.SplitPayment
 	if sp != nil && sp.Window > 0 && req.PayerKey != "" {
@@ -237,65 +139,61 @@ func (r *Router) statefulRisk(ctx context.Context, rules *paygate.RiskRules, req
 		if thr <= 0 {
 			thr = QuickPassLimit
 		}
-		keys[0] = r.key(m, "split", req.PayerKey)
-		var id [8]byte
-		_, _ = rand.Read(id[:])
-		args[3], args[4], args[5], args[6], args[7] = sp.Window.Milliseconds(), sp.Tolerance, thr, sp.MinCount, blocks(sp.Action)
-		args[15] = fen(req.Amount) + ":" + hex.EncodeToString(id[:])
+		c.Split = paygate.SplitCheck{PayerKey: req.PayerKey, Window: sp.Window, Tolerance: sp.Tolerance,
+			Threshold: thr, MinCount: sp.MinCount, Declines: declines(sp.Action)}
 		active = true
 	}
 	if l := rules.PerPayerDaily; l != nil && l.Max > 0 && req.PayerKey != "" {
-		keys[1] = r.key(m, "payer", req.PayerKey, day)
-		args[8], args[9] = l.Max, blocks(l.Action)
+		c.PayerDaily = paygate.DailyCheck{Key: req.PayerKey, Max: l.Max, Declines: declines(l.Action)}
 		active = true
 	}
 	if l := rules.PerTerminalDaily; l != nil && l.Max > 0 && req.TerminalID != "" {
-		keys[2] = r.key(m, "terminal", req.TerminalID, day)
-		args[10], args[11] = l.Max, blocks(l.Action)
+		c.TerminalDaily = paygate.DailyCheck{Key: req.TerminalID, Max: l.Max, Declines: declines(l.Action)}
 		active = true
 	}
 	if l := rules.StaticQRPayerDaily; l != nil && l.Max > 0 && req.StaticQR && req.PayerKey != "" {
-		keys[3] = r.key(m, "static_qr", req.PayerKey, day)
-		args[12], args[13] = l.Max, blocks(l.Action)
+		c.StaticQRPayerDaily = paygate.DailyCheck{Key: req.PayerKey, Max: l.Max, Declines: declines(l.Action)}
 		active = true
 	}
 	if !active {
 		return nil
 	}
-	v, err := riskScript.EvalSha(ctx, r.opts.Redis, keys, args...).Int64Slice()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		v, err = riskScript.Eval(ctx, r.opts.Redis, keys, args...).Int64Slice()
-	}
-	if err != nil || len(v) != 10 {
+	c.At = r.opts.Now()
+	c.Day = c.At.In(cst).Format("20060102")
+	v, err := r.opts.Risk.CountRisk(ctx, c)
+	if err != nil {
 		return paygate.Errorf(paygate.EUNAVAILABLE, "risk state unavailable")
 	}
-	if keys[0] != none {
-		switch v[0] {
-		case 1:
-			out.add(RuleSplitPayment, actionOf(sp.Action), "payment "+fen(v[1]+1)+" by this payer within "+sp.Window.String()+
-				": together "+fen(v[2]+req.Amount)+" crosses "+fen(args[5].(int64))+" while each is at most that")
-		case 2:
-			out.add(RuleSplitPayment, actionOf(sp.Action), fen(v[3]+1)+" near-identical payments (within "+fen(sp.Tolerance)+
+	if c.Split.PayerKey != "" {
+		switch v.Split {
+		case paygate.SplitSumCrosses:
+			out.add(RuleSplitPayment, actionOf(sp.Action), "payment "+fen(v.WindowCount+1)+" by this payer within "+sp.Window.String()+
+				": together "+fen(v.WindowSum+req.Amount)+" crosses "+fen(c.Split.Threshold)+" while each is at most that")
+		case paygate.SplitNearIdentical:
+			out.add(RuleSplitPayment, actionOf(sp.Action), fen(v.NearCount+1)+" near-identical payments (within "+fen(sp.Tolerance)+
 				") by this payer within "+sp.Window.String())
 		default:
 			out.add(RuleSplitPayment, RiskPass, "no split pattern in the window")
 		}
 	}
-	limit := func(rule string, l *paygate.Limit, total, over int64) {
-		if over == 1 {
-			out.add(rule, actionOf(l.Action), "today "+fen(total)+" + "+fen(req.Amount)+" above "+fen(l.Max))
+	limit := func(rule string, l *paygate.Limit, t paygate.DailyTally) {
+		if t.Over {
+			out.add(rule, actionOf(l.Action), "today "+fen(t.Total)+" + "+fen(req.Amount)+" above "+fen(l.Max))
 		} else {
 			out.add(rule, RiskPass, "within the daily limit")
 		}
 	}
-	if keys[1] != none {
-		limit(RulePerPayerDaily, rules.PerPayerDaily, v[4], v[5])
+	if c.PayerDaily.Key != "" {
+		limit(RulePerPayerDaily, rules.PerPayerDaily, v.PayerDaily)
 	}
-	if keys[2] != none {
-		limit(RulePerTerminalDaily, rules.PerTerminalDaily, v[6], v[7])
+	if c.TerminalDaily.Key != "" {
+		limit(RulePerTerminalDaily, rules.PerTerminalDaily, v.TerminalDaily)
 	}
-	if keys[3] != none {
-		limit(RuleStaticQRDaily, rules.StaticQRPayerDaily, v[8], v[9])
+	if c.StaticQRPayerDaily.Key != "" {
+		limit(RuleStaticQRDaily, rules.StaticQRPayerDaily, v.StaticQRPayerDaily)
 	}
 	return nil
 }
+
+// declines reports whether a configured action declines the payment.
+func declines(action string) bool { return actionOf(action) == paygate.RiskDecline }

@@ -2,8 +2,6 @@ package routing
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,37 +10,14 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
-	"github.com/redis/go-redis/v9"
+	"github.com/paygate-cn/paygate/redisstore/redistest"
 )
 
-// testRedis connects to the Redis at 127.0.0.1:6379 and returns a key
-// prefix of the test's own; its keys are removed at the end.
-func testRedis(t testing.TB) (*redis.Client, string) {
+// testRedis returns the risk counters of a Redis key prefix of the test's
+// own on the Redis at 127.0.0.1:6379; its keys are removed at the end.
+func testRedis(t testing.TB) *redistest.Redis {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "test:routing:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
-}
-
-func riskKeys(t testing.TB, rdb *redis.Client, prefix string) []string {
-	keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
+	return redistest.New(t)
 }
 
 func decision(route *paygate.Route, rule string) paygate.RiskDecision {
@@ -66,9 +41,9 @@ func quickPassOnly() []paygate.ProviderSpec {
 }
 
 func TestSplitPaymentLosesReducedRate(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb := testRedis(t)
 	clk := newClock()
-	r := newRouter(t, quickPassOnly(), Options{Redis: rdb, KeyPrefix: prefix, Now: clk.Now})
+	r := newRouter(t, quickPassOnly(), Options{Risk: rdb.Store, Now: clk.Now})
 	m := demoMerchant()
 	ctx := context.Background()
 	reduced := 0
@@ -100,9 +75,9 @@ func TestSplitPaymentLosesReducedRate(t *testing.T) {
 }
 
 func TestSplitPaymentDeclined(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb := testRedis(t)
 	clk := newClock()
-	r := newRouter(t, quickPassOnly(), Options{Redis: rdb, KeyPrefix: prefix, Now: clk.Now})
+	r := newRouter(t, quickPassOnly(), Options{Risk: rdb.Store, Now: clk.Now})
 	m := demoMerchant()
 	rules := DefaultRiskRules()
 	rules.SplitPayment.Action = paygate.RiskDecline
@@ -124,9 +99,9 @@ func TestSplitPaymentDeclined(t *testing.T) {
 }
 
 func TestNearIdenticalAmounts(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb := testRedis(t)
 	clk := newClock()
-	r := newRouter(t, quickPassOnly(), Options{Redis: rdb, KeyPrefix: prefix, Now: clk.Now})
+	r := newRouter(t, quickPassOnly(), Options{Risk: rdb.Store, Now: clk.Now})
 	m := demoMerchant()
 	var actions []string
 	for _, amount := range []int64{30000, 30050, 29990} { // sum 90040: under 1000.00
@@ -142,9 +117,9 @@ func TestNearIdenticalAmounts(t *testing.T) {
 }
 
 func TestUnrelatedCustomersKeepReducedRate(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb := testRedis(t)
 	clk := newClock()
-	r := newRouter(t, quickPassOnly(), Options{Redis: rdb, KeyPrefix: prefix, Now: clk.Now})
+	r := newRouter(t, quickPassOnly(), Options{Risk: rdb.Store, Now: clk.Now})
 	m := demoMerchant()
 	for i := 0; i < 10; i++ {
 		route, err := r.Route(context.Background(), tap(m, "card-"+string(rune('a'+i)), 100000))
@@ -158,8 +133,8 @@ func TestUnrelatedCustomersKeepReducedRate(t *testing.T) {
 }
 
 func TestConcurrentDailyLimit(t *testing.T) {
-	rdb, prefix := testRedis(t)
-	r := newRouter(t, quickPassOnly(), Options{Redis: rdb, KeyPrefix: prefix})
+	rdb := testRedis(t)
+	r := newRouter(t, quickPassOnly(), Options{Risk: rdb.Store})
 	m := demoMerchant()
 	m.Risk = &paygate.RiskRules{PerPayerDaily: &paygate.Limit{Max: 100000, Action: paygate.RiskDecline}}
 	var ok, declined atomic.Int64
@@ -184,18 +159,17 @@ func TestConcurrentDailyLimit(t *testing.T) {
 		t.Errorf("%d taken, %d declined; want 33 and 17 (33 × 30.00 ≤ 1000.00)", ok.Load(), declined.Load())
 	}
 	day := time.Now().In(cst).Format("20060102")
-	total, _ := rdb.Get(context.Background(), prefix+"{m_demo}:payer:card-race:"+day).Int64()
-	if total != 99000 {
+	if total := rdb.Int(t, "risk:{m_demo}:payer:card-race:"+day); total != 99000 {
 		t.Errorf("recorded total %d", total)
 	}
-	if ttl := rdb.TTL(context.Background(), prefix+"{m_demo}:payer:card-race:"+day).Val(); ttl <= 24*time.Hour {
+	if ttl := rdb.TTL(t, "risk:{m_demo}:payer:card-race:"+day); ttl <= 24*time.Hour {
 		t.Errorf("ttl %v", ttl)
 	}
 }
 
 func TestStaticQRLimitAndTerminalLimit(t *testing.T) {
-	rdb, prefix := testRedis(t)
-	r := newRouter(t, []paygate.ProviderSpec{{ID: "wechat", Kind: "wechat"}}, Options{Redis: rdb, KeyPrefix: prefix})
+	rdb := testRedis(t)
+	r := newRouter(t, []paygate.ProviderSpec{{ID: "wechat", Kind: "wechat"}}, Options{Risk: rdb.Store})
 	m := demoMerchant()
 	rules := DefaultRiskRules()
 	rules.PerTerminalDaily = &paygate.Limit{Max: 70000, Action: paygate.RiskFlag}
@@ -258,9 +232,9 @@ func TestPerPaymentAndRegion(t *testing.T) {
 }
 
 func TestQuoteAgreesAndDoesNotWrite(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb := testRedis(t)
 	clk := newClock()
-	r := newRouter(t, cardProviders(), Options{Redis: rdb, KeyPrefix: prefix, Now: clk.Now})
+	r := newRouter(t, cardProviders(), Options{Risk: rdb.Store, Now: clk.Now})
 	m := demoMerchant()
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
@@ -270,7 +244,7 @@ func TestQuoteAgreesAndDoesNotWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			if keys := riskKeys(t, rdb, prefix); len(keys) != 0 {
+			if keys := rdb.Keys(t, "*"); len(keys) != 0 {
 				t.Fatalf("quote wrote %v", keys)
 			}
 		}
@@ -282,34 +256,21 @@ func TestQuoteAgreesAndDoesNotWrite(t *testing.T) {
 			t.Errorf("payment %d: quote %+v, route %+v", i, q, o)
 		}
 	}
-	if keys := riskKeys(t, rdb, prefix); len(keys) != 1 {
+	if keys := rdb.Keys(t, "*"); len(keys) != 1 {
 		t.Errorf("keys %v", keys)
 	}
 }
 
-// roundTrips counts commands and pipelines sent to Redis.
-type roundTrips struct{ n atomic.Int64 }
-
-func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
-}
-func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
-}
-
 func TestOneRoundTripPerRoute(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb := testRedis(t)
 	m := demoMerchant()
 	rules := DefaultRiskRules()
 	rules.PerPayerDaily = &paygate.Limit{Max: 10000000, Action: paygate.RiskDecline}
 	rules.PerTerminalDaily = &paygate.Limit{Max: 10000000, Action: paygate.RiskDecline}
 	m.Risk = &rules
-	hook := &roundTrips{}
-	rdb.AddHook(hook)
-	// New loads the script, so every Route is one EVALSHA.
-	r := newRouter(t, quickPassOnly(), Options{Redis: rdb, KeyPrefix: prefix})
-	before := hook.n.Load()
+	// The adapter loaded the script, so every Route is one EVALSHA.
+	r := newRouter(t, quickPassOnly(), Options{Risk: rdb.Store})
+	before := rdb.RoundTrips()
 	const n = 20
 	for i := 0; i < n; i++ {
 		req := tap(m, "card-rt", 1000)
@@ -318,7 +279,7 @@ func TestOneRoundTripPerRoute(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := hook.n.Load() - before; got != n {
+	if got := rdb.RoundTrips() - before; got != n {
 		t.Errorf("%d round trips for %d routes", got, n)
 	}
 }

@@ -8,17 +8,14 @@ import (
 	"time"
 
 	"github.com/paygate-cn/paygate"
-	"github.com/redis/go-redis/v9"
 )
 
 // Options configure a Router.
 type Options struct {
-	// Redis keeps risk state (windows, daily totals); nil = the stateful
-	// risk rules are off (stateless ones still apply).
-	Redis redis.UniversalClient
-	// KeyPrefix starts every Redis key, e.g. "paygate:risk:". It must not
-	// contain braces (the merchant id is the keys' Cluster hash tag).
-	KeyPrefix string
+	// Risk keeps the stateful risk rules' counters (windows, daily
+	// totals; redisstore implements it); nil = the stateful risk rules
+	// are off (stateless ones still apply).
+	Risk paygate.RiskCounters
 	// Now is the clock; default time.Now.
 	Now paygate.Clock
 	// Health tracks circuits and success rates; nil = a new one with
@@ -83,9 +80,6 @@ func New(providers []paygate.ProviderSpec, opts Options) (*Router, error) {
 	if opts.Health == nil {
 		opts.Health = NewHealth(HealthOptions{Now: opts.Now})
 	}
-	if strings.ContainsAny(opts.KeyPrefix, "{}") {
-		return nil, fmt.Errorf("routing: key prefix %q must not contain braces", opts.KeyPrefix)
-	}
 	r := &Router{opts: opts}
 	seen := map[string]bool{}
 	for i, spec := range providers {
@@ -147,11 +141,6 @@ func New(providers []paygate.ProviderSpec, opts Options) (*Router, error) {
 		p.whyNotMerch = "provider " + spec.ID + " not enabled for the merchant"
 		r.providers = append(r.providers, p)
 	}
-	if opts.Redis != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = riskScript.Load(ctx, opts.Redis).Err() // best effort: NOSCRIPT loads it later
-		cancel()
-	}
 	return r, nil
 }
 
@@ -166,7 +155,7 @@ func (r *Router) Quote(ctx context.Context, req *paygate.RouteRequest) (*paygate
 }
 
 // Route decides for a real payment and records it in the risk state
-// (windows, daily totals) in one Redis round trip. Every risk decision is
+// (windows, daily totals) in one call to Options.Risk. Every risk decision is
 // in the returned Route's Risk. Returns ENOROUTE when no provider may take
 // the payment, ERISKDECLINED (or ELOCATIONMISMATCH for the region policy)
 // when a risk rule declines it, EUNAVAILABLE when the risk state cannot be

@@ -15,7 +15,8 @@ import (
 
 var _ paygate.ReconciliationStore = (*DB)(nil)
 
-const runColumns = `r.id, r.provider, r.date, r.status, r.failure, r.bill_sha1, r.started_at, r.finished_at`
+const runColumns = `r.id, r.provider, r.date, r.status, r.failure, r.bill_sha1, r.started_at, r.finished_at,
+	r.holder, r.lease_until`
 
 // runCounts selects the counts of a run: the provider's, or with a
 // merchant the merchant's share (zero when it had no line in the run).
@@ -32,7 +33,7 @@ func scanRun(s scanner) (*paygate.Reconciliation, error) {
 	var r paygate.Reconciliation
 	var outcomes string
 	err := s.Scan(&r.ID, &r.Provider, &r.Date, &r.Status, &r.Failure, &r.BillSHA1,
-		timeCol{&r.StartedAt}, timePtrCol{&r.FinishedAt},
+		timeCol{&r.StartedAt}, timePtrCol{&r.FinishedAt}, &r.Holder, timeCol{&r.LeaseUntil},
 		&r.Paygate.Count, &r.Paygate.Amount, &r.Channel.Count, &r.Channel.Amount, &outcomes)
 	if err != nil {
 		return nil, err
@@ -51,20 +52,59 @@ func outcomesArg(m map[paygate.ReconOutcome]int64) string {
 	return string(b)
 }
 
-// StartReconciliation records r as running, filling ID and StartedAt.
+// StartReconciliation records r as running for r.Holder until
+// r.LeaseUntil, filling ID and StartedAt. In the same transaction, a
+// running run of the provider and day whose lease has passed (its holder
+// stopped renewing it: the process died) is failed as abandoned. A unique
+// index keeps one run of a provider and day running: while another holds
+// a valid lease, it returns EINVALIDSTATE.
 func (db *DB) StartReconciliation(ctx context.Context, r *paygate.Reconciliation) error {
-	r.StartedAt = db.nowTime()
+	now := db.nowTime()
+	r.StartedAt = now
 	if r.ID == "" {
 		r.ID = paygate.NewID(paygate.PrefixRecon, r.StartedAt)
 	}
 	r.Status = paygate.RunRunning
-	_, err := db.w.ExecContext(ctx, db.rebind(`INSERT INTO reconciliation_runs
-		(id, provider, date, status, started_at) VALUES (?, ?, ?, ?, ?)`),
-		r.ID, r.Provider, r.Date, string(r.Status), db.ts(r.StartedAt))
+	r.LeaseUntil = normTime(r.LeaseUntil)
+	err := db.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE reconciliation_runs SET status = ?,
+			failure = 'abandoned: its holder ' || holder || ' stopped renewing its lease', finished_at = ?
+			WHERE provider = ? AND date = ? AND status = ? AND (lease_until IS NULL OR lease_until <= ?)`,
+			string(paygate.RunFailed), db.ts(now), r.Provider, r.Date, string(paygate.RunRunning), db.ts(now))
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO reconciliation_runs
+			(id, provider, date, status, started_at, holder, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Provider, r.Date, string(r.Status), db.ts(r.StartedAt), r.Holder, db.ts(r.LeaseUntil))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return paygate.Errorf(paygate.EINVALIDSTATE, "a reconciliation of %s for %s is already running", r.Provider, r.Date)
+	}
 	if err != nil {
 		return fmt.Errorf("store: start reconciliation: %w", err)
 	}
 	return nil
+}
+
+// RenewReconciliation extends the lease of holder's running run.
+// Returns ENOTFOUND for an unknown run, EINVALIDSTATE if it is no longer
+// running or no longer holder's.
+func (db *DB) RenewReconciliation(ctx context.Context, id, holder string, until time.Time) error {
+	res, err := db.w.ExecContext(ctx, db.rebind(`UPDATE reconciliation_runs SET lease_until = ?
+		WHERE id = ? AND holder = ? AND status = ?`), db.ts(until), id, holder, string(paygate.RunRunning))
+	if err != nil {
+		return fmt.Errorf("store: renew reconciliation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	r, err := db.Reconciliation(ctx, "", id)
+	if err != nil {
+		return err
+	}
+	return paygate.Errorf(paygate.EINVALIDSTATE, "reconciliation %s is %s (held by %q)", id, r.Status, r.Holder)
 }
 
 // FinishReconciliation records a run's outcome, its merchants' shares, its
@@ -358,15 +398,23 @@ func (db *DB) ReconTxns(ctx context.Context, provider string, from, to time.Time
 	if err != nil {
 		return fmt.Errorf("store: reconcile payments: %w", err)
 	}
+	// A refund's returned fee is the order's fee in proportion to what
+	// has been refunded, so it needs what the order's earlier succeeded
+	// refunds returned (in the order they succeeded).
+	var orderAmount, orderFee, before int64
 	err = db.stream(ctx, `SELECT r.merchant_id, r.order_id, r.id, o.channel_trade_no, r.channel_refund_no,
-		r.status, r.amount, r.succeeded_at FROM refunds r JOIN orders o ON o.id = r.order_id
+		r.status, r.amount, r.succeeded_at, o.amount, o.fee,
+		(SELECT COALESCE(SUM(p.amount), 0) FROM refunds p WHERE p.order_id = r.order_id AND p.status = ?
+			AND (p.succeeded_at < r.succeeded_at OR p.succeeded_at = r.succeeded_at AND p.id < r.id))
+		FROM refunds r JOIN orders o ON o.id = r.order_id
 		WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.provider = ? AND r.status = ?`,
-		[]any{db.ts(from), db.ts(to), provider, string(paygate.RefundSucceeded)}, func(rows *sql.Rows) error {
+		[]any{string(paygate.RefundSucceeded), db.ts(from), db.ts(to), provider, string(paygate.RefundSucceeded)}, func(rows *sql.Rows) error {
 			t = paygate.ReconTxn{Refund: true}
 			if err := rows.Scan(&t.MerchantID, &t.OrderID, &t.RefundID, &t.ChannelTradeNo, &t.ChannelRefundNo,
-				&t.Status, &t.Amount, timeCol{&t.At}); err != nil {
+				&t.Status, &t.Amount, timeCol{&t.At}, &orderAmount, &orderFee, &before); err != nil {
 				return err
 			}
+			t.Fee = paygate.ReturnedFee(orderFee, orderAmount, before, t.Amount)
 			return fn(&t)
 		})
 	if err != nil {
@@ -680,6 +728,19 @@ func (db *DB) ClaimReconcileJob(ctx context.Context, provider, date, holder stri
 		return false, fmt.Errorf("store: claim reconcile job: %w", err)
 	}
 	return claimed, nil
+}
+
+// RenewReconcileJob extends holder's claim of a provider and day while
+// its run works: false when the claim is no longer holder's or the day is
+// done.
+func (db *DB) RenewReconcileJob(ctx context.Context, provider, date, holder string, until time.Time) (bool, error) {
+	res, err := db.w.ExecContext(ctx, db.rebind(`UPDATE reconciliation_jobs SET lease_until = ?
+		WHERE provider = ? AND date = ? AND holder = ? AND done = ?`), db.ts(until), provider, date, holder, false)
+	if err != nil {
+		return false, fmt.Errorf("store: renew reconcile job: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // ReleaseReconcileJob ends holder's claim: a done day is never claimed

@@ -25,6 +25,7 @@ import (
 	"github.com/paygate-cn/paygate/metrics"
 	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
+	"github.com/paygate-cn/paygate/redisstore"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
 	"github.com/redis/go-redis/v9"
@@ -125,6 +126,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.openRedis(ctx); err != nil {
 		return err
 	}
+	shared, err := redisstore.New(m.Redis, cfg.RedisPrefix)
+	if err != nil {
+		return err
+	}
 
 	var mounts []func(e *gin.Engine)
 	if cfg.Sandbox.Enabled {
@@ -164,7 +169,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Metrics = metrics.New()
 	m.Metrics.Watch(metrics.Sources{Backlog: m.DB.Backlog, Circuits: health.States, Now: m.Now})
 	m.Router, err = routing.New(providers, routing.Options{
-		Redis: m.Redis, KeyPrefix: cfg.RedisPrefix + "risk:", Now: m.Now, Health: health,
+		Risk: shared, Now: m.Now, Health: health,
 		ObserveRisk: m.Metrics.Risk,
 	})
 	if err != nil {
@@ -179,7 +184,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if spec.Disabled {
 			continue
 		}
-		ch, err := newChannel(spec)
+		ch, err := newChannel(spec, m.Now)
 		if err != nil {
 			// A person reads this: the message, not the error's code.
 			if pe := (*paygate.Error)(nil); errors.As(err, &pe) {
@@ -215,7 +220,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	inbound := &callbacks.Inbound{
 		Parsers: func(kind string) []callbacks.Parser { return parsers[kind] },
 		Orders:  m.DB, Refunds: m.DB, Applier: m.Payments,
-		Redis: m.Redis, Prefix: cfg.RedisPrefix, Logger: m.Logger, Recent: recent,
+		Claims: shared, Logger: m.Logger, Recent: recent,
 		Observe: m.Metrics.Callback,
 	}
 	m.closers = append(m.closers, inbound.Close) // after the HTTP server, before Redis
@@ -238,7 +243,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Orders: m.DB, Refunds: m.DB, Events: m.DB, Idempotency: m.DB,
 		Directory: &gateway.Directory{Static: m.Directory, Terminals: m.DB, Box: box},
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: terminals.IsConfigured},
-		Payments:  m.Payments, AuthCodes: cfg.AuthCodes, Inbound: inbound, Redis: m.Redis, RedisPrefix: cfg.RedisPrefix,
+		Payments:  m.Payments, AuthCodes: cfg.AuthCodes, Inbound: inbound,
+		Admitter: shared, ActivationLimiter: shared, CashierLimiter: shared,
 		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Webhooks: m.webhooks, Metrics: m.Metrics,

@@ -17,8 +17,10 @@ import (
 	"github.com/paygate-cn/paygate/gateway"
 )
 
-// newChannel builds the client of a configured provider by its kind.
-func newChannel(spec paygate.ProviderSpec) (paygate.Channel, error) {
+// newChannel builds the client of a configured provider by its kind. The
+// acquirer client stamps its messages and a sale's time with now, the
+// gateway's clock (the wallets report the channel's own times).
+func newChannel(spec paygate.ProviderSpec, now paygate.Clock) (paygate.Channel, error) {
 	switch spec.Kind {
 	case paygate.KindWeChat:
 		return wechat.New(spec)
@@ -29,7 +31,7 @@ func newChannel(spec paygate.ProviderSpec) (paygate.Channel, error) {
 	case paygate.KindECNY:
 		return ecny.New(spec)
 	case paygate.KindAcquirer:
-		return acquirer.New(spec)
+		return acquirer.New(spec, acquirer.WithClock(now))
 	}
 	return nil, fmt.Errorf("kind %q is not supported by this build", spec.Kind)
 }

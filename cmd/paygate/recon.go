@@ -90,7 +90,9 @@ func fileSHA1(path string) (string, error) {
 func reconService(db *store.DB, pay reconcile.Applier, specs map[string]paygate.ProviderSpec, now paygate.Clock,
 	open func(ctx context.Context, provider, day string) (*reconcile.Bill, error)) *reconcile.Service {
 	return &reconcile.Service{
-		Matcher:   &reconcile.Matcher{Store: db, Orders: db, Refunds: db, Applier: pay},
+		Matcher: &reconcile.Matcher{Store: db, Orders: db, Refunds: db, Applier: pay,
+			Holder: holderName(), Now: now,
+			KeepsFees: func(id string) bool { return reconcile.KeepsFees(specs[id].Kind) }},
 		Providers: func() []string { return sortedIDs(specs) },
 		Open:      open,
 		NotReady:  func(err error) bool { return errors.Is(err, reconcile.ErrBillNotReady) },
@@ -100,9 +102,10 @@ func reconService(db *store.DB, pay reconcile.Applier, specs map[string]paygate.
 
 // reconMemoryLimit is the soft memory limit of the recon and statement
 // commands when GOMEMLIMIT is unset: a day of a million transactions is
-// matched in about 150 MB of live heap (docs/performance.md), and the
-// collector keeps the process near that instead of doubling it.
-const reconMemoryLimit = 200 << 20
+// matched in about 120 MB of live heap (docs/performance.md), and the
+// collector keeps the process near that instead of doubling it (the
+// peak RSS follows this limit, not the live heap).
+const reconMemoryLimit = 160 << 20
 
 func limitMemory() {
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -110,7 +113,8 @@ func limitMemory() {
 	}
 }
 
-// holderName names this process in the daily job's claims.
+// holderName names this process in the daily job's claims and the runs it
+// holds.
 func holderName() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), paygate.NewID("", time.Now())[:16])
@@ -164,7 +168,7 @@ func recon(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	limitMemory()
 	open := func(ctx context.Context, id, day string) (*reconcile.Bill, error) {
-		ch, chErr := newChannel(specs[id])
+		ch, chErr := newChannel(specs[id], time.Now)
 		if c, ok := ch.(io.Closer); ok && chErr == nil {
 			defer c.Close()
 		}

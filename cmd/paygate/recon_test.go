@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/channels/sandbox"
 	"github.com/paygate-cn/paygate/config"
+	"github.com/paygate-cn/paygate/gateway"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/xuri/excelize/v2"
 )
@@ -396,4 +398,143 @@ func TestReconcileSandboxDay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReconcileSandboxMidnight runs the gateway and the simulators on a
+// clock set to a few seconds before past midnights (the simulators book by
+// that clock; their signatures stay checked against real time). On each
+// wallet a payment is created at 23:59:57 and confirmed by the customer
+// after midnight: the channel bills it on the next day, the day it says it
+// was paid, and so does paygate (docs/reconciliation.md, "Midnight"). A
+// card sale is made at 23:59:57 by paygate's clock while the acquirer's
+// runs five seconds ahead and settles it on the next day: paygate's day
+// and the channel's differ, and the run of the next day matches it across
+// midnight. Every day reconciles with no discrepancy. The clock only
+// moves forward (each crossing is a midnight of its own), as clocks do.
+func TestReconcileSandboxMidnight(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			clk := &shiftClock{}
+			now := time.Now().In(paygate.ChinaStandardTime)
+			first := time.Date(now.Year(), now.Month(), now.Day()-6, 0, 0, 0, 0, paygate.ChinaStandardTime)
+			at := func(t time.Time) { clk.Shift(time.Until(t)) }
+			at(first.Add(-time.Minute))
+			c := testMainWith(t, b, func(m *Main) { m.Now = clk.Now })
+			c.hc = &http.Client{Transport: clockSigner{clk.Now}}
+			c.m.Sandbox.Acquirer.SetClock(func() time.Time { return clk.Now().Add(5 * time.Second) })
+
+			days := func(id string) (created, paid string) {
+				o := c.order(id)
+				ct, _ := time.Parse(time.RFC3339Nano, o["created_at"].(string))
+				pt, _ := time.Parse(time.RFC3339Nano, o["paid_at"].(string))
+				return paygate.DayOf(ct), paygate.DayOf(pt)
+			}
+			// want counts the lines each day's run should match, by day
+			// and provider.
+			want := map[string]map[string]float64{}
+			match := func(day, provider string) {
+				if want[day] == nil {
+					want[day] = map[string]float64{}
+				}
+				want[day][provider]++
+			}
+			midnight := first
+			for _, w := range wallets {
+				// Created at 23:59:57; the customer confirms 3 s later
+				// (sandbox.ConfirmDelay), past midnight.
+				at(midnight.Add(-3 * time.Second))
+				r := c.createOrder(authCodeOrder(w.code("1111"), 1200), "")
+				if r.Status != 201 {
+					t.Fatalf("%s: %d %s", w.channel, r.Status, r.Body)
+				}
+				id := r.decode(t)["id"].(string)
+				c.waitStatus(id, "succeeded")
+				before, after := paygate.DayOf(midnight.Add(-time.Hour)), paygate.DayOf(midnight)
+				if cd, pd := days(id); cd != before || pd != after {
+					t.Fatalf("%s: created on %s, paid on %s; want %s and %s", w.channel, cd, pd, before, after)
+				}
+				match(after, w.channel)
+				midnight = midnight.AddDate(0, 0, 1)
+			}
+			at(midnight.Add(-3 * time.Second))
+			sale := mustStatus(t, c.createOrder(cardOrder(newCard(t, "622202", 16, nextLast4()), paygate.EntryChip, "", 2600), ""), 201)
+			if sale["status"] != "succeeded" || sale["provider"] != paygate.KindAcquirer {
+				t.Fatalf("card sale %v", sale)
+			}
+			before, last := paygate.DayOf(midnight.Add(-time.Hour)), paygate.DayOf(midnight)
+			if cd, pd := days(sale["id"].(string)); cd != before || pd != before {
+				t.Fatalf("card sale created on %s, paid on %s; want %s (paygate's clock)", cd, pd, before)
+			}
+			match(last, paygate.KindAcquirer) // the acquirer settled it then
+
+			// The rest of the last day: a payment and a partial refund on
+			// every wallet (the fee comes back in proportion).
+			at(midnight.Add(time.Hour))
+			for _, w := range wallets {
+				r := c.createOrder(authCodeOrder(w.code("6789"), 2000), "")
+				if r.Status != 201 {
+					t.Fatalf("%s: %d %s", w.channel, r.Status, r.Body)
+				}
+				id := c.waitStatus(r.decode(t)["id"].(string), "succeeded")["id"].(string)
+				mustStatus(t, c.do("POST", "/v1/orders/"+id+"/refunds", "/v1/orders/{id}/refunds",
+					map[string]any{"merchant_refund_no": orderNo(), "amount": 701}, ""), 201)
+				c.waitStatus(id, "partially_refunded")
+				match(last, w.channel)
+				match(last, w.channel)
+			}
+
+			// Latest day first: the card sale is matched across midnight
+			// there, so the day before does not call it missing.
+			at(midnight.Add(2 * time.Hour))
+			for d := midnight; !d.Before(first.AddDate(0, 0, -1)); d = d.AddDate(0, 0, -1) {
+				day := paygate.DayOf(d)
+				r := c.do("POST", "/v1/reconciliations", "/v1/reconciliations", map[string]any{"date": day}, "")
+				if r.Status != 201 {
+					t.Fatalf("reconcile %s: %d %s", day, r.Status, r.Body)
+				}
+				runs := r.decode(t)["data"].([]any)
+				if len(runs) != len(wallets)+1 {
+					t.Fatalf("%s: %d runs", day, len(runs))
+				}
+				for _, v := range runs {
+					run := v.(map[string]any)
+					provider := run["provider"].(string)
+					outcomes := run["outcomes"].(map[string]any)
+					if run["status"] != "succeeded" {
+						t.Fatalf("%s %s: run %v", day, provider, run)
+					}
+					for o, n := range outcomes {
+						if o != "matched" && n != 0.0 {
+							t.Errorf("%s %s: %s %v: %v", day, provider, o, n, c.discrepancies(t, run["id"].(string)))
+						}
+					}
+					got, _ := outcomes["matched"].(float64)
+					if got != want[day][provider] {
+						t.Errorf("%s %s: %v matched, want %v", day, provider, got, want[day][provider])
+					}
+				}
+			}
+		})
+	}
+}
+
+// clockSigner signs requests with the sandbox test key at the time of its
+// clock (the gateway checks a request's timestamp against its own).
+type clockSigner struct{ now func() time.Time }
+
+func (s clockSigner) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+	}
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Header.Set("Authorization", gateway.AuthorizationHeader(testKeyID, testSecret, r.Method, r.URL.RequestURI(),
+		s.now(), "n"+randSuffix()+randSuffix(), body))
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -252,6 +252,9 @@ func TestRejectedCallbacks(t *testing.T) {
 	defer m.Close()
 	capture := &captureTransport{}
 	m.Sandbox.Notifier.Client = &http.Client{Transport: capture}
+	// The simulator signs by real time unless told otherwise: the stale
+	// notification below is signed on the shifted clock.
+	m.Sandbox.WeChat.SetWall(now)
 	c := newClient(t, m)
 
 	// Three paid orders whose notifications are held back: the first is

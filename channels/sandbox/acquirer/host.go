@@ -27,6 +27,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moov-io/iso8583"
@@ -127,7 +128,18 @@ type Host struct {
 	adjust   sandbox.BillAdjustments // waiting for their day's next settlement file
 	rrnSeq   int
 	lose     map[string]int // answers still to lose, by kind (LoseAnswers)
+	clock    atomic.Pointer[paygate.Clock]
 }
+
+// now is the host's clock (Options.Now, or the one SetClock gave).
+func (h *Host) now() time.Time { return (*h.clock.Load())() }
+
+// SetClock replaces the host's clock: what it books from now on (a
+// sale's time, its business day) is by now. Tests set a clock a few
+// seconds off paygate's to settle a sale made just before midnight on
+// the next day, as a real acquirer's clock may (docs/reconciliation.md,
+// "Midnight").
+func (h *Host) SetClock(now paygate.Clock) { h.clock.Store(&now) }
 
 // New builds a host. It does not listen yet.
 func New(opts Options) (*Host, error) {
@@ -144,7 +156,7 @@ func New(opts Options) (*Host, error) {
 	if opts.AcquirerID == "" {
 		opts.AcquirerID = "48020000"
 	}
-	return &Host{
+	h := &Host{
 		opts:     opts,
 		mac:      mac,
 		byRRN:    make(map[string]*Transaction),
@@ -152,7 +164,9 @@ func New(opts Options) (*Host, error) {
 		reversed: make(map[string]bool),
 		firsts:   make(map[string]bool),
 		lose:     make(map[string]int),
-	}, nil
+	}
+	h.SetClock(opts.Now)
+	return h, nil
 }
 
 // LoseAnswers makes the host carry out the next n requests of a kind
@@ -366,7 +380,7 @@ func (h *Host) nextRRN(now time.Time) string {
 func (h *Host) authorize(m *iso8583.Message, mti, kind string) *iso8583.Message {
 	pan, _ := m.GetString(iso.FieldPAN)
 	amount, okAmount := amountOf(m)
-	t := &Transaction{Kind: kind, MTI: mti, MaskedPAN: paygate.MaskPAN(pan), Amount: amount, At: h.opts.Now()}
+	t := &Transaction{Kind: kind, MTI: mti, MaskedPAN: paygate.MaskPAN(pan), Amount: amount, At: h.now()}
 	t.STAN, _ = m.GetString(iso.FieldSTAN)
 	t.Transmission, _ = m.GetString(iso.FieldTransmission)
 	t.TerminalID, _ = m.GetString(iso.FieldTerminalID)
@@ -465,7 +479,7 @@ func (h *Host) findOriginal(m *iso8583.Message) (*Transaction, string) {
 // referral handles voids, refunds, completions and pre-auth cancels.
 func (h *Host) referral(m *iso8583.Message, mti, kind string) *iso8583.Message {
 	amount, okAmount := amountOf(m)
-	now := h.opts.Now()
+	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	orig, _ := h.findOriginal(m)

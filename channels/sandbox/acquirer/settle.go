@@ -73,7 +73,7 @@ func (h *Host) Totals(day time.Time) iso.Totals {
 // puts it no later than tomorrow on the host's clock.
 func (h *Host) settle(m *iso8583.Message, mti string) *iso8583.Message {
 	mmdd, _ := m.GetString(iso.FieldSettlementDate)
-	now := h.opts.Now().In(cst)
+	now := h.now().In(cst)
 	day, err := time.ParseInLocation("20060102", fmt.Sprintf("%04d%s", now.Year(), mmdd), cst)
 	if err != nil {
 		return reply(m, mti, iso.RCFormatError)

@@ -42,12 +42,17 @@ func (s *Server) billLines(day time.Time) []sandbox.BillLine {
 			lines = append(lines, sandbox.BillLine{At: t.Paid, OutTradeNo: t.OutTradeNo, Amount: t.Amount,
 				Fee: paygate.Fee(t.Amount, feeRate, 0, 0), Status: sandbox.BillSucceeded, Data: t})
 		}
+		// Refunds are made at once, in order: each returns the fee in
+		// proportion after the ones before it (paygate.ReturnedFee).
+		var before int64
 		for _, rf := range t.Refunds {
 			if in(rf.At) {
 				lines = append(lines, sandbox.BillLine{At: rf.At, Refund: true, OutTradeNo: t.OutTradeNo,
-					OutRefundNo: rf.OutRequestNo, Amount: rf.Amount, Fee: paygate.Fee(rf.Amount, feeRate, 0, 0),
+					OutRefundNo: rf.OutRequestNo, Amount: rf.Amount,
+					Fee:    paygate.ReturnedFee(paygate.Fee(t.Amount, feeRate, 0, 0), t.Amount, before, rf.Amount),
 					Status: sandbox.BillSucceeded, Data: t})
 			}
+			before += rf.Amount
 		}
 	}
 	s.mu.Unlock()

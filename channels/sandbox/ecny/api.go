@@ -79,7 +79,7 @@ func (s *Server) serveAPI(path string, op operation) http.Handler {
 			s.write(w, path, h.RequestID, malformed("head.timestamp is not RFC 3339"))
 			return
 		}
-		if d := s.now().Sub(ts); d > timestampWindow || d < -timestampWindow {
+		if d := s.wall().Sub(ts); d > timestampWindow || d < -timestampWindow {
 			s.write(w, path, h.RequestID, fail(http.StatusBadRequest, api.CodeStaleTimestamp, "timestamp outside the allowed window"))
 			return
 		}
@@ -111,7 +111,7 @@ func (s *Server) hang(r *http.Request) {
 func (s *Server) write(w http.ResponseWriter, path, requestID string, rep reply) {
 	env := api.Envelope{Head: api.Head{
 		Version: api.Version, MerchantNo: s.opts.MerchantNo, RequestID: requestID,
-		Timestamp: api.BankTime(s.now()), SignType: api.SignType, Code: rep.code, Message: rep.message,
+		Timestamp: api.BankTime(s.wall()), SignType: api.SignType, Code: rep.code, Message: rep.message,
 	}}
 	if rep.body != nil {
 		b, err := json.Marshal(rep.body)

@@ -54,7 +54,7 @@ func (s *Server) notify(typ string, body any, url string, copies int) {
 // noticeHead is the head of a notification stamped now.
 func (s *Server) noticeHead(typ, notifyID string) api.Head {
 	return api.Head{Version: api.Version, MerchantNo: s.opts.MerchantNo, NotifyID: notifyID,
-		NotifyType: typ, Timestamp: api.BankTime(s.now()), SignType: api.SignType}
+		NotifyType: typ, Timestamp: api.BankTime(s.wall()), SignType: api.SignType}
 }
 
 // signEnvelope encodes a notification and signs it with the bank's key.

@@ -27,8 +27,14 @@ type Options struct {
 	// Notifier delivers notifications; nil means one of the server's own,
 	// closed by Close.
 	Notifier *sandbox.Notifier
-	// Now is the bank's clock; time.Now when nil.
+	// Now is the bank's clock for what it books: payment and refund
+	// times, and so the day a bill puts them on; time.Now when nil.
 	Now paygate.Clock
+	// Wall is the clock of signatures: request timestamps are checked
+	// against it and answers and notifications stamped with it. time.Now
+	// when nil: with Now set to another day (a test crossing midnight),
+	// signatures stay checked against real time, as the clients sign.
+	Wall paygate.Clock
 	// HangFor is how long the first call of a 4444 code hangs before the
 	// connection is dropped; 0 hangs until the client gives up.
 	HangFor time.Duration
@@ -93,6 +99,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Wall == nil {
+		opts.Wall = time.Now
 	}
 	var k keyFile
 	err := sandbox.Persisted(opts.KeyDir, "ecny", &k, func() error {
@@ -193,6 +202,9 @@ func (s *Server) Close() {
 }
 
 func (s *Server) now() time.Time { return s.opts.Now() }
+
+// wall is the time of signatures (Options.Wall).
+func (s *Server) wall() time.Time { return s.opts.Wall() }
 
 // nextSeq numbers trades and refunds; call with s.mu held.
 func (s *Server) nextSeq() int64 {

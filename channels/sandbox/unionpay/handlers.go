@@ -308,7 +308,9 @@ func (s *Server) refund(w http.ResponseWriter, f map[string]string, amt int64) {
 		txnTime: f["txnTime"], amount: amt, backURL: f["backUrl"], orig: orig, state: up.RespAccepted, card: orig.card, termID: orig.termID}
 	t.queryID, t.traceNo = s.nextIDs(now)
 	t.traceAt = now
-	t.fee = feeOf(amt)
+	// The fee comes back in proportion to what has been refunded, after
+	// the refunds before this one (paygate.ReturnedFee).
+	t.fee = paygate.ReturnedFee(orig.fee, orig.amount, orig.refunded-amt, amt)
 	s.txns[t.orderID], s.byQID[t.queryID] = t, t
 	// 00 to a refund means accepted; the outcome is the notify (and the
 	// query's origRespCode), at once or after Options.RefundDelay.

@@ -81,12 +81,25 @@ func (s *Server) billLinesLocked(day time.Time) []sandbox.BillLine {
 			continue
 		}
 		lines = append(lines, sandbox.BillLine{At: f.successAt, Refund: true, OutTradeNo: f.trade.outTradeNo,
-			OutRefundNo: f.outRefundNo, Amount: f.amount, Fee: paygate.Fee(f.amount, feeRate, 0, 0),
+			OutRefundNo: f.outRefundNo, Amount: f.amount, Fee: s.refundFeeLocked(f),
 			Status: sandbox.BillSucceeded, Data: f})
 	}
 	lines = s.adjust.Apply(day, lines, func() string { return "adj" + randomDigits(20) })
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].At.Before(lines[j].At) })
 	return lines
+}
+
+// refundFeeLocked is the fee returned with f: the payment's fee in
+// proportion to what has been refunded, after the refunds of the trade
+// that succeeded before it (paygate.ReturnedFee, docs/reconciliation.md).
+func (s *Server) refundFeeLocked(f *refund) int64 {
+	var before int64
+	for _, g := range s.refunds {
+		if g.trade == f.trade && g != f && !g.successAt.IsZero() && sandbox.RefundedBefore(g.successAt, g.outRefundNo, f.successAt, f.outRefundNo) {
+			before += g.amount
+		}
+	}
+	return paygate.ReturnedFee(paygate.Fee(f.trade.total, feeRate, 0, 0), f.trade.total, before, f.amount)
 }
 
 // tradeBillLocked renders the ALL trade bill of a Beijing day in WeChat's

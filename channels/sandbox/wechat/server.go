@@ -31,6 +31,7 @@ import (
 	"math/big"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paygate-cn/paygate"
@@ -44,7 +45,14 @@ type Options struct {
 	// NotifyURL is the default callback URL when a request carries none.
 	NotifyURL string
 	Notifier  *sandbox.Notifier
-	Now       paygate.Clock
+	// Now is WeChat Pay's clock for what it books: trade and refund
+	// times, and so the day a bill puts them on; time.Now when nil.
+	Now paygate.Clock
+	// Wall is the clock of signatures: request timestamps are checked
+	// against it and answers and notifications stamped with it. time.Now
+	// when nil: with Now set to another day (a test crossing midnight),
+	// signatures stay checked against real time, as the clients sign.
+	Wall paygate.Clock
 	// HangFor is how long a 4444 first call hangs; default 15 s, or until
 	// the client goes away.
 	HangFor time.Duration
@@ -67,6 +75,7 @@ type Options struct {
 type Server struct {
 	opts           Options
 	now            func() time.Time
+	wallClock      atomic.Pointer[paygate.Clock]
 	platformKey    *rsa.PrivateKey
 	platformKeyID  string
 	merchantKey    *rsa.PrivateKey
@@ -146,6 +155,7 @@ func New(opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.SetWall(opts.Wall)
 	if s.notifier == nil {
 		s.notifier = sandbox.NewNotifier()
 		s.ownNotifier = true
@@ -184,6 +194,17 @@ type keyFile struct {
 	MerchantSerial string `json:"merchant_serial_no"`
 	APIv3Key       string `json:"api_v3_key"`
 }
+
+// SetWall replaces the clock of signatures (Options.Wall; nil: time.Now):
+// a test signs notifications in the past with it.
+func (s *Server) SetWall(wall paygate.Clock) {
+	if wall == nil {
+		wall = time.Now
+	}
+	s.wallClock.Store(&wall)
+}
+
+func (s *Server) wall() time.Time { return (*s.wallClock.Load())() }
 
 func (k *keyFile) generate(now paygate.Clock) error {
 	if now == nil {

@@ -78,7 +78,7 @@ func (s *Server) checkAuth(r *http.Request, body []byte) string {
 	if err != nil {
 		return "timestamp 无效"
 	}
-	if d := s.now().Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
+	if d := s.wall().Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
 		return "timestamp 超出有效期"
 	}
 	if params["nonce_str"] == "" {
@@ -104,7 +104,7 @@ func (s *Server) sign(body []byte) http.Header { return s.signAs(body, s.platfor
 // public key id, or the platform certificate's serial number for clients
 // in certificate mode.
 func (s *Server) signAs(body []byte, serial string) http.Header {
-	ts := strconv.FormatInt(s.now().Unix(), 10)
+	ts := strconv.FormatInt(s.wall().Unix(), 10)
 	nonce := randomString(32)
 	sum := sha256.Sum256([]byte(ts + "\n" + nonce + "\n" + string(body) + "\n"))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, s.platformKey, crypto.SHA256, sum[:])
