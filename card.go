@@ -64,6 +64,29 @@ func MaskPAN(pan string) string {
 	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
 }
 
+// ValidPAN reports whether pan can be a card number: 13 to 19 digits whose
+// last is the Luhn check digit (ISO/IEC 7812).
+func ValidPAN(pan string) bool {
+	if len(pan) < 13 || len(pan) > 19 {
+		return false
+	}
+	sum, double := 0, false
+	for i := len(pan) - 1; i >= 0; i-- {
+		d := int(pan[i]) - '0'
+		if d < 0 || d > 9 {
+			return false
+		}
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
 // MaskCode keeps the first 4 and last 4 characters of a payment code.
 func MaskCode(code string) string {
 	if len(code) <= 8 {

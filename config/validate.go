@@ -232,10 +232,10 @@ func (v *validator) databaseURL(raw string) {
 		}
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		if u, err := url.Parse(raw); err != nil || u.Host == "" && u.Query().Get("host") == "" {
-			v.add("database_url", fmt.Sprintf("%s is not a valid PostgreSQL URL", redactURL(raw)))
+			v.add("database_url", fmt.Sprintf("%s is not a valid PostgreSQL URL", RedactURL(raw)))
 		}
 	default:
-		v.add("database_url", fmt.Sprintf("%s: unknown scheme (want sqlite:PATH or postgres://...)", redactURL(raw)))
+		v.add("database_url", fmt.Sprintf("%s: unknown scheme (want sqlite:PATH or postgres://...)", RedactURL(raw)))
 	}
 }
 
@@ -244,14 +244,14 @@ func (v *validator) redisURL(raw string) {
 	case raw == "":
 	case strings.HasPrefix(raw, "redis://"), strings.HasPrefix(raw, "rediss://"):
 		if u, err := url.Parse(raw); err != nil || u.Host == "" {
-			v.add("redis_url", fmt.Sprintf("%s is not a valid Redis URL", redactURL(raw)))
+			v.add("redis_url", fmt.Sprintf("%s is not a valid Redis URL", RedactURL(raw)))
 		}
 	case strings.HasPrefix(raw, "unix://"):
 		if strings.TrimPrefix(raw, "unix://") == "" {
 			v.add("redis_url", fmt.Sprintf("%q names no socket", raw))
 		}
 	case strings.Contains(raw, "://"):
-		v.add("redis_url", fmt.Sprintf("%s: unknown scheme (want redis://, rediss://, unix:// or host:port,host:port for a Cluster)", redactURL(raw)))
+		v.add("redis_url", fmt.Sprintf("%s: unknown scheme (want redis://, rediss://, unix:// or host:port,host:port for a Cluster)", RedactURL(raw)))
 	default:
 		for _, a := range strings.Split(raw, ",") {
 			a = strings.TrimSpace(a)
@@ -262,13 +262,28 @@ func (v *validator) redisURL(raw string) {
 	}
 }
 
-// redactURL hides a URL's password so that it never reaches a log.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		if _, has := u.User.Password(); !has {
+// RedactURL quotes a database or Redis URL for a message or a log with
+// what could be a password hidden: the URL's password and a password query
+// parameter (PostgreSQL takes one) become xxxxx. A Cluster's host:port list
+// is quoted as it is; anything else that does not parse shows its scheme
+// only.
+func RedactURL(raw string) string {
+	// "user:password@host:port" parses as the scheme "user" with an
+	// opaque rest: not a URL whose password Redacted would find.
+	if u, err := url.Parse(raw); err == nil && !strings.Contains(u.Opaque, "@") {
+		_, has := u.User.Password()
+		q := u.Query()
+		if !has && !q.Has("password") {
 			return fmt.Sprintf("%q", raw)
 		}
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
 		return fmt.Sprintf("%q", u.Redacted())
+	}
+	if !strings.Contains(raw, "://") && !strings.Contains(raw, "@") {
+		return fmt.Sprintf("%q", raw)
 	}
 	if i := strings.Index(raw, "://"); i >= 0 {
 		return fmt.Sprintf("%q", raw[:i+3]+"...")

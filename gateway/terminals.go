@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/internal/apijson"
+	"github.com/paygate-cn/paygate/internal/secrets"
 )
 
 // Terminals manages POS terminals: a merchant registers one, the terminal
@@ -20,7 +22,7 @@ import (
 // the merchant can deactivate it (revoking the key).
 type Terminals struct {
 	Store paygate.TerminalStore
-	Box   *SecretBox
+	Box   *secrets.Box
 	Now   paygate.Clock
 	// Registered reports a terminal id the configuration already binds for
 	// the merchant; such ids cannot be registered again. Nil: none.

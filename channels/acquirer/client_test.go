@@ -22,27 +22,12 @@ var merchant = &paygate.Merchant{ID: "m_demo", MCC: "5812", MerchantNo: "8983100
 func pan(t testing.TB, seq int, last4 string) string {
 	for d := 0; d < 10; d++ {
 		p := fmt.Sprintf("622202%05d%d%s", seq, d, last4)
-		if luhn(p) {
+		if paygate.ValidPAN(p) {
 			return p
 		}
 	}
 	t.Fatal("no Luhn-valid PAN")
 	return ""
-}
-
-func luhn(p string) bool {
-	sum, dbl := 0, false
-	for i := len(p) - 1; i >= 0; i-- {
-		d := int(p[i] - '0')
-		if dbl {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		dbl = !dbl
-	}
-	return sum%10 == 0
 }
 
 type env struct {

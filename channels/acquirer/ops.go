@@ -76,7 +76,7 @@ func (c *Client) cardRequest(req *paygate.PaymentRequest) (*iso8583.Message, *tr
 	if card.PAN == "" && card.Token != "" {
 		return nil, nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "card.token", "card tokens are not accepted by this acquirer")
 	}
-	if !validPAN(card.PAN) {
+	if !paygate.ValidPAN(card.PAN) {
 		return nil, nil, paygate.ParamErrorf(paygate.EPARAMINVALID, "card.emv", "card number is not valid (13-19 digits, Luhn)")
 	}
 	if card.Expiry != "" && (len(card.Expiry) != 4 || !digits(card.Expiry)) {

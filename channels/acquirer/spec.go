@@ -71,6 +71,9 @@ const (
 	originalFieldLength = 42
 )
 
+// maxICC is the largest field 55 the spec carries.
+const maxICC = 255
+
 // Exported names of the codes both sides use.
 const (
 	NetworkSignOn    = networkSignOn

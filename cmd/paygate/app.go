@@ -10,25 +10,27 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
+	"github.com/paygate-cn/paygate/cardinput"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/internal/secrets"
 	"github.com/paygate-cn/paygate/metrics"
 	"github.com/paygate-cn/paygate/payments"
 	"github.com/paygate-cn/paygate/reconcile"
 	"github.com/paygate-cn/paygate/redisstore"
 	"github.com/paygate-cn/paygate/routing"
 	"github.com/paygate-cn/paygate/store"
-	"github.com/redis/go-redis/v9"
 )
 
 // Main is the whole gateway process: configuration, storage, Redis, the
@@ -153,16 +155,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Directory = cfg.Directory()
 	m.webhooks = cfg.Webhooks.Policy()
 	providers := cfg.Providers
-	secret, err := loadServerSecret(m.Getenv, cfg.DataDir)
+	secret, err := secrets.Load(m.Getenv, cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	box, err := gateway.NewSecretBox(secret)
+	box, err := secrets.NewBox(secret)
 	if err != nil {
 		return err
 	}
 
-	if err := validateContracts(cfg); err != nil {
+	if err := cfg.ValidateContracts(); err != nil {
 		return err
 	}
 	health := routing.NewHealth(routing.HealthOptions{Now: m.Now})
@@ -213,7 +215,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Orders: m.DB, Refunds: m.DB, Now: m.Now, Recent: recent, Router: m.Router, Channels: channels,
 		CallbackBase: public + "/callbacks/", PollInterval: m.PollInterval, PaymentWindow: m.PaymentWindow,
 		Logger:    m.Logger,
-		ParseCard: newCardParser(secret, cfg.Sandbox.Enabled),
+		ParseCard: cardinput.New(secrets.DeriveKey(secret, secrets.PurposeCardFingerprint), cfg.Sandbox.Enabled).Parse,
 		Fallback:  routing.Fallback,
 		Terminals: terminals,
 	}
@@ -245,11 +247,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Terminals: &gateway.Terminals{Store: m.DB, Box: box, Now: m.Now, Registered: terminals.IsConfigured},
 		Payments:  m.Payments, AuthCodes: cfg.AuthCodes, Inbound: inbound,
 		Admitter: shared, ActivationLimiter: shared, CashierLimiter: shared,
-		RateLimit: rateLimits(cfg), Unavailable: store.Unavailable,
+		RateLimit: cfg.RateLimits(), Unavailable: store.Unavailable,
 		Now: m.Now, Logger: m.Logger, MaxBodyBytes: cfg.MaxBodyBytes, TrustedProxies: cfg.TrustedProxies,
 		Webhooks: m.webhooks, Metrics: m.Metrics,
 		Cashier: &gateway.Cashier{
-			Codes: m.DB, PublicURL: public, Key: gateway.DeriveKey(secret, gateway.PurposeCashier),
+			Codes: m.DB, PublicURL: public, Key: secrets.DeriveKey(secret, secrets.PurposeCashier),
 			Sandbox: cfg.Sandbox.Enabled, ECNYMarker: cfg.Cashier.ECNYUAMarker, Auth: walletAuth(cfg, providers),
 			DefaultStaticQRLimit: routing.StaticQRDailyLimit,
 			PaysPerIP:            cfg.Cashier.PaysPerIP, PaysPerCode: cfg.Cashier.PaysPerCode,
@@ -293,55 +295,6 @@ func newHTTPServer(t config.Server, h http.Handler) *http.Server {
 	}
 }
 
-// rateLimits answers each API key's request rate limit from the
-// configuration: the merchant's own rates where it sets them, the
-// gateway's otherwise; terminal keys have their own rates.
-func rateLimits(cfg *config.Config) func(*paygate.APIKey) (int, int) {
-	if cfg.RateLimit.Disabled {
-		return nil
-	}
-	type pair struct{ key, terminal [2]int }
-	byMerchant := make(map[string]pair, len(cfg.Merchants))
-	for i := range cfg.Merchants {
-		mc := &cfg.Merchants[i]
-		var p pair
-		p.key[0], p.key[1] = cfg.RateLimit.For(mc, false)
-		p.terminal[0], p.terminal[1] = cfg.RateLimit.For(mc, true)
-		byMerchant[mc.ID] = p
-	}
-	var fallback pair
-	fallback.key[0], fallback.key[1] = cfg.RateLimit.For(nil, false)
-	fallback.terminal[0], fallback.terminal[1] = cfg.RateLimit.For(nil, true)
-	return func(k *paygate.APIKey) (int, int) {
-		p, ok := byMerchant[k.MerchantID]
-		if !ok {
-			p = fallback
-		}
-		if k.TerminalID != "" {
-			return p.terminal[0], p.terminal[1]
-		}
-		return p.key[0], p.key[1]
-	}
-}
-
-// validateContracts checks every merchant contract's fee schedule as
-// routing.New checks the providers': a bad rule stops the start, named.
-func validateContracts(cfg *config.Config) error {
-	for i, mc := range cfg.Merchants {
-		ids := make([]string, 0, len(mc.Contracts))
-		for id := range mc.Contracts {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			if err := routing.ValidateFees(mc.Contracts[id], fmt.Sprintf("merchants[%d].contracts.%s", i, id)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func (m *Main) openStore(ctx context.Context) error {
 	cfg := m.Config
 	dsn := cfg.DatabaseURL
@@ -377,7 +330,7 @@ func (m *Main) openRedis(ctx context.Context) error {
 		return err
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s: %w", redactURL(u), err)
+		return fmt.Errorf("redis at %s: %w", config.RedactURL(u), err)
 	}
 	m.Redis = client
 	if c, ok := client.(*redis.Client); ok {
@@ -405,15 +358,6 @@ func NewRedis(u string) (redis.UniversalClient, error) {
 		return redis.NewClient(opt), nil
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(u, ",")}), nil
-}
-
-func redactURL(u string) string {
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "***" + u[i:]
-		}
-	}
-	return u
 }
 
 // printSandbox prints the demo merchant's test credentials (from

@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -135,8 +137,8 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[int(float64(len(d)-1)*p)]
 }
 
-// TestCardSalePerformance is the card sale harness (PAYGATE_PERF=1; it
-// takes about 75 s): pgbench's single-row insert rate, then card sales
+// TestCardSalePerformance is the card sale harness (built with the harness
+// tag, run with PAYGATE_PERF=1; it takes about 75 s): pgbench's single-row insert rate, then card sales
 // end to end (HTTP, signing, risk, PostgreSQL, ISO 8583 to the sandbox
 // host) at full load with a closed loop, then at half that rate with an
 // open loop, where it reports the p99 of the gateway's own work: each

@@ -52,7 +52,7 @@ func newCard(t testing.TB, prefix string, length int, last4 string) testCard {
 		free := len(digits) - 5 // a random digit just before the last four
 		for d := byte('0'); d <= '9'; d++ {
 			digits[free] = d
-			if luhnValid(string(digits)) {
+			if paygate.ValidPAN(string(digits)) {
 				return testCard{pan: string(digits), expiry: "301231"}
 			}
 		}

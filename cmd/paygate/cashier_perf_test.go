@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -15,10 +17,10 @@ import (
 
 // TestCashierPagePerf measures the payer page's server answer at a fixed
 // arrival rate (open loop: a request leaves every 1/rate s whatever the
-// previous ones do), as docs/performance.md reports. It runs only with
-// PAYGATE_PERF=1:
+// previous ones do), as docs/performance.md reports. It is built only with
+// the harness tag and runs only with PAYGATE_PERF=1:
 //
-//	PAYGATE_PERF=1 go test ./cmd/paygate -run TestCashierPagePerf -v
+//	PAYGATE_PERF=1 go test -tags harness ./cmd/paygate -run TestCashierPagePerf -v
 //
 // PAYGATE_PERF_CASHIER_RATE (default 100/s) and _SECONDS (default 15)
 // change the load.

@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -16,7 +18,7 @@ import (
 // rate bounds any gateway's orders per second here, whatever its code
 // (docs/performance.md uses it for e-CNY, whose SM2 limit sits above it).
 //
-//	go test ./cmd/paygate -run '^$' -bench LoopbackHTTPCeiling -benchtime 5s
+//	go test -tags harness ./cmd/paygate -run '^$' -bench LoopbackHTTPCeiling -benchtime 5s
 func BenchmarkLoopbackHTTPCeiling(b *testing.B) {
 	body := strings.Repeat("x", 512) // about an order request's size
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

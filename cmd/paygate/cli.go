@@ -3,17 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/paygate-cn/paygate/config"
-	"github.com/paygate-cn/paygate/gateway"
+	"github.com/paygate-cn/paygate/internal/apiclient"
 	"github.com/paygate-cn/paygate/store"
 )
 
@@ -54,7 +51,7 @@ func api(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if keyID == "" || secret == "" {
 		return fmt.Errorf("set PAYGATE_KEY_ID and PAYGATE_SECRET (serve prints the sandbox ones)")
 	}
-	resp, err := SignedRequest(ctx, http.DefaultClient, base, keyID, secret, method, path, body, idem)
+	resp, err := apiclient.Do(ctx, http.DefaultClient, base, keyID, secret, method, path, body, idem)
 	if err != nil {
 		return err
 	}
@@ -69,25 +66,6 @@ func api(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	return nil
-}
-
-// SignedRequest sends a request signed as the README's API section
-// (Signing) requires.
-func SignedRequest(ctx context.Context, hc *http.Client, base, keyID, secret, method, path string, body []byte, idem string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, 16)
-	rand.Read(nonce)
-	req.Header.Set("Authorization", gateway.AuthorizationHeader(keyID, secret, method, req.URL.RequestURI(), time.Now(), hex.EncodeToString(nonce), body))
-	if len(body) > 0 {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if idem != "" {
-		req.Header.Set("Idempotency-Key", idem)
-	}
-	return hc.Do(req)
 }
 
 func migrate(ctx context.Context, getenv func(string) string, out io.Writer) error {

@@ -4,11 +4,13 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/paygate-cn/paygate/internal/webhookrecv"
 )
 
 // The event API shows delivery attempts and redelivers on request.
 func TestEventDeliveryAPI(t *testing.T) {
-	rcv := &webhookReceiver{Secrets: []string{stormWebhookSecret}}
+	rcv := &webhookrecv.Receiver{Secrets: []string{stormWebhookSecret}}
 	hook := httptest.NewServer(rcv)
 	defer hook.Close()
 	schema := "events_" + randSuffix()

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "webhooks":
 		return webhooks(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
-		return bench(ctx, args[1:], getenv, stdout)
+		return runBench(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway"
 	"github.com/paygate-cn/paygate/gateway/apitest"
+	"github.com/paygate-cn/paygate/internal/apiclient"
 )
 
 const (
@@ -173,7 +175,7 @@ func (c *client) do(method, path, template string, body any, idem string) respon
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	resp, err := SignedRequest(context.Background(), hc, c.base, keyID, secret, method, path, b, idem)
+	resp, err := apiclient.Do(context.Background(), hc, c.base, keyID, secret, method, path, b, idem)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -658,4 +660,15 @@ func TestHealthMetricsOpenAPI(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

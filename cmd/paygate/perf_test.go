@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -23,9 +25,10 @@ import (
 )
 
 // TestPerformance is the callback and webhook harness (PostgreSQL + Redis).
-// It runs only with PAYGATE_PERF=1 and logs its figures:
+// It is built only with the harness tag, runs only with PAYGATE_PERF=1 and
+// logs its figures:
 //
-//	PAYGATE_PERF=1 go test ./cmd/paygate -run TestPerformance -v
+//	PAYGATE_PERF=1 go test -tags harness ./cmd/paygate -run TestPerformance -v
 func TestPerformance(t *testing.T) {
 	if os.Getenv("PAYGATE_PERF") == "" {
 		t.Skip("set PAYGATE_PERF=1 to run the performance harness")

@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -20,6 +22,8 @@ import (
 
 // Helpers for tests that run paygate, Redis and the channel simulators as
 // separate operating-system processes, so that a crash is a real SIGKILL.
+// Like the performance harnesses, they are built only with the harness tag
+// (README, "The two commands").
 
 // buildPaygate compiles this package into a binary in a temporary
 // directory and returns its path. It skips the test when there is no go
@@ -36,17 +40,6 @@ func buildPaygate(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // childEnv is this process's environment without any PAYGATE_ variable,

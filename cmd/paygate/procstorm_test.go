@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/gateway/apitest"
+	"github.com/paygate-cn/paygate/internal/webhookrecv"
 	"github.com/paygate-cn/paygate/store"
 )
 
@@ -154,6 +157,10 @@ func (c *callbackCollector) wait(t *testing.T, n int) []capturedCallback {
 // Then every order succeeded exactly once, with exactly one event; every
 // event reaches the merchant and is recorded delivered; and replays take
 // the Redis fast path again.
+//
+// It is built only with the harness tag, and CI (.ci/run) runs it:
+//
+//	go test -tags harness -run TestProcessStorm ./cmd/paygate
 func TestProcessStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process storm: skipped in -short")
@@ -170,7 +177,7 @@ func TestProcessStorm(t *testing.T) {
 
 	// The merchant: replica victim's deliveries are held (in flight) until
 	// that replica is killed; everything else is verified and acknowledged.
-	rcv := &webhookReceiver{Secrets: []string{stormWebhookSecret}}
+	rcv := &webhookrecv.Receiver{Secrets: []string{stormWebhookSecret}}
 	var hold atomic.Bool
 	hold.Store(true)
 	var held atomic.Int64
@@ -179,7 +186,7 @@ func TestProcessStorm(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == victimPath && hold.Load() {
 			// Reading the body also lets the server notice the sender die.
-			var e receivedEvent
+			var e webhookrecv.Event
 			if b, err := io.ReadAll(r.Body); err == nil && json.Unmarshal(b, &e) == nil {
 				heldIDs.Store(e.ID, true)
 			}

@@ -1,3 +1,5 @@
+//go:build harness
+
 package main
 
 import (
@@ -22,7 +24,8 @@ import (
 )
 
 // TestReconciliationPerformance is the reconciliation harness of
-// docs/performance.md. It runs only when asked: PAYGATE_RECON_PERF=N seeds
+// docs/performance.md. It runs only when asked (built with the harness
+// tag, `go test -tags harness`): PAYGATE_RECON_PERF=N seeds
 // a day of N paid orders on PostgreSQL (with COPY), writes the WeChat bill
 // of that day (N lines), and measures, each in a child process (`paygate
 // recon run --bill`, `paygate statement`), the wall time and the peak RSS

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/channels/sandbox"
 	acquirersb "github.com/paygate-cn/paygate/channels/sandbox/acquirer"
@@ -115,17 +115,7 @@ func StartSandbox(o SandboxOptions) (_ *Sandbox, err error) {
 
 	// The acquirer host speaks ISO 8583 over TCP, so it listens on a
 	// loopback port of its own rather than under /sandbox.
-	var acqKeys struct {
-		MACKey []byte `json:"mac_key"`
-	}
-	if err = sandbox.Persisted(keyDir, "acquirer", &acqKeys, func() error {
-		acqKeys.MACKey = make([]byte, 16)
-		_, err := rand.Read(acqKeys.MACKey)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	acq, err := acquirersb.New(acquirersb.Options{MACKey: acqKeys.MACKey, Now: o.Now})
+	acq, err := acquirersb.New(acquirersb.Options{KeyDir: keyDir, Now: o.Now})
 	if err != nil {
 		return nil, fmt.Errorf("acquirer sandbox: %w", err)
 	}

@@ -22,6 +22,7 @@
 package acquirer
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -41,8 +42,12 @@ import (
 
 // Options configure a Host.
 type Options struct {
-	// MACKey is the double-length 3DES key shared with the clients.
+	// MACKey is the double-length 3DES key shared with the clients; when
+	// nil, one is generated, and kept in KeyDir when that is set.
 	MACKey []byte
+	// KeyDir keeps a generated MAC key across restarts
+	// (KeyDir/acquirer.json); empty: a fresh key at every start.
+	KeyDir string
 	// Now is the host's clock (business day, RRNs); default time.Now.
 	Now paygate.Clock
 	// HangFor is how long a 1111 card "enters its PIN" before the answer;
@@ -143,6 +148,19 @@ func (h *Host) SetClock(now paygate.Clock) { h.clock.Store(&now) }
 
 // New builds a host. It does not listen yet.
 func New(opts Options) (*Host, error) {
+	if opts.MACKey == nil {
+		var k struct {
+			MACKey []byte `json:"mac_key"`
+		}
+		if err := sandbox.Persisted(opts.KeyDir, "acquirer", &k, func() error {
+			k.MACKey = make([]byte, 16)
+			_, err := rand.Read(k.MACKey)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		opts.MACKey = k.MACKey
+	}
 	mac, err := iso.NewMACKey(opts.MACKey)
 	if err != nil {
 		return nil, err
@@ -393,7 +411,7 @@ func (h *Host) authorize(m *iso8583.Message, mti, kind string) *iso8583.Message 
 	answer := true
 	scenario := sandbox.ScenarioOf(pan)
 	switch {
-	case !luhn(pan):
+	case !paygate.ValidPAN(pan):
 		rc = iso.RCInvalidCard
 	case !okAmount:
 		rc = iso.RCInvalidAmount
@@ -601,25 +619,4 @@ func (h *Host) reverse(m *iso8583.Message, mti string) *iso8583.Message {
 	orig.Status = StatusReversed
 	orig.Reversals++
 	return reply(m, mti, iso.RCApproved)
-}
-
-func luhn(pan string) bool {
-	if len(pan) < 13 || len(pan) > 19 {
-		return false
-	}
-	sum, double := 0, false
-	for i := len(pan) - 1; i >= 0; i-- {
-		d := int(pan[i] - '0')
-		if d < 0 || d > 9 {
-			return false
-		}
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }

@@ -1,4 +1,4 @@
-package acquirer
+package cardinput
 
 import (
 	"encoding/hex"
@@ -7,7 +7,9 @@ import (
 	"github.com/paygate-cn/paygate"
 )
 
-// maxICC is the largest field 55 the spec carries.
+// maxICC is the most ICC data an acquirer's ISO 8583 field 55 carries
+// (docs/channels/acquirer.md); longer input is refused here, before
+// anything is written.
 const maxICC = 255
 
 // EMV tags read by ParseEMV.
@@ -72,7 +74,7 @@ func ParseEMV(hexTLV string) (paygate.CardData, error) {
 	if pan == "" {
 		return paygate.CardData{}, emvError("card.emv carries no PAN (tag 5A or 57)")
 	}
-	if !validPAN(pan) {
+	if !paygate.ValidPAN(pan) {
 		return paygate.CardData{}, emvError("card.emv PAN is not a valid card number (13-19 digits, Luhn)")
 	}
 	switch {
@@ -180,25 +182,4 @@ func parseTrack2(b []byte) (pan, expiry string) {
 		return "", ""
 	}
 	return s[:i], s[i+1 : i+5]
-}
-
-// validPAN checks 13-19 digits and the Luhn check digit.
-func validPAN(pan string) bool {
-	if len(pan) < 13 || len(pan) > 19 || !digits(pan) {
-		return false
-	}
-	sum := 0
-	double := false
-	for i := len(pan) - 1; i >= 0; i-- {
-		d := int(pan[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }
