@@ -256,13 +256,13 @@ type ReconciliationStore interface {
 	// recorded. Returns EPARAMINVALID for a bad cursor.
 	Discrepancies(ctx context.Context, f DiscrepancyFilter) ([]*Discrepancy, string, error)
 
-	// Discrepancy returns one, scoped to merchantID ("" = any).
-	// Returns ENOTFOUND if it does not exist.
+	// Discrepancy returns one of merchantID's discrepancies.
+	// Returns ENOTFOUND if it does not exist or belongs to another merchant.
 	Discrepancy(ctx context.Context, merchantID, id string) (*Discrepancy, error)
 
-	// ResolveDiscrepancy accepts an open discrepancy with a note.
-	// Returns ENOTFOUND if it does not exist for merchantID ("" = any),
-	// EINVALIDSTATE if it is not open.
+	// ResolveDiscrepancy accepts one of merchantID's open discrepancies
+	// with a note. Returns ENOTFOUND if it does not exist or belongs to
+	// another merchant, EINVALIDSTATE if it is not open.
 	ResolveDiscrepancy(ctx context.Context, merchantID, id, note string) (*Discrepancy, error)
 
 	// ReconTxns streams paygate's side of a provider between from and to:

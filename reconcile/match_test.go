@@ -342,6 +342,9 @@ func TestOutcomes(t *testing.T) {
 		if _, err := f.db.ResolveDiscrepancy(ctx, "m_1", mine[0].ID, "ok"); paygate.ErrorCode(err) != paygate.ENOTFOUND {
 			t.Fatalf("other merchant resolved: %v", err)
 		}
+		if _, err := f.db.ResolveDiscrepancy(ctx, "", mine[0].ID, "ok"); paygate.ErrorCode(err) != paygate.ENOTFOUND {
+			t.Fatalf("an empty merchant id resolved: %v", err)
+		}
 		d, err := f.db.ResolveDiscrepancy(ctx, "m_2", mine[0].ID, "the channel's contract changed on the 1st")
 		if err != nil || d.Resolution != paygate.ResolutionAccepted || d.Note == "" {
 			t.Fatalf("resolve: %+v %v", d, err)

@@ -16,10 +16,13 @@
 // Decisions:
 //
 //   - A read for a merchant always names it: MerchantOrder, MerchantRefund,
-//     Event, EventDelivery and Redeliver add merchant_id to the WHERE clause,
-//     so an empty merchant id finds nothing rather than everything. Reads
-//     made for paygate itself (callbacks, background jobs, reconciliation)
-//     say so by name: OrderByID, RefundByID.
+//     Event, EventDelivery, Redeliver, Discrepancy and ResolveDiscrepancy
+//     add merchant_id to the WHERE clause, so an empty merchant id finds
+//     nothing rather than everything. Reads made for paygate itself
+//     (callbacks, background jobs, reconciliation) say so by name:
+//     OrderByID, RefundByID. (A reconciliation run belongs to no merchant:
+//     Reconciliation and Reconciliations with a merchant id give that
+//     merchant's share of the counts, without one the whole run's.)
 //   - Every order status change is a compare-and-set: UPDATE ... WHERE id = ?
 //     AND status IN (expected) RETURNING. The event the change produces is
 //     inserted in the same transaction, only if the update applied, so the

@@ -337,16 +337,11 @@ func (db *DB) Discrepancies(ctx context.Context, f paygate.DiscrepancyFilter) ([
 		func(d *paygate.Discrepancy) string { return d.ID })
 }
 
-// Discrepancy returns one, scoped to merchantID ("" = any).
-// Returns ENOTFOUND if it does not exist.
+// Discrepancy returns one of merchantID's discrepancies.
+// Returns ENOTFOUND if it does not exist or belongs to another merchant.
 func (db *DB) Discrepancy(ctx context.Context, merchantID, id string) (*paygate.Discrepancy, error) {
-	q := "SELECT " + discrepancyColumns + " FROM reconciliation_discrepancies WHERE id = ?"
-	args := []any{id}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
-	d, err := scanDiscrepancy(db.queryRow(ctx, q, args...))
+	d, err := scanDiscrepancy(db.queryRow(ctx, "SELECT "+discrepancyColumns+
+		" FROM reconciliation_discrepancies WHERE id = ? AND merchant_id = ?", id, merchantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, paygate.Errorf(paygate.ENOTFOUND, "no such discrepancy: %s", id)
 	}
@@ -356,17 +351,13 @@ func (db *DB) Discrepancy(ctx context.Context, merchantID, id string) (*paygate.
 	return d, nil
 }
 
-// ResolveDiscrepancy accepts an open discrepancy with a note.
-// Returns ENOTFOUND if it does not exist for merchantID ("" = any),
-// EINVALIDSTATE if it is not open.
+// ResolveDiscrepancy accepts one of merchantID's open discrepancies with a
+// note. Returns ENOTFOUND if it does not exist or belongs to another
+// merchant, EINVALIDSTATE if it is not open.
 func (db *DB) ResolveDiscrepancy(ctx context.Context, merchantID, id, note string) (*paygate.Discrepancy, error) {
-	q := "UPDATE reconciliation_discrepancies SET resolution = ?, note = ?, resolved_at = ? WHERE id = ? AND resolution = ?"
-	args := []any{string(paygate.ResolutionAccepted), note, db.ts(db.nowTime()), id, string(paygate.ResolutionOpen)}
-	if merchantID != "" {
-		q += " AND merchant_id = ?"
-		args = append(args, merchantID)
-	}
-	res, err := db.w.ExecContext(ctx, db.rebind(q), args...)
+	const q = "UPDATE reconciliation_discrepancies SET resolution = ?, note = ?, resolved_at = ? WHERE id = ? AND resolution = ? AND merchant_id = ?"
+	res, err := db.w.ExecContext(ctx, db.rebind(q), string(paygate.ResolutionAccepted), note, db.ts(db.nowTime()), id,
+		string(paygate.ResolutionOpen), merchantID)
 	if err != nil {
 		return nil, fmt.Errorf("store: resolve discrepancy: %w", err)
 	}

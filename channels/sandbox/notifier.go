@@ -152,3 +152,44 @@ func pooledTransport() *http.Transport {
 	t.MaxIdleConnsPerHost = 64
 	return t
 }
+
+// Timers runs a simulator's delayed actions (a confirmation after
+// ConfirmDelay, a refund after RefundDelay) and owns them: Stop cancels the
+// ones not started and waits for the ones running, so none outlives the
+// simulator's Close.
+type Timers struct {
+	mu      sync.Mutex
+	stopped bool
+	timers  []*time.Timer
+	running sync.WaitGroup
+}
+
+// After runs f after d, unless Stop comes first.
+func (t *Timers) After(d time.Duration, f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	t.running.Add(1)
+	t.timers = append(t.timers, time.AfterFunc(d, func() {
+		defer t.running.Done()
+		f()
+	}))
+}
+
+// Stop cancels what has not started and waits for what has. The caller
+// must not hold a lock the actions take.
+func (t *Timers) Stop() {
+	t.mu.Lock()
+	t.stopped = true
+	timers := t.timers
+	t.timers = nil
+	t.mu.Unlock()
+	for _, tm := range timers {
+		if tm.Stop() {
+			t.running.Done()
+		}
+	}
+	t.running.Wait()
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html"
 	"net/http"
-	"time"
 
 	"github.com/paygate-cn/paygate/channels/sandbox"
 )
@@ -75,11 +74,11 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) {
 	switch sc {
 	case sandbox.ConfirmLater:
 		t.ConfirmAt = s.now().Add(sandbox.ConfirmDelay)
-		s.timers = append(s.timers, time.AfterFunc(sandbox.ConfirmDelay, func() {
+		s.timers.After(sandbox.ConfirmDelay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.confirm(t)
-		}))
+		})
 	case sandbox.NeverConfirm:
 	default:
 		s.pay(t)

@@ -213,11 +213,11 @@ func (s *Server) tradePay(w http.ResponseWriter, key string, q *request) {
 	switch sc {
 	case sandbox.ConfirmLater:
 		t.ConfirmAt = t.Created.Add(sandbox.ConfirmDelay)
-		s.timers = append(s.timers, time.AfterFunc(sandbox.ConfirmDelay, func() {
+		s.timers.After(sandbox.ConfirmDelay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.confirm(t)
-		}))
+		})
 	case sandbox.NeverConfirm:
 	default:
 		s.pay(t)

@@ -74,7 +74,7 @@ type Server struct {
 	qrs       map[string]*qrOrder // by qr_code
 	cancelled map[string]bool     // out_trade_no cancelled or closed before any trade existed
 	seq       int
-	timers    []*time.Timer
+	timers    sandbox.Timers
 }
 
 type trade struct {
@@ -204,11 +204,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		s.mu.Lock()
-		for _, t := range s.timers {
-			t.Stop()
-		}
-		s.mu.Unlock()
+		s.timers.Stop()
 		if s.ownNotifier {
 			s.notifier.Close()
 		}

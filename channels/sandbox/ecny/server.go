@@ -63,7 +63,7 @@ type Server struct {
 	byCode  map[string]*trade  // by code_url
 	refunds map[string]*refund // by out_refund_no
 	seq     int64
-	timers  []*time.Timer
+	timers  sandbox.Timers
 	adjust  sandbox.BillAdjustments // waiting for their day's next bill
 
 	done      chan struct{}
@@ -194,11 +194,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
-		s.mu.Lock()
-		for _, t := range s.timers {
-			t.Stop()
-		}
-		s.mu.Unlock()
+		s.timers.Stop()
 		if s.ownNotifier {
 			s.notifier.Close()
 		}

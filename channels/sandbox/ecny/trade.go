@@ -112,13 +112,13 @@ func (s *Server) succeed(t *trade, at time.Time) {
 // confirmLater lets the payer confirm after sandbox.ConfirmDelay; call with
 // s.mu held.
 func (s *Server) confirmLater(t *trade) {
-	s.timers = append(s.timers, time.AfterFunc(sandbox.ConfirmDelay, func() {
+	s.timers.After(sandbox.ConfirmDelay, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if t.TradeStatus == api.TradePaying {
 			s.succeed(t, s.now())
 		}
-	}))
+	})
 }
 
 // settle applies what time has decided: a 1111 payer confirmed, a QR
@@ -301,11 +301,11 @@ func (s *Server) refund(body json.RawMessage) reply {
 		url = t.notifyURL
 	}
 	if s.opts.RefundDelay > 0 {
-		s.timers = append(s.timers, time.AfterFunc(s.opts.RefundDelay, func() {
+		s.timers.After(s.opts.RefundDelay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.refunded(rf, s.now(), url)
-		}))
+		})
 		return ok(rf.RefundInfo)
 	}
 	s.refunded(rf, now, url)

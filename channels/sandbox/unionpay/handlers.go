@@ -173,11 +173,11 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request, f map[string]st
 	switch t.scenario {
 	case sandbox.ConfirmLater:
 		t.confirmAt = now.Add(sandbox.ConfirmDelay)
-		s.timers = append(s.timers, time.AfterFunc(sandbox.ConfirmDelay, func() {
+		s.timers.After(sandbox.ConfirmDelay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.settle(t)
-		}))
+		})
 	case sandbox.NeverConfirm:
 	case sandbox.Decline:
 		t.state, respCode = up.RespInsufficient, up.RespInsufficient
@@ -315,11 +315,11 @@ func (s *Server) refund(w http.ResponseWriter, f map[string]string, amt int64) {
 	// 00 to a refund means accepted; the outcome is the notify (and the
 	// query's origRespCode), at once or after Options.RefundDelay.
 	if s.opts.RefundDelay > 0 {
-		s.timers = append(s.timers, time.AfterFunc(s.opts.RefundDelay, func() {
+		s.timers.After(s.opts.RefundDelay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.refunded(t, s.now())
-		}))
+		})
 	} else {
 		s.refunded(t, now)
 	}

@@ -75,7 +75,7 @@ type Server struct {
 	seen   map[string]bool // payment codes / cards whose first call was spent
 	seq    int64
 	ledger []ledgerEntry
-	timers []*time.Timer
+	timers sandbox.Timers
 }
 
 // txn is one transaction the platform knows.
@@ -206,10 +206,8 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	close(s.done)
-	for _, t := range s.timers {
-		t.Stop()
-	}
 	s.mu.Unlock()
+	s.timers.Stop() // outside s.mu: a running action takes it
 	if s.ownNotif {
 		s.notifier.Close()
 	}

@@ -115,11 +115,11 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		s.notify(url, "REFUND.SUCCESS", "退款成功", "refund", s.refundNotice(f), 1)
 	}
 	if s.opts.RefundDelay > 0 {
-		s.timers = append(s.timers, time.AfterFunc(s.opts.RefundDelay, func() {
+		s.timers.After(s.opts.RefundDelay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			succeed()
-		}))
+		})
 	} else {
 		succeed()
 	}

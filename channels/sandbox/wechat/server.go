@@ -94,7 +94,7 @@ type Server struct {
 	refunds map[string]*refund // by out_refund_no
 	bills   map[string][]byte  // download token → bill file
 	adjust  sandbox.BillAdjustments
-	timers  []*time.Timer
+	timers  sandbox.Timers
 }
 
 // New generates the platform and merchant key pairs and returns a server.
@@ -257,11 +257,7 @@ func (k *keyFile) generate(now paygate.Clock) error {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
-		s.mu.Lock()
-		for _, t := range s.timers {
-			t.Stop()
-		}
-		s.mu.Unlock()
+		s.timers.Stop() // outside s.mu: a running action takes it
 		if s.ownNotifier {
 			s.notifier.Close()
 		}

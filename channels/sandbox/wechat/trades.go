@@ -179,13 +179,13 @@ func (s *Server) codePay(w http.ResponseWriter, r *http.Request) {
 	case sandbox.ConfirmLater:
 		t.state, t.stateDesc = stateUserPaying, "用户支付中"
 		t.confirmAt = s.now().Add(sandbox.ConfirmDelay)
-		s.timers = append(s.timers, time.AfterFunc(sandbox.ConfirmDelay, func() {
+		s.timers.After(sandbox.ConfirmDelay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if t.state == stateUserPaying {
 				s.paidLocked(t, 1)
 			}
-		}))
+		})
 	case sandbox.NeverConfirm:
 		t.state, t.stateDesc = stateUserPaying, "用户支付中"
 	case sandbox.Decline:
