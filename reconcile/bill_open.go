@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bufio"
 	"compress/gzip"
+	"crypto/sha1"
+	"encoding/hex"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +18,36 @@ import (
 type BillReadCloser interface {
 	BillReader
 	io.Closer
+}
+
+// OpenBillFile opens the bill file at path as OpenBill does, for a run:
+// the raw file's SHA-1 (the run's bill_sha1, docs/reconciliation.md) is
+// computed first, so that the run records which file it matched. It is
+// what `paygate recon run --bill FILE` reads.
+func OpenBillFile(kind, path, account string, day time.Time) (*Bill, error) {
+	sum, err := fileSHA1(path)
+	if err != nil {
+		return nil, err
+	}
+	br, err := OpenBill(kind, path, account, day)
+	if err != nil {
+		return nil, err
+	}
+	return &Bill{Reader: br, SHA1: sum, Close: br.Close}, nil
+}
+
+// fileSHA1 returns the hex SHA-1 of the file at path.
+func fileSHA1(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // OpenBill opens the bill at path as a kind's bill (paygate.KindWeChat,

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -264,5 +266,41 @@ func TestOpenBillGzip(t *testing.T) {
 	lines, err := readAll(t, r)
 	if err != nil || len(lines) != 4 {
 		t.Fatalf("%d lines, %v", len(lines), err)
+	}
+}
+
+// TestOpenBillFile: a run's bill from a file carries the raw file's SHA-1
+// and reads like OpenBill's; a missing file is an error before any read.
+func TestOpenBillFile(t *testing.T) {
+	path := filepath.Join("testdata", "acquirer_20261121.csv")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha1.Sum(raw)
+	b, err := OpenBillFile(paygate.KindAcquirer, path, "", day(2026, 11, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.SHA1 != hex.EncodeToString(want[:]) {
+		t.Fatalf("SHA1 = %s, want %x", b.SHA1, want)
+	}
+	n := 0
+	for {
+		_, err := b.Reader.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no lines read")
+	}
+	if _, err := OpenBillFile(paygate.KindAcquirer, filepath.Join("testdata", "no-such-file"), "", day(2026, 11, 21)); err == nil {
+		t.Fatal("a missing file opened")
 	}
 }

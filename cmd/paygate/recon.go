@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,35 +51,13 @@ func sortedIDs(specs map[string]paygate.ProviderSpec) []string {
 	return ids
 }
 
-// openBillFile opens a bill file for a provider and day, hashing the raw
-// file as it is read for the run's bill_sha1.
+// openBillFile opens a bill file for a provider and day (--bill FILE).
 func openBillFile(kind, account, path, day string) (*reconcile.Bill, error) {
 	start, err := paygate.ParseDay(day)
 	if err != nil {
 		return nil, err
 	}
-	sum, err := fileSHA1(path)
-	if err != nil {
-		return nil, err
-	}
-	br, err := reconcile.OpenBill(kind, path, account, start)
-	if err != nil {
-		return nil, err
-	}
-	return &reconcile.Bill{Reader: br, SHA1: sum, Close: br.Close}, nil
-}
-
-func fileSHA1(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha1.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return reconcile.OpenBillFile(kind, path, account, start)
 }
 
 // reconService builds the reconciliation service over db: repairs go
