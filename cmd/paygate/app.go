@@ -285,6 +285,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 // "server"): headers, the whole request with its body, the answer (longer
 // than the longest wait_seconds) and the idle time between keep-alive
 // requests.
+// serveUntil serves l with srv until ctx ends (the server is then closed)
+// or Serve fails; the goroutine closing it is waited for before returning.
+func serveUntil(ctx context.Context, srv *http.Server, l net.Listener) error {
+	var closer sync.WaitGroup
+	served := make(chan struct{})
+	closer.Go(func() {
+		select {
+		case <-ctx.Done():
+			srv.Close()
+		case <-served:
+		}
+	})
+	defer closer.Wait()
+	defer close(served)
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 func newHTTPServer(t config.Server, h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,

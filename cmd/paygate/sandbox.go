@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -232,22 +230,7 @@ func runSandbox(ctx context.Context, getenv func(string) string, out io.Writer) 
 		ReadHeaderTimeout: config.DefaultReadHeaderTimeout, ReadTimeout: config.DefaultReadTimeout,
 		WriteTimeout: config.DefaultWriteTimeout, IdleTimeout: config.DefaultIdleTimeout,
 	}, e)
-	// Closing on ctx runs beside Serve and is waited for before returning.
-	var closer sync.WaitGroup
-	served := make(chan struct{})
-	closer.Go(func() {
-		select {
-		case <-ctx.Done():
-			srv.Close()
-		case <-served:
-		}
-	})
-	defer closer.Wait()
-	defer close(served)
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntil(ctx, srv, l)
 }
 
 // PrintSummary prints each simulator's base URL and ids, and where the

@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/paygate-cn/paygate/config"
 	"github.com/paygate-cn/paygate/internal/webhookrecv"
@@ -47,24 +44,12 @@ func webhooks(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	rcv := &webhookrecv.Receiver{Secrets: secrets, Out: stdout}
-	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(config.Server{
+		ReadHeaderTimeout: config.DefaultReadHeaderTimeout, ReadTimeout: config.DefaultReadTimeout,
+		WriteTimeout: config.DefaultWriteTimeout, IdleTimeout: config.DefaultIdleTimeout,
+	}, rcv)
 	fmt.Fprintf(stdout, "listening for webhooks on http://%s/ (point the merchant's webhook_url, or PAYGATE_SANDBOX_WEBHOOK_URL, here)\n", l.Addr())
-	// Closing on ctx runs beside Serve and is waited for before returning.
-	var closer sync.WaitGroup
-	served := make(chan struct{})
-	closer.Go(func() {
-		select {
-		case <-ctx.Done():
-			srv.Close()
-		case <-served:
-		}
-	})
-	defer closer.Wait()
-	defer close(served)
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntil(ctx, srv, l)
 }
 
 type stringList []string
