@@ -130,27 +130,33 @@ func (c *channel) observe(op, outcome int, start time.Time) {
 	(*o).Observe(d)
 }
 
-func (c *channel) result(op int, start time.Time, res *paygate.Result, err error) (*paygate.Result, error) {
+// callOutcome is the outcome of a call that answered (o, err); answered
+// is false for a nil result without an error.
+func callOutcome(answered bool, o paygate.Outcome, err error) int {
 	switch {
 	case err != nil:
-		c.observe(op, errorOutcome(err), start)
-	case res == nil:
-		c.observe(op, outcomeError, start)
-	default:
-		c.observe(op, outcomeIndex(res.Outcome), start)
+		return errorOutcome(err)
+	case !answered:
+		return outcomeError
 	}
+	return outcomeIndex(o)
+}
+
+func (c *channel) result(op int, start time.Time, res *paygate.Result, err error) (*paygate.Result, error) {
+	var o paygate.Outcome
+	if res != nil {
+		o = res.Outcome
+	}
+	c.observe(op, callOutcome(res != nil, o, err), start)
 	return res, err
 }
 
 func (c *channel) refundResult(op int, start time.Time, res *paygate.RefundResult, err error) (*paygate.RefundResult, error) {
-	switch {
-	case err != nil:
-		c.observe(op, errorOutcome(err), start)
-	case res == nil:
-		c.observe(op, outcomeError, start)
-	default:
-		c.observe(op, outcomeIndex(res.Outcome), start)
+	var o paygate.Outcome
+	if res != nil {
+		o = res.Outcome
 	}
+	c.observe(op, callOutcome(res != nil, o, err), start)
 	return res, err
 }
 
