@@ -17,7 +17,7 @@ import (
 )
 
 // genuine returns a real callback from the simulator.
-func genuine(t *testing.T, e *env) delivery {
+func genuine(t testing.TB, e *env) delivery {
 	t.Helper()
 	if _, err := e.client.Pay(context.Background(), authCodeReq("134567890123456789")); err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ type env struct {
 
 // newEnv starts a simulator mounted under /sandbox/wechat on a real HTTP
 // server, a callback receiver, and a client pointed at the simulator.
-func newEnv(t *testing.T, timeout, hangFor time.Duration) *env {
+func newEnv(t testing.TB, timeout, hangFor time.Duration) *env {
 	t.Helper()
 	e := &env{clock: newClock(), received: make(chan delivery, 64)}
 	mux := http.NewServeMux()
@@ -80,7 +80,7 @@ func newEnv(t *testing.T, timeout, hangFor time.Duration) *env {
 	return e
 }
 
-func (e *env) newClient(t *testing.T, cred map[string]string, timeout time.Duration) *Client {
+func (e *env) newClient(t testing.TB, cred map[string]string, timeout time.Duration) *Client {
 	t.Helper()
 	c, err := New(paygate.ProviderSpec{ID: "wechat", Kind: "wechat", BaseURL: e.base, Credentials: cred, Timeout: timeout})
 	if err != nil {
@@ -91,7 +91,7 @@ func (e *env) newClient(t *testing.T, cred map[string]string, timeout time.Durat
 }
 
 // next waits for the next callback.
-func (e *env) next(t *testing.T) delivery {
+func (e *env) next(t testing.TB) delivery {
 	t.Helper()
 	select {
 	case d := <-e.received:
