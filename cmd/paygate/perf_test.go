@@ -10,13 +10,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/callbacks"
 	"github.com/paygate-cn/paygate/callbacks/webhookurl"
@@ -26,7 +30,10 @@ import (
 
 // TestPerformance is the callback and webhook harness (PostgreSQL + Redis).
 // It is built only with the harness tag, runs only with PAYGATE_PERF=1 and
-// logs its figures:
+// logs its figures: first-time callbacks against pgbench's single-row
+// inserts, with the CPU (machine and process) and allocations per
+// callback; duplicates; outbox dispatch; and last PostgreSQL alone doing
+// the callbacks' statements (docs/performance.md):
 //
 //	PAYGATE_PERF=1 go test -tags harness ./cmd/paygate -run TestPerformance -v
 func TestPerformance(t *testing.T) {
@@ -77,11 +84,25 @@ func TestPerformance(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("PAYGATE_PERF_SENDERS")); err == nil && v > 0 {
 		senders = v
 	}
+	meter := startCPUMeter()
+	proc0, procOK := processCPU()
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
 	first := send(n, senders, func(i int) capturedCallback { return cbs[i] })
+	perCallback, idle, metered := meter.per(int64(n))
+	proc1, _ := processCPU()
+	runtime.ReadMemStats(&mem1)
 	pprof.StopCPUProfile()
 	dup := send(4*n, 16, func(i int) capturedCallback { return cbs[i%n] })
 	inserts := pgbenchInserts(t)
 	t.Logf("first-time callbacks applied: %.0f/s; pgbench single-row inserts: %.0f/s (ratio %.0f%%)", first, inserts, 100*first/inserts)
+	if metered {
+		t.Logf("machine CPU per first-time callback: %v (idle %.0f%% of the phase)", perCallback, 100*idle)
+	}
+	t.Logf("allocations per first-time callback (gateway and senders): %d, %d bytes", (mem1.Mallocs-mem0.Mallocs)/uint64(n), (mem1.TotalAlloc-mem0.TotalAlloc)/uint64(n))
+	if procOK {
+		t.Logf("this process's CPU (gateway and senders) per first-time callback: %v", (proc1-proc0)/time.Duration(n))
+	}
 	t.Logf("duplicate callbacks answered: %.0f/s", dup)
 
 	// Outbox dispatch: the n events written above, to a local receiver.
@@ -122,6 +143,15 @@ func TestPerformance(t *testing.T) {
 	if ev.Status != paygate.DeliveryDelivered {
 		t.Errorf("event not delivered: %+v", ev)
 	}
+
+	// PostgreSQL alone doing a callback's statements, with the gateway
+	// idle: the bound no gateway on this machine can pass. Last, as its
+	// clones and events would change what the phases above see.
+	pgOne, _ := pgbenchCallbackRate(t, schema, 1)
+	pgBatched, pgCPU := pgbenchCallbackRate(t, schema, 16)
+	t.Logf("PostgreSQL alone doing the callbacks' reads and writes (pgbench, 16 clients): %.0f/s = %.0f%% of pgbench's inserts "+
+		"with a commit per callback, %.0f/s = %.0f%% with 16 callbacks per commit, the machine's CPU %v per callback",
+		pgOne, 100*pgOne/inserts, pgBatched, 100*pgBatched/inserts, pgCPU)
 }
 
 // pgbenchInserts runs pgbench for 10 s of single-row inserts into a scratch
@@ -158,4 +188,64 @@ func runPgbench(t *testing.T, args ...string) float64 {
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return tps
+}
+
+// pgbenchCallbackRate runs pgbench doing only what PostgreSQL does for a
+// first-time callback, in the gateway's own schema: the order read by id,
+// then the transition to succeeded with its outbox event in one
+// statement, as the gateway writes them. perTx callbacks share a
+// transaction, as concurrent callbacks share the statement pipeline's
+// batches. The orders are pending clones of a paid order, picked at
+// random. It returns callbacks per second and the machine's CPU per
+// callback (PostgreSQL, pgbench and the kernel; zero where unmeasured).
+func pgbenchCallbackRate(t *testing.T, schema string, perTx int) (rate float64, cpu time.Duration) {
+	t.Helper()
+	const clones, clients, seconds = 320000, 16, 10
+	s := pgx.Identifier{schema}.Sanitize()
+	conn, err := pgx.Connect(t.Context(), postgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var templateID, mid, data string
+	if err := conn.QueryRow(t.Context(), "SELECT o.id, o.merchant_id, e.data::text FROM "+s+".orders o JOIN "+s+
+		".events e ON e.order_id = o.id WHERE e.type = 'order.succeeded' AND o.id NOT LIKE 'ord_cbb%' LIMIT 1").
+		Scan(&templateID, &mid, &data); err != nil {
+		t.Fatalf("template order: %v", err)
+	}
+	// Fresh pending clones, once per schema: each callback below updates
+	// one (a random pick may find one already paid; its update writes
+	// the row all the same). Each client picks from a range of its own,
+	// so no two transactions wait on each other's rows.
+	if _, err := conn.Exec(t.Context(), "INSERT INTO "+s+".orders SELECT r.* FROM "+s+".orders t "+
+		"CROSS JOIN generate_series(1, $2::int) g CROSS JOIN LATERAL jsonb_populate_record(t, jsonb_build_object("+
+		"'id', 'ord_cbb' || g, 'merchant_order_no', 'cbb' || g, 'status', 'pending', 'paid_at', NULL, "+
+		"'channel_trade_no', '')) r WHERE t.id = $1 ON CONFLICT DO NOTHING", templateID, clones); err != nil {
+		t.Fatalf("cloning orders: %v", err)
+	}
+	var b strings.Builder
+	for i := range perTx {
+		fmt.Fprintf(&b, "\\set k%d :client_id * %d + random(1, %d)\n\\set e%d random(1, 9000000000000000)\n",
+			i, clones/clients, clones/clients, i)
+	}
+	b.WriteString("BEGIN;\n")
+	for i := range perTx {
+		fmt.Fprintf(&b, "SELECT * FROM %s.orders WHERE id = 'ord_cbb' || :k%d;\n", s, i)
+		fmt.Fprintf(&b, "WITH u AS (UPDATE %[1]s.orders SET status = 'succeeded', channel_trade_no = '4200000000' || :k%[2]d, "+
+			"paid_at = now(), updated_at = now() WHERE id = 'ord_cbb' || :k%[2]d RETURNING id) "+
+			"INSERT INTO %[1]s.events (id, merchant_id, type, order_id, refund_id, notify_url, data, created_at, "+
+			"delivery_status, attempts, next_attempt_at) SELECT 'evt_cbb' || :e%[2]d, :mid, 'order.succeeded', "+
+			"'ord_cbb' || :k%[2]d, '', '', :data, now(), 'pending', 0, now() FROM u;\n", s, i)
+	}
+	b.WriteString("COMMIT;\n")
+	script := filepath.Join(t.TempDir(), "callback.sql")
+	if err := os.WriteFile(script, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	meter := startCPUMeter()
+	tps := runPgbench(t, "-n", "-c", strconv.Itoa(clients), "-j", "2", "-M", "prepared", "-T", strconv.Itoa(seconds), "-f", script,
+		"-D", "mid="+mid, "-D", "data="+data, postgresURL())
+	rate = tps * float64(perTx)
+	cpu, _, _ = meter.per(int64(rate * seconds))
+	return rate, cpu
 }
