@@ -280,6 +280,10 @@ type ReconciliationStore interface {
 	// in the runs named (provider → run id). fn's argument is reused.
 	StatementLines(ctx context.Context, merchantID string, from, to time.Time, runs map[string]string, fn func(*StatementLine) error) error
 
+	// FailAbandonedReconciliations fails every running run whose lease
+	// has passed, of any provider and day, and returns how many.
+	FailAbandonedReconciliations(ctx context.Context) (int, error)
+
 	// ClaimReconcileJob claims the daily run of a provider and day for
 	// holder until `until`: false when another holder's claim is still
 	// valid or the day is done.

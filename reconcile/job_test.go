@@ -304,3 +304,53 @@ func TestRunRenewsItsLease(t *testing.T) {
 		}
 	})
 }
+
+// TestDailyJobFailsAbandonedManualRuns: a run started by hand whose
+// process died, on a day the job does not run, is failed by the job's
+// next tick, even before the job's time of day; a run that holds its
+// lease is left alone.
+func TestDailyJobFailsAbandonedManualRuns(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, _ *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, t.Name()[len("TestDailyJobFailsAbandonedManualRuns/"):])
+		t0 := at(3, 9, 0, 0) // before 10:30: nothing is due
+		f.clk.Set(t0)
+		// By hand, for an older day: the process dies at once.
+		dead := &paygate.Reconciliation{Provider: "wechat", Date: "2026-11-18", Holder: "cli", LeaseUntil: t0.Add(reconcile.DefaultRunLease)}
+		if err := f.db.StartReconciliation(ctx, dead); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Set(t0.Add(reconcile.DefaultRunLease + time.Second))
+		// Another, still renewing its lease.
+		alive := &paygate.Reconciliation{Provider: "alipay", Date: "2026-11-19", Holder: "api", LeaseUntil: f.clk.Now().Add(reconcile.DefaultRunLease)}
+		if err := f.db.StartReconciliation(ctx, alive); err != nil {
+			t.Fatal(err)
+		}
+		j := &reconcile.Job{Service: &reconcile.Service{Matcher: f.m, Now: f.clk.Now,
+			Providers: func() []string { return []string{"wechat", "alipay"} },
+			Open: func(context.Context, string, string) (*reconcile.Bill, error) {
+				t.Error("a run started before the job's time of day")
+				return nil, errors.New("not due")
+			}}, Store: f.db, At: 10*time.Hour + 30*time.Minute, Holder: "job"}
+		if runs := j.Tick(ctx); len(runs) != 0 {
+			t.Fatalf("runs before the time of day: %v", runs)
+		}
+		got, err := f.db.Reconciliation(ctx, "", dead.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != paygate.RunFailed || !strings.Contains(got.Failure, "abandoned") || !strings.Contains(got.Failure, "cli") || got.FinishedAt == nil {
+			t.Fatalf("the abandoned run: %+v", got)
+		}
+		if got, err := f.db.Reconciliation(ctx, "", alive.ID); err != nil || got.Status != paygate.RunRunning {
+			t.Fatalf("the run holding its lease: %+v %v", got, err)
+		}
+		// Its holder, back, can neither renew nor finish it.
+		if err := f.db.RenewReconciliation(ctx, dead.ID, "cli", f.clk.Now().Add(time.Minute)); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
+			t.Errorf("renewing the abandoned run: %v", err)
+		}
+		if n, err := f.db.FailAbandonedReconciliations(ctx); n != 0 || err != nil {
+			t.Errorf("a second sweep failed %d runs: %v", n, err)
+		}
+	})
+}

@@ -128,9 +128,17 @@ type Job struct {
 }
 
 // Tick runs what is due now: after At, the previous day of every provider
-// not yet done. It returns the runs it made.
+// not yet done. It returns the runs it made. Every tick first fails the
+// runs of any provider and day whose lease has passed, so that a run
+// started by hand (API or CLI) whose process died does not stay running
+// until its day is run again.
 func (j *Job) Tick(ctx context.Context) []*paygate.Reconciliation {
 	s := j.Service
+	if n, err := j.Store.FailAbandonedReconciliations(ctx); err != nil {
+		s.log().Warn("reconcile: failing abandoned runs", "err", err)
+	} else if n > 0 {
+		s.log().Warn("reconcile: failed abandoned runs", "runs", n)
+	}
 	now := s.now().In(paygate.ChinaStandardTime)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, paygate.ChinaStandardTime)
 	if now.Sub(today) < j.At {

@@ -67,14 +67,11 @@ func (db *DB) StartReconciliation(ctx context.Context, r *paygate.Reconciliation
 	r.Status = paygate.RunRunning
 	r.LeaseUntil = normTime(r.LeaseUntil)
 	err := db.inTx(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE reconciliation_runs SET status = ?,
-			failure = 'abandoned: its holder ' || holder || ' stopped renewing its lease', finished_at = ?
-			WHERE provider = ? AND date = ? AND status = ? AND (lease_until IS NULL OR lease_until <= ?)`,
-			string(paygate.RunFailed), db.ts(now), r.Provider, r.Date, string(paygate.RunRunning), db.ts(now))
-		if err != nil {
+		if _, err := tx.exec(ctx, failAbandonedRuns+` AND provider = ? AND date = ?`,
+			db.failAbandonedArgs(now, r.Provider, r.Date)...); err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, `INSERT INTO reconciliation_runs
+		_, err := tx.exec(ctx, `INSERT INTO reconciliation_runs
 			(id, provider, date, status, started_at, holder, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Provider, r.Date, string(r.Status), db.ts(r.StartedAt), r.Holder, db.ts(r.LeaseUntil))
 		return err
@@ -86,6 +83,30 @@ func (db *DB) StartReconciliation(ctx context.Context, r *paygate.Reconciliation
 		return fmt.Errorf("store: start reconciliation: %w", err)
 	}
 	return nil
+}
+
+// failAbandonedRuns fails running runs whose lease has passed (their
+// holder stopped renewing it: the process died); failAbandonedArgs gives
+// its arguments, then those of any condition appended.
+const failAbandonedRuns = `UPDATE reconciliation_runs SET status = ?,
+	failure = 'abandoned: its holder ' || holder || ' stopped renewing its lease', finished_at = ?
+	WHERE status = ? AND (lease_until IS NULL OR lease_until <= ?)`
+
+func (db *DB) failAbandonedArgs(now time.Time, more ...any) []any {
+	return append([]any{string(paygate.RunFailed), db.ts(now), string(paygate.RunRunning), db.ts(now)}, more...)
+}
+
+// FailAbandonedReconciliations fails every running run whose lease has
+// passed, whatever its provider and day, and returns how many it failed:
+// the daily job's sweep, so that a run started by hand whose process died
+// does not stay running until its day is run again.
+func (db *DB) FailAbandonedReconciliations(ctx context.Context) (int, error) {
+	res, err := db.w.ExecContext(ctx, db.rebind(failAbandonedRuns), db.failAbandonedArgs(db.nowTime())...)
+	if err != nil {
+		return 0, fmt.Errorf("store: fail abandoned reconciliations: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // RenewReconciliation extends the lease of holder's running run.
