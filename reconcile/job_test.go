@@ -174,7 +174,9 @@ func TestDailyJobTakesOverAnAbandonedRun(t *testing.T) {
 		if _, err := service("api").Reconcile(ctx, "wechat", day); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
 			t.Fatalf("a second run while one holds its lease: %v", err)
 		}
-		opened.Store(0) // that run fetched its bill before it was refused
+		if n := opened.Load(); n != 0 {
+			t.Fatalf("a run refused while another holds its lease fetched its bill %d times", n)
+		}
 
 		// Past them the day is taken over and completed, once.
 		f.clk.Set(t0.Add(reconcile.DefaultJobLease + time.Second))

@@ -43,6 +43,23 @@ type Matcher struct {
 	KeepsFees func(provider string) bool
 }
 
+// refuseWhileRunning answers EINVALIDSTATE when a run of provider and
+// day holds a valid lease. It only reads: the start of a run decides
+// again, atomically.
+func (m *Matcher) refuseWhileRunning(ctx context.Context, provider, day string) error {
+	runs, err := m.Store.Reconciliations(ctx, "", day, []string{provider})
+	if err != nil {
+		return err
+	}
+	now := m.now()
+	for _, r := range runs {
+		if r.Provider == provider && r.Status == paygate.RunRunning && r.LeaseUntil.After(now) {
+			return paygate.Errorf(paygate.EINVALIDSTATE, "a reconciliation of %s for %s is already running", provider, day)
+		}
+	}
+	return nil
+}
+
 func (m *Matcher) now() time.Time {
 	if m.Now == nil {
 		return time.Now()

@@ -52,6 +52,12 @@ func (s *Service) Reconcile(ctx context.Context, provider, day string) (*paygate
 			return nil, err
 		}
 	}
+	// A run of the day holding its lease refuses this one as it starts
+	// (StartReconciliation); asking first spares fetching the bill for a
+	// run that would be refused.
+	if err := s.Matcher.refuseWhileRunning(ctx, provider, day); err != nil {
+		return nil, err
+	}
 	bill, err := s.Open(ctx, provider, day)
 	var perr *ParseError
 	switch {
