@@ -277,7 +277,9 @@ type ReconciliationStore interface {
 
 	// StatementLines streams a merchant's payments and refunds that
 	// succeeded between from and to, oldest first, each with its outcome
-	// in the runs named (provider → run id). fn's argument is reused.
+	// in the runs named (provider → run id). A refund's fee is the fee
+	// returned with it had the channel returned fees (ReturnedFee),
+	// negative. fn's argument is reused.
 	StatementLines(ctx context.Context, merchantID string, from, to time.Time, runs map[string]string, fn func(*StatementLine) error) error
 
 	// FailAbandonedReconciliations fails every running run whose lease

@@ -123,6 +123,9 @@ func WriteStatement(ctx context.Context, st paygate.ReconciliationStore, w io.Wr
 	}
 	sums := &statementSums{byChannel: map[string]*StatementTotals{}}
 	err = st.StatementLines(ctx, merchantID, start, start.AddDate(0, 0, 1), runs, func(l *paygate.StatementLine) error {
+		if l.Refund && KeepsFees(l.Channel) {
+			l.Fee, l.NetAmount = 0, l.Amount // the channel returned no fee
+		}
 		sums.add(l)
 		return lw.line(l)
 	})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paygate-cn/paygate"
 	"github.com/paygate-cn/paygate/reconcile"
@@ -78,9 +79,17 @@ func TestStatements(t *testing.T) {
 					t.Errorf("payment line %+v", l)
 				}
 			} else {
-				nets -= -l.Amount
-				if l.Amount >= 0 || l.RefundID == nil {
-					t.Errorf("refund line %+v", l)
+				// WeChat returns the fee in proportion; R2 is A3's only
+				// refund.
+				o, err := f.db.MerchantOrder(ctx, "m_1", l.OrderID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				returned := paygate.ReturnedFee(o.Fee, o.Amount, 0, -l.Amount)
+				fees -= returned
+				nets -= -l.Amount - returned
+				if l.Amount >= 0 || l.RefundID == nil || returned <= 0 || l.Fee != -returned || l.NetAmount != l.Amount+returned {
+					t.Errorf("refund line %+v, want fee %d returned", l, returned)
 				}
 			}
 		}
@@ -229,4 +238,62 @@ func TestXLSXStatementStreams(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("left behind in the temporary directory: %v", left)
 	}
+}
+
+// TestStatementRefundFees: a refund line shows the fee the channel gave
+// back with it, in proportion over the order's refunds so that a payment
+// refunded in full nets to zero; a card acquirer keeps its fee, so its
+// refund line shows none.
+func TestStatementRefundFees(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, _ *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, t.Name()[len("TestStatementRefundFees/"):])
+		f.pay(t, "W1", "m_3", 1000, 6, at(0, 9, 0, 0), false)
+		f.refund(t, "W1a", "W1", 333, at(0, 10, 0, 0), false) // returns 2 of the 6 (2.00 rounded)
+		f.refund(t, "W1b", "W1", 667, at(0, 11, 0, 0), false) // the rest: 4
+
+		// A card sale at the acquirer, refunded in full.
+		when := at(0, 12, 0, 0)
+		f.clk.Set(when.Add(-time.Second))
+		card := &paygate.Order{MerchantID: "m_3", MerchantOrderNo: "C1", Status: paygate.OrderPending, Amount: 2000,
+			Currency: "CNY", Method: paygate.MethodCard, Channel: paygate.KindAcquirer, Provider: "acq", Fee: 12, NetAmount: 1988,
+			TerminalID: "T0001", Route: &paygate.Route{Provider: "acq", Channel: paygate.KindAcquirer, Fee: 12, Rule: "acq.default"}}
+		if err := f.db.CreateOrder(ctx, card); err != nil {
+			t.Fatal(err)
+		}
+		trade := "325000000001"
+		card, _, err := f.db.UpdateOrder(ctx, paygate.OrderUpdate{OrderID: card.ID, To: paygate.OrderSucceeded, PaidAt: &when, ChannelTradeNo: &trade})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.order["C1"] = card
+		f.refund(t, "C1a", "C1", 2000, at(0, 13, 0, 0), false)
+
+		var js bytes.Buffer
+		if err := reconcile.WriteStatement(ctx, f.db, &js, "m_3", day, "json"); err != nil {
+			t.Fatal(err)
+		}
+		var st statement
+		if err := json.Unmarshal(js.Bytes(), &st); err != nil {
+			t.Fatalf("%v\n%s", err, js.Bytes())
+		}
+		type line struct{ amount, fee, net int64 }
+		want := []line{{1000, 6, 994}, {-333, -2, -331}, {-667, -4, -663}, {2000, 12, 1988}, {-2000, 0, -2000}}
+		if len(st.Lines) != len(want) {
+			t.Fatalf("%d lines: %s", len(st.Lines), js.Bytes())
+		}
+		for i, l := range st.Lines {
+			if got := (line{l.Amount, l.Fee, l.NetAmount}); got != want[i] {
+				t.Errorf("line %d (%s %s) = %+v, want %+v", i, l.Type, l.Channel, got, want[i])
+			}
+		}
+		// The wallet payment refunded in full nets to zero; the card sale
+		// costs the merchant its fee.
+		if tot := st.Totals; tot.Amount != 0 || tot.Fee != 12 || tot.NetAmount != -12 {
+			t.Errorf("totals %+v", tot)
+		}
+		if w, a := st.ByChannel["wechat"], st.ByChannel[paygate.KindAcquirer]; w.NetAmount != 0 || w.Fee != 0 || a.Fee != 12 || a.NetAmount != -12 {
+			t.Errorf("by channel %+v", st.ByChannel)
+		}
+	})
 }

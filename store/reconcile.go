@@ -524,11 +524,13 @@ func (db *DB) StatementLines(ctx context.Context, merchantID string, from, to ti
 		refArgs = append(append(refArgs, ids...), provRuns...)
 	}
 	payQ := `SELECT 0, o.id, '', o.merchant_order_no, o.channel_trade_no, o.channel, o.provider, o.method, ` + rule + `,
-			o.terminal_id, o.paid_at, o.amount, o.fee, o.net_amount, ` + maxFee + `, ` + pay + `
+			o.terminal_id, o.paid_at, o.amount, o.fee, o.net_amount, ` + maxFee + `, ` + pay + `, 0, 0, 0
 		FROM orders o WHERE o.paid_at >= ? AND o.paid_at < ? AND o.merchant_id = ?
 			AND o.status IN ('succeeded', 'partially_refunded', 'refunded')`
 	refQ := `SELECT 1, o.id, r.id, o.merchant_order_no, o.channel_trade_no, o.channel, r.provider, o.method, ` + rule + `,
-			o.terminal_id, r.succeeded_at, -r.amount, 0, -r.amount, NULL, ` + ref + `
+			o.terminal_id, r.succeeded_at, -r.amount, 0, -r.amount, NULL, ` + ref + `, o.amount, o.fee,
+			(SELECT COALESCE(SUM(p.amount), 0) FROM refunds p WHERE p.order_id = r.order_id AND p.status = 'succeeded'
+				AND (p.succeeded_at < r.succeeded_at OR p.succeeded_at = r.succeeded_at AND p.id < r.id))
 		FROM refunds r JOIN orders o ON o.id = r.order_id
 		WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.merchant_id = ? AND r.status = 'succeeded'`
 	payArgs = append(payArgs, db.ts(from), db.ts(to), merchantID)
@@ -552,15 +554,25 @@ func (db *DB) StatementLines(ctx context.Context, merchantID string, from, to ti
 	return nil
 }
 
+// A refund line's fee is the fee a channel that returns fees gives back
+// with it (paygate.ReturnedFee over the order's earlier succeeded
+// refunds, as the fee audit expects), negative, and its net amount the
+// refund less that fee; reconcile.WriteStatement zeroes it for channels
+// that keep their fees.
 func scanStatementLine(s scanner, l *paygate.StatementLine, maxFee any) error {
 	var refund int
+	var orderAmount, orderFee, before int64
 	*l = paygate.StatementLine{}
 	if err := s.Scan(&refund, &l.OrderID, &l.RefundID, &l.MerchantOrderNo, &l.ChannelTradeNo, &l.Channel,
 		&l.Provider, &l.Method, &l.Rule, &l.TerminalID, timeCol{&l.Time}, &l.Amount, &l.Fee, &l.NetAmount,
-		maxFee, &l.Outcome); err != nil {
+		maxFee, &l.Outcome, &orderAmount, &orderFee, &before); err != nil {
 		return err
 	}
 	l.Refund = refund == 1
+	if l.Refund {
+		returned := paygate.ReturnedFee(orderFee, orderAmount, before, -l.Amount)
+		l.Fee, l.NetAmount = -returned, l.Amount+returned
+	}
 	return nil
 }
 
