@@ -523,8 +523,12 @@ func (db *DB) StatementLines(ctx context.Context, merchantID string, from, to ti
 		payArgs = append(append(payArgs, ids...), provRuns...)
 		refArgs = append(append(refArgs, ids...), provRuns...)
 	}
-	payQ := `SELECT 0, o.id, '', o.merchant_order_no, o.channel_trade_no, o.channel, o.provider, o.method, ` + rule + `,
-			o.terminal_id, o.paid_at, o.amount, o.fee, o.net_amount, ` + maxFee + `, ` + pay + `, 0, 0, 0
+	// A refund line carries three more columns, what its returned fee
+	// needs (scanStatementLine); payment lines carry them only where the
+	// two are one query.
+	payCols := `SELECT 0, o.id, '', o.merchant_order_no, o.channel_trade_no, o.channel, o.provider, o.method, ` + rule + `,
+			o.terminal_id, o.paid_at, o.amount, o.fee, o.net_amount, ` + maxFee + `, ` + pay
+	payFrom := `
 		FROM orders o WHERE o.paid_at >= ? AND o.paid_at < ? AND o.merchant_id = ?
 			AND o.status IN ('succeeded', 'partially_refunded', 'refunded')`
 	refQ := `SELECT 1, o.id, r.id, o.merchant_order_no, o.channel_trade_no, o.channel, r.provider, o.method, ` + rule + `,
@@ -537,12 +541,12 @@ func (db *DB) StatementLines(ctx context.Context, merchantID string, from, to ti
 	refArgs = append(refArgs, db.ts(from), db.ts(to), merchantID)
 	var err error
 	if n := db.r.Stats().MaxOpenConnections; db.dialect == DialectPostgres && (n == 0 || n >= 2) {
-		err = db.mergeStatement(ctx, payQ+` ORDER BY o.paid_at, o.id COLLATE "C"`, payArgs,
+		err = db.mergeStatement(ctx, payCols+payFrom+` ORDER BY o.paid_at, o.id COLLATE "C"`, payArgs,
 			refQ+` ORDER BY r.succeeded_at, o.id COLLATE "C", r.id COLLATE "C"`, refArgs, fn)
 	} else {
 		var l paygate.StatementLine
-		err = db.stream(ctx, payQ+" UNION ALL "+refQ+" ORDER BY 11, 2, 3", append(payArgs, refArgs...), func(rows *sql.Rows) error {
-			if err := scanStatementLine(rows, &l, maxFeeCol{&l}); err != nil {
+		err = db.stream(ctx, payCols+", 0, 0, 0"+payFrom+" UNION ALL "+refQ+" ORDER BY 11, 2, 3", append(payArgs, refArgs...), func(rows *sql.Rows) error {
+			if err := scanStatementLine(rows, &l, maxFeeCol{&l}, true); err != nil {
 				return err
 			}
 			return fn(&l)
@@ -559,13 +563,20 @@ func (db *DB) StatementLines(ctx context.Context, merchantID string, from, to ti
 // refunds, as the fee audit expects), negative, and its net amount the
 // refund less that fee; reconcile.WriteStatement zeroes it for channels
 // that keep their fees.
-func scanStatementLine(s scanner, l *paygate.StatementLine, maxFee any) error {
+//
+// refundCols says the row has the refund columns (the order's amount and
+// fee, and what its earlier refunds returned).
+func scanStatementLine(s scanner, l *paygate.StatementLine, maxFee any, refundCols bool) error {
 	var refund int
 	var orderAmount, orderFee, before int64
 	*l = paygate.StatementLine{}
-	if err := s.Scan(&refund, &l.OrderID, &l.RefundID, &l.MerchantOrderNo, &l.ChannelTradeNo, &l.Channel,
+	dst := []any{&refund, &l.OrderID, &l.RefundID, &l.MerchantOrderNo, &l.ChannelTradeNo, &l.Channel,
 		&l.Provider, &l.Method, &l.Rule, &l.TerminalID, timeCol{&l.Time}, &l.Amount, &l.Fee, &l.NetAmount,
-		maxFee, &l.Outcome, &orderAmount, &orderFee, &before); err != nil {
+		maxFee, &l.Outcome, &orderAmount, &orderFee, &before}
+	if !refundCols {
+		dst = dst[:len(dst)-3]
+	}
+	if err := s.Scan(dst...); err != nil {
 		return err
 	}
 	l.Refund = refund == 1
@@ -634,6 +645,7 @@ func (db *DB) mergeStatement(ctx context.Context, payQ string, payArgs []any, re
 		return err
 	}
 	defer ref.close()
+	ref.refundCols = true
 	if err := pay.next(); err != nil {
 		return err
 	}
@@ -672,11 +684,12 @@ func statementBefore(a, b *paygate.StatementLine) bool {
 // statement share one snapshot: the first exports it, the second takes it,
 // so the statement shows the day as of one instant.
 type lineStream struct {
-	tx       *sql.Tx
-	rows     *sql.Rows
-	l        paygate.StatementLine
-	ok       bool
-	snapshot string
+	tx         *sql.Tx
+	rows       *sql.Rows
+	l          paygate.StatementLine
+	ok         bool
+	snapshot   string
+	refundCols bool // the rows carry the refund columns (scanStatementLine)
 }
 
 func (db *DB) openLines(ctx context.Context, snapshot, q string, args []any) (*lineStream, error) {
@@ -713,7 +726,7 @@ func (s *lineStream) next() error {
 	if !s.ok {
 		return s.rows.Err()
 	}
-	return scanStatementLine(s.rows, &s.l, maxFeeCol{&s.l})
+	return scanStatementLine(s.rows, &s.l, maxFeeCol{&s.l}, s.refundCols)
 }
 
 func (s *lineStream) close() {
