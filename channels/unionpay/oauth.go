@@ -149,12 +149,15 @@ func (o *OAuth) backendToken(ctx context.Context) (token string, cached bool, er
 }
 
 // dropBackendToken forgets token if it is still the cached one and was
-// taken more than backendTokenMargin ago, and says whether a fresh one
-// may be taken now.
+// taken more than backendTokenMargin ago, and says whether to try again:
+// with a fresh token, or with the one another exchange took meanwhile.
 func (o *OAuth) dropBackendToken(token string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.backend != token || o.now().Sub(o.backendTaken) < backendTokenMargin {
+	if o.backend != token {
+		return o.backend != ""
+	}
+	if o.now().Sub(o.backendTaken) < backendTokenMargin {
 		return false
 	}
 	o.backend, o.backendUntil = "", time.Time{}
