@@ -183,13 +183,7 @@ func TestDailyJobTakesOverAnAbandonedRun(t *testing.T) {
 		if n := replicas(); n != 1 {
 			t.Fatalf("%d runs after the leases passed, want 1", n)
 		}
-		got, err := f.db.Reconciliation(ctx, "", dead.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status != paygate.RunFailed || !strings.Contains(got.Failure, "abandoned") || !strings.Contains(got.Failure, "dead") || got.FinishedAt == nil {
-			t.Fatalf("the abandoned run: %+v", got)
-		}
+		wantAbandoned(t, f.db, dead.ID, "dead")
 
 		// The dead replica wakes up: its run is no longer its own.
 		if err := f.db.RenewReconciliation(ctx, dead.ID, "dead", f.clk.Now().Add(time.Minute)); paygate.ErrorCode(err) != paygate.EINVALIDSTATE {
@@ -337,13 +331,7 @@ func TestDailyJobFailsAbandonedManualRuns(t *testing.T) {
 		if runs := j.Tick(ctx); len(runs) != 0 {
 			t.Fatalf("runs before the time of day: %v", runs)
 		}
-		got, err := f.db.Reconciliation(ctx, "", dead.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status != paygate.RunFailed || !strings.Contains(got.Failure, "abandoned") || !strings.Contains(got.Failure, "cli") || got.FinishedAt == nil {
-			t.Fatalf("the abandoned run: %+v", got)
-		}
+		wantAbandoned(t, f.db, dead.ID, "cli")
 		if got, err := f.db.Reconciliation(ctx, "", alive.ID); err != nil || got.Status != paygate.RunRunning {
 			t.Fatalf("the run holding its lease: %+v %v", got, err)
 		}
@@ -355,4 +343,16 @@ func TestDailyJobFailsAbandonedManualRuns(t *testing.T) {
 			t.Errorf("a second sweep failed %d runs: %v", n, err)
 		}
 	})
+}
+
+// wantAbandoned checks that run id was failed as abandoned by holder.
+func wantAbandoned(t *testing.T, db *store.DB, id, holder string) {
+	t.Helper()
+	got, err := db.Reconciliation(context.Background(), "", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != paygate.RunFailed || !strings.Contains(got.Failure, "abandoned") || !strings.Contains(got.Failure, holder) || got.FinishedAt == nil {
+		t.Fatalf("the abandoned run: %+v", got)
+	}
 }
