@@ -415,12 +415,10 @@ func (db *DB) ReconTxns(ctx context.Context, provider string, from, to time.Time
 	// refunds returned (in the order they succeeded).
 	var orderAmount, orderFee, before int64
 	err = db.stream(ctx, `SELECT r.merchant_id, r.order_id, r.id, o.channel_trade_no, r.channel_refund_no,
-		r.status, r.amount, r.succeeded_at, o.amount, o.fee,
-		(SELECT COALESCE(SUM(p.amount), 0) FROM refunds p WHERE p.order_id = r.order_id AND p.status = ?
-			AND (p.succeeded_at < r.succeeded_at OR p.succeeded_at = r.succeeded_at AND p.id < r.id))
+		r.status, r.amount, r.succeeded_at, o.amount, o.fee, `+refundedBefore+`
 		FROM refunds r JOIN orders o ON o.id = r.order_id
 		WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.provider = ? AND r.status = ?`,
-		[]any{string(paygate.RefundSucceeded), db.ts(from), db.ts(to), provider, string(paygate.RefundSucceeded)}, func(rows *sql.Rows) error {
+		[]any{db.ts(from), db.ts(to), provider, string(paygate.RefundSucceeded)}, func(rows *sql.Rows) error {
 			t = paygate.ReconTxn{Refund: true}
 			if err := rows.Scan(&t.MerchantID, &t.OrderID, &t.RefundID, &t.ChannelTradeNo, &t.ChannelRefundNo,
 				&t.Status, &t.Amount, timeCol{&t.At}, &orderAmount, &orderFee, &before); err != nil {
@@ -434,6 +432,12 @@ func (db *DB) ReconTxns(ctx context.Context, provider string, from, to time.Time
 	}
 	return nil
 }
+
+// refundedBefore is, for the refund r of a query, what its order's
+// earlier succeeded refunds returned (in the order they succeeded): with
+// the order's amount and fee, what paygate.ReturnedFee needs.
+const refundedBefore = `(SELECT COALESCE(SUM(p.amount), 0) FROM refunds p WHERE p.order_id = r.order_id
+	AND p.status = 'succeeded' AND (p.succeeded_at < r.succeeded_at OR p.succeeded_at = r.succeeded_at AND p.id < r.id))`
 
 // stream runs a read query over a day of rows and hands each row to fn.
 // On PostgreSQL it runs in a read-only transaction without JIT: the
@@ -532,9 +536,7 @@ func (db *DB) StatementLines(ctx context.Context, merchantID string, from, to ti
 		FROM orders o WHERE o.paid_at >= ? AND o.paid_at < ? AND o.merchant_id = ?
 			AND o.status IN ('succeeded', 'partially_refunded', 'refunded')`
 	refQ := `SELECT 1, o.id, r.id, o.merchant_order_no, o.channel_trade_no, o.channel, r.provider, o.method, ` + rule + `,
-			o.terminal_id, r.succeeded_at, -r.amount, 0, -r.amount, NULL, ` + ref + `, o.amount, o.fee,
-			(SELECT COALESCE(SUM(p.amount), 0) FROM refunds p WHERE p.order_id = r.order_id AND p.status = 'succeeded'
-				AND (p.succeeded_at < r.succeeded_at OR p.succeeded_at = r.succeeded_at AND p.id < r.id))
+			o.terminal_id, r.succeeded_at, -r.amount, 0, -r.amount, NULL, ` + ref + `, o.amount, o.fee, ` + refundedBefore + `
 		FROM refunds r JOIN orders o ON o.id = r.order_id
 		WHERE r.succeeded_at >= ? AND r.succeeded_at < ? AND r.merchant_id = ? AND r.status = 'succeeded'`
 	payArgs = append(payArgs, db.ts(from), db.ts(to), merchantID)
